@@ -1,0 +1,103 @@
+//! The command line: every subcommand and its flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "converge",
+    version,
+    about = "Converge delivery platforms to what Kubernetes declares"
+)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "CONVERGE_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print every CRD as YAML, or write one file per CRD into a directory.
+    Crd {
+        /// Write `<plural>.converge.dev.yaml` files into this directory instead of printing.
+        #[arg(long)]
+        write: Option<PathBuf>,
+    },
+    /// Run the controller against the cluster of the current kubeconfig (or in-cluster).
+    Run(RunArgs),
+    /// Serve sandboxes of the five platform APIs on loopback, each on its own port, until a
+    /// signal. `examples/` point at the default ports.
+    Sandbox(SandboxArgs),
+    /// Read a directory of manifests with no cluster and no accounts, check them, and list what
+    /// converging them would drive on each platform.
+    Local {
+        /// A manifest file or a directory of them.
+        #[arg(short = 'f', long = "filename", default_value = "examples")]
+        path: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Address of the /healthz and /readyz endpoints. Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "CONVERGE_HEALTH_ADDR")]
+    pub health_addr: SocketAddr,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SandboxArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    #[arg(long, default_value_t = 18101)]
+    pub choreo_port: u16,
+    #[arg(long, default_value_t = 18102)]
+    pub cycloid_port: u16,
+    #[arg(long, default_value_t = 18103)]
+    pub frends_port: u16,
+    #[arg(long, default_value_t = 18104)]
+    pub api7_port: u16,
+    #[arg(long, default_value_t = 18105)]
+    pub opschain_port: u16,
+    /// Time each build, deployment or run spends in each intermediate state (0 = instant).
+    #[arg(long, default_value = "2s", value_parser = crate::sandbox::all::parse_duration)]
+    pub step_delay: std::time::Duration,
+    /// Requests per second allowed per credential (429 with Retry-After beyond); 0 = no limit.
+    #[arg(long, default_value_t = 0)]
+    pub rate_limit: u32,
+    /// Bucket size of the rate limit (default: the rate).
+    #[arg(long)]
+    pub rate_burst: Option<u32>,
+    /// Share of requests answered with a 5xx (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Share of requests answered 429 with Retry-After (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub throttle_rate: f64,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of requests whose connection is cut after they took effect (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub reset_rate: f64,
+    /// Share of responses with a truncated JSON body (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub malformed_rate: f64,
+    /// Keep state in this JSON file, so the sandboxes survive a restart.
+    #[arg(long)]
+    pub snapshot: Option<PathBuf>,
+    /// Accept this token instead of the default, as PLATFORM=TOKEN (repeatable). OpsChain also
+    /// takes basic credentials as opschain=USER:PASSWORD.
+    #[arg(long = "credential", value_name = "PLATFORM=SECRET")]
+    pub credentials: Vec<String>,
+}

@@ -1,0 +1,3 @@
+//! Component: a deployable unit on Choreo (source, builds, deployments) or Cycloid (stack, pipelines, job builds).
+
+pub mod crd;

@@ -1,0 +1,330 @@
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use crate::common::conditions::CommonStatus;
+use crate::common::policy::Management;
+use crate::common::refs::LocalRef;
+use crate::common::schema::{Api7Label, DURATION};
+
+/// An API7 Cloud gateway application.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "converge.dev",
+    version = "v1alpha1",
+    kind = "GatewayApplication",
+    namespaced,
+    status = "GatewayApplicationStatus",
+    shortname = "cvgw",
+    category = "converge",
+    doc = "An API7 Cloud gateway application: hosts, path prefix, upstream versions, plugins, APIs, publish state, and a canary release driven step by step.",
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Platform ID",
+        type_ = "string",
+        json_path = ".status.applicationId"
+    ),
+    printcolumn(name = "Canary", type_ = "string", json_path = ".status.canary.phase"),
+    printcolumn(
+        name = "Weight",
+        type_ = "integer",
+        json_path = ".status.canary.weight",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[x_kube(validation = Rule::new("self.upstreams.exists(u, u.version == (has(self.defaultUpstreamVersion) ? self.defaultUpstreamVersion : 'default'))").message("defaultUpstreamVersion must name one of upstreams[].version (it defaults to \"default\")"))]
+#[x_kube(validation = Rule::new("!has(self.canary) || self.upstreams.exists(u, u.version == self.canary.upstreamVersion)").message("canary.upstreamVersion must name one of upstreams[].version"))]
+#[x_kube(validation = Rule::new("!has(self.canary) || self.canary.upstreamVersion != (has(self.defaultUpstreamVersion) ? self.defaultUpstreamVersion : 'default')").message("canary.upstreamVersion must differ from defaultUpstreamVersion: a canary shifts traffic to another version"))]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayApplicationSpec {
+    /// The PlatformConnection to use; it must be an api7 connection (it names the cluster).
+    pub connection_ref: LocalRef,
+    #[serde(flatten)]
+    pub management: Management,
+    /// Application name in API7 Cloud, unique in the cluster: its natural key.
+    #[schemars(length(min = 1, max = 64))]
+    pub name: String,
+    /// Free-text description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub description: Option<String>,
+    /// Host names the application answers on.
+    #[schemars(length(min = 1, max = 64))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub hosts: Vec<String>,
+    /// The listening path prefix, for example /orders.
+    #[schemars(length(min = 1, max = 4096), regex(pattern = r"^/"))]
+    pub path_prefix: String,
+    /// HTTP, HTTPS or both (default HTTP).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 2))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub protocols: Vec<Protocol>,
+    /// Upstream versions traffic can go to: 1 to 10, each with a unique version name.
+    #[schemars(length(min = 1, max = 10))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["version"]))]
+    pub upstreams: Vec<UpstreamVersion>,
+    /// The upstream version that takes traffic outside a canary (default "default").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub default_upstream_version: Option<String>,
+    /// Plugins (policies such as cors or limit-count), by plugin name, as API7 Cloud takes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::common::schema::free_form_object")]
+    pub plugins: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Labels for classification: up to 32.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub labels: Vec<Api7Label>,
+    /// Published applications serve traffic (API7 `active: 0`). Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<bool>,
+    /// The application's APIs (routes). APIs not listed here are left alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub apis: Vec<GatewayApi>,
+    /// A canary release: shift traffic to another upstream version in steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
+}
+
+/// HTTP or HTTPS.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protocol {
+    Http,
+    Https,
+}
+
+/// One upstream version of the application.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpstreamVersion {
+    /// Version name, for example v1 or default.
+    #[schemars(length(min = 1, max = 64))]
+    pub version: String,
+    /// http (default) or https to the targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<UpstreamScheme>,
+    /// Load balancing: roundrobin (default), consistent_hash, ewma or least_conn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lb_type: Option<LbType>,
+    /// Backend targets.
+    #[schemars(length(min = 1, max = 64))]
+    pub targets: Vec<UpstreamTarget>,
+    /// Retries on another target after a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100))]
+    pub retries: Option<i32>,
+    /// Timeouts in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<UpstreamTimeout>,
+}
+
+/// Upstream scheme.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamScheme {
+    Http,
+    Https,
+}
+
+/// Load balancing algorithms.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LbType {
+    Roundrobin,
+    ConsistentHash,
+    Ewma,
+    LeastConn,
+}
+
+/// A backend target.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpstreamTarget {
+    /// Host name or IP address.
+    #[schemars(length(min = 1, max = 253))]
+    pub host: String,
+    /// Port.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// Relative weight (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 65535))]
+    pub weight: Option<i32>,
+}
+
+/// Upstream timeouts in seconds.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpstreamTimeout {
+    /// Seconds to establish a connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub connect: Option<i32>,
+    /// Seconds between two writes of the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub send: Option<i32>,
+    /// Seconds between two reads of the response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub read: Option<i32>,
+}
+
+/// An API (route) of the application.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayApi {
+    /// API name, unique in the application.
+    #[schemars(length(min = 1, max = 64))]
+    pub name: String,
+    /// Free-text description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub description: Option<String>,
+    /// Allowed HTTP methods; empty allows all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub methods: Vec<crate::apispec::crd::HttpMethod>,
+    /// URI paths matched by this API: 1 to 64.
+    #[schemars(length(min = 1, max = 64))]
+    pub paths: Vec<ApiPath>,
+    /// Strip the application's path prefix before forwarding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strip_path_prefix: Option<bool>,
+    /// Plugins of this API, by plugin name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::common::schema::free_form_object")]
+    pub plugins: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Labels: up to 32.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub labels: Vec<Api7Label>,
+    /// Rest (default) or WebSocket.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<ApiType>,
+    /// Published APIs serve traffic. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<bool>,
+}
+
+/// A path matched by an API.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiPath {
+    /// The path, starting with '/'.
+    #[schemars(length(min = 1, max = 4096), regex(pattern = r"^/"))]
+    pub path: String,
+    /// Prefix (default) or Exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_type: Option<PathType>,
+}
+
+/// How a path matches.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum PathType {
+    Prefix,
+    Exact,
+}
+
+/// Kinds of API.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum ApiType {
+    Rest,
+    WebSocket,
+}
+
+/// A canary release by percentage, driven through the declared steps.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.steps.map(s, s.weight).isSorted()").message("canary step weights must not decrease"))]
+pub struct Canary {
+    /// Name of the canary release in API7 Cloud.
+    #[schemars(length(min = 1, max = 64))]
+    pub name: String,
+    /// The upstream version that receives canary traffic.
+    #[schemars(length(min = 1, max = 64))]
+    pub upstream_version: String,
+    /// Steps: each sets the share of traffic sent to the canary version, then pauses. After the
+    /// last step the canary version becomes the default and the release finishes.
+    #[schemars(length(min = 1, max = 20))]
+    pub steps: Vec<CanaryStep>,
+    /// true aborts the release: traffic goes back to the default version and the canary ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort: Option<bool>,
+}
+
+/// One canary step.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryStep {
+    /// Percentage of requests sent to the canary version, 1 to 100.
+    #[schemars(range(min = 1, max = 100))]
+    pub weight: i32,
+    /// How long to hold this weight before the next step, such as 30s or 10m. Without it the
+    /// next step follows as soon as API7 reports this one in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION))]
+    pub pause: Option<String>,
+}
+
+/// The platform's view of the application.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayApplicationStatus {
+    #[serde(flatten)]
+    pub common: CommonStatus,
+    /// API7 Cloud application id (a decimal string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<String>,
+    /// API ids by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apis: Vec<ApiStatus>,
+    /// Where the canary release is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryStatus>,
+}
+
+/// An API's platform id.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiStatus {
+    /// The API's name as declared.
+    pub name: String,
+    /// API7 Cloud API id (a decimal string).
+    pub id: String,
+}
+
+/// Where the canary release is. A restarted controller resumes from here.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryStatus {
+    /// API7 Cloud canary release id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Progressing, Paused, Promoted or Aborted.
+    pub phase: String,
+    /// Index of the current step (0-based).
+    pub step: i32,
+    /// Percentage of traffic currently sent to the canary version.
+    pub weight: i32,
+    /// When the current step began its pause (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_started_at: Option<String>,
+    /// API7 Cloud's state: in_progress, paused or finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}

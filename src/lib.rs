@@ -1,0 +1,18 @@
+//! Converge: a Kubernetes controller that makes delivery platforms match what is declared.
+//!
+//! One module per kind (`project/`, `component/`, ...), each with its `crd.rs`; `common/` holds
+//! what the kinds share; `controller/` is the process that runs them.
+
+pub mod apispec;
+pub mod cli;
+pub mod common;
+pub mod component;
+pub mod connection;
+pub mod controller;
+pub mod crds;
+pub mod gateway;
+pub mod local;
+pub mod manifests;
+pub mod project;
+pub mod sandbox;
+pub mod workflow;

@@ -1,0 +1,3 @@
+//! Project: a project and its environments on Choreo, Cycloid or OpsChain.
+
+pub mod crd;

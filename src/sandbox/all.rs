@@ -1,0 +1,244 @@
+//! Starting all five sandboxes at once: `converge sandbox`, `converge local` and the tests.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::api7::Api7;
+use super::choreo::Choreo;
+use super::cycloid::Cycloid;
+use super::frends::Frends;
+use super::ops::{Faults, RateLimit};
+use super::opschain::OpsChain;
+use super::snapshot::SnapshotFile;
+use super::{Credential, Ops, OpsConfig, Platform, Sandbox, Served, Timing, serve};
+
+/// The credentials each sandbox accepts unless told otherwise: the placeholders in `examples/`.
+pub fn default_credentials(platform: &str) -> Vec<Credential> {
+    match platform {
+        "choreo" => vec![Credential::bearer("sandbox-choreo-token")],
+        "cycloid" => vec![Credential::bearer("sandbox-cycloid-api-key")],
+        "frends" => vec![Credential::bearer("sandbox-frends-token")],
+        "api7" => vec![Credential::bearer("sandbox-api7-token")],
+        "opschain" => vec![
+            Credential::basic("sandbox-user", "sandbox-password"),
+            Credential::bearer("sandbox-opschain-token"),
+        ],
+        _ => vec![],
+    }
+}
+
+/// The ports `converge sandbox` uses by default; `examples/` point at them.
+pub const DEFAULT_PORTS: [(&str, u16); 5] = [
+    ("choreo", 18101),
+    ("cycloid", 18102),
+    ("frends", 18103),
+    ("api7", 18104),
+    ("opschain", 18105),
+];
+
+/// How to start the sandboxes.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub bind: IpAddr,
+    /// Port per platform (0 picks a free one).
+    pub ports: [(&'static str, u16); 5],
+    pub timing: Timing,
+    pub rate_limit: Option<RateLimit>,
+    pub faults: Faults,
+    pub snapshot: Option<PathBuf>,
+    /// Replaces the default credentials of the platforms it names.
+    pub credentials: Vec<(String, Credential)>,
+}
+
+impl Options {
+    /// For tests: free loopback ports, instant state machines, no limits, no faults.
+    pub fn ephemeral() -> Self {
+        Options {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            ports: DEFAULT_PORTS.map(|(p, _)| (p, 0)),
+            timing: Timing::INSTANT,
+            rate_limit: None,
+            faults: Faults::default(),
+            snapshot: None,
+            credentials: vec![],
+        }
+    }
+
+    fn port(&self, platform: &str) -> u16 {
+        self.ports
+            .iter()
+            .find(|(p, _)| *p == platform)
+            .map(|(_, port)| *port)
+            .unwrap_or(0)
+    }
+
+    fn ops(&self, platform: &str) -> Ops {
+        let given: Vec<Credential> = self
+            .credentials
+            .iter()
+            .filter(|(p, _)| p == platform)
+            .map(|(_, c)| c.clone())
+            .collect();
+        Ops::new(OpsConfig {
+            accepted: if given.is_empty() {
+                default_credentials(platform)
+            } else {
+                given
+            },
+            rate_limit: self.rate_limit,
+            faults: self.faults.clone(),
+        })
+    }
+}
+
+/// One running platform: its handle (to read or change state directly) and its server.
+pub struct Running<P: Platform> {
+    pub sandbox: Sandbox<P>,
+    pub served: Served,
+}
+
+impl<P: Platform> Running<P> {
+    pub fn url(&self) -> String {
+        self.served.url()
+    }
+}
+
+/// All five, running. Dropping it stops them.
+pub struct Sandboxes {
+    pub choreo: Running<Choreo>,
+    pub cycloid: Running<Cycloid>,
+    pub frends: Running<Frends>,
+    pub api7: Running<Api7>,
+    pub opschain: Running<OpsChain>,
+}
+
+impl Sandboxes {
+    pub async fn start(options: Options) -> anyhow::Result<Sandboxes> {
+        let snapshot = options
+            .snapshot
+            .clone()
+            .map(SnapshotFile::open)
+            .transpose()?;
+        async fn one<P: Platform>(
+            o: &Options,
+            snapshot: &Option<SnapshotFile>,
+        ) -> anyhow::Result<Running<P>> {
+            let sandbox = Sandbox::<P>::new(o.ops(P::NAME), o.timing, snapshot.clone());
+            let addr = SocketAddr::new(o.bind, o.port(P::NAME));
+            let served = serve(sandbox.clone(), addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("{} sandbox cannot listen on {addr}: {e}", P::NAME))?;
+            Ok(Running { sandbox, served })
+        }
+        Ok(Sandboxes {
+            choreo: one(&options, &snapshot).await?,
+            cycloid: one(&options, &snapshot).await?,
+            frends: one(&options, &snapshot).await?,
+            api7: one(&options, &snapshot).await?,
+            opschain: one(&options, &snapshot).await?,
+        })
+    }
+
+    /// (platform, base URL, API base URL as a PlatformConnection's endpoint takes it).
+    pub fn endpoints(&self) -> Vec<(&'static str, String, String)> {
+        vec![
+            (
+                "choreo",
+                self.choreo.url(),
+                format!("{}/api/v1", self.choreo.url()),
+            ),
+            ("cycloid", self.cycloid.url(), self.cycloid.url()),
+            ("frends", self.frends.url(), self.frends.url()),
+            ("api7", self.api7.url(), self.api7.url()),
+            ("opschain", self.opschain.url(), self.opschain.url()),
+        ]
+    }
+}
+
+/// Parses "2s", "500ms", "0" into a duration (for --step-delay).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("not a duration: {s:?} (use 500ms, 2s, 1m)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("unknown unit in {s:?} (use ms, s or m)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+impl Options {
+    /// The options `converge sandbox` was started with.
+    pub fn from_args(a: &crate::cli::SandboxArgs) -> anyhow::Result<Options> {
+        let mut credentials = Vec::new();
+        for c in &a.credentials {
+            let (platform, secret) = c
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--credential takes PLATFORM=SECRET"))?;
+            if !DEFAULT_PORTS.iter().any(|(p, _)| *p == platform) {
+                anyhow::bail!("--credential: unknown platform {platform:?}");
+            }
+            let credential = match secret.split_once(':') {
+                Some((user, password)) if platform == "opschain" => {
+                    Credential::basic(user, password)
+                }
+                _ => Credential::bearer(secret),
+            };
+            credentials.push((platform.to_string(), credential));
+        }
+        for (name, rate) in [
+            ("error", a.error_rate),
+            ("throttle", a.throttle_rate),
+            ("reset", a.reset_rate),
+            ("malformed", a.malformed_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                anyhow::bail!("--{name}-rate must be between 0 and 1");
+            }
+        }
+        Ok(Options {
+            bind: a.bind,
+            ports: [
+                ("choreo", a.choreo_port),
+                ("cycloid", a.cycloid_port),
+                ("frends", a.frends_port),
+                ("api7", a.api7_port),
+                ("opschain", a.opschain_port),
+            ],
+            timing: Timing { step: a.step_delay },
+            rate_limit: (a.rate_limit > 0).then(|| RateLimit {
+                per_second: a.rate_limit,
+                burst: a.rate_burst.unwrap_or(a.rate_limit),
+            }),
+            faults: Faults {
+                error_rate: a.error_rate,
+                throttle_rate: a.throttle_rate,
+                latency_ms: a.latency_ms,
+                reset_rate: a.reset_rate,
+                malformed_rate: a.malformed_rate,
+                ..Faults::default()
+            },
+            snapshot: a.snapshot.clone(),
+            credentials,
+        })
+    }
+}
+
+/// `converge sandbox`: serve until SIGINT or SIGTERM.
+pub async fn run(args: &crate::cli::SandboxArgs) -> anyhow::Result<()> {
+    let sandboxes = Sandboxes::start(Options::from_args(args)?).await?;
+    for (platform, base, api) in sandboxes.endpoints() {
+        println!("{platform:<9} {api:<32} admin: {base}/_sandbox/");
+    }
+    crate::controller::shutdown_signal().await;
+    drop(sandboxes);
+    Ok(())
+}
