@@ -12,6 +12,47 @@ use crate::workflow::crd::Workflow;
 
 /// Every CRD, in the order `crds/` lists them.
 pub fn all() -> Vec<CustomResourceDefinition> {
+    let mut crds = generated();
+    for crd in &mut crds {
+        for version in &mut crd.spec.versions {
+            if let Some(schema) = version
+                .schema
+                .as_mut()
+                .and_then(|s| s.open_api_v3_schema.as_mut())
+            {
+                let mut value = serde_json::to_value(&*schema).expect("a schema serializes");
+                unwrap_descriptions(&mut value);
+                *schema = serde_json::from_value(value).expect("the same schema deserializes");
+            }
+        }
+    }
+    crds
+}
+
+/// Doc comments wrap at ~100 columns; `kubectl explain` wraps again, so the comment's own line
+/// breaks would cut sentences in two. Keep paragraph breaks, join the lines within them.
+fn unwrap_descriptions(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(o) => {
+            for (k, v) in o.iter_mut() {
+                match (k.as_str(), v) {
+                    ("description", serde_json::Value::String(d)) => {
+                        *d = d
+                            .split("\n\n")
+                            .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+                            .collect::<Vec<_>>()
+                            .join("\n\n");
+                    }
+                    (_, v) => unwrap_descriptions(v),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(unwrap_descriptions),
+        _ => {}
+    }
+}
+
+fn generated() -> Vec<CustomResourceDefinition> {
     vec![
         PlatformConnection::crd(),
         Project::crd(),

@@ -1,3 +1,7 @@
+// kube's printcolumn(...) arguments repeat `type_ = ...` by design, which clippy mistakes for
+// duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
 use std::collections::BTreeMap;
 
 use kube::{CustomResource, KubeSchema};

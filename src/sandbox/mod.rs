@@ -44,18 +44,17 @@ pub trait Platform: Sized + Send + Sync + 'static {
     /// Used by the shared layers (401/403, 429, 5xx) and by the platform's own handlers.
     fn error(status: StatusCode, message: &str) -> Response;
 
-    /// Whether a credential is one this sandbox accepts. `accepted` comes from the options.
+    /// Whether a credential is one this sandbox accepts (`accepted` comes from the options).
+    /// The refusal is boxed: a response is large and acceptance is the common path.
     fn authenticate(
         credential: Option<&Credential>,
         accepted: &[Credential],
-    ) -> Result<(), Response> {
+    ) -> Result<(), Box<Response>> {
+        let refuse = |message| Err(Box::new(Self::error(StatusCode::UNAUTHORIZED, message)));
         match credential {
-            None => Err(Self::error(
-                StatusCode::UNAUTHORIZED,
-                "authentication required",
-            )),
+            None => refuse("authentication required"),
             Some(c) if accepted.contains(c) => Ok(()),
-            Some(_) => Err(Self::error(StatusCode::UNAUTHORIZED, "invalid credentials")),
+            Some(_) => refuse("invalid credentials"),
         }
     }
 

@@ -283,7 +283,7 @@ pub async fn layer<P: Platform>(
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
     let response = if let Err(denied) = P::authenticate(credential.as_ref(), &ops.accepted()) {
-        denied
+        *denied
     } else if let Err(wait) = ops.take_token(caller.as_deref().unwrap_or("anonymous")) {
         too_many::<P>(wait, "rate limit exceeded for this credential")
     } else if chance(faults.throttle_rate) {
