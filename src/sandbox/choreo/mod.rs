@@ -71,17 +71,17 @@ impl Platform for Choreo {
     fn authenticate(
         credential: Option<&Credential>,
         accepted: &[Credential],
-    ) -> Result<(), Response> {
+    ) -> Result<(), Box<Response>> {
         match credential {
             Some(c) if accepted.contains(c) => Ok(()),
-            None => Err(error::unauthorized(
+            None => Err(Box::new(error::unauthorized(
                 "Missing Credentials. Make sure your API invocation call has a header: 'Authorization: Bearer ACCESS_TOKEN'",
                 "Bearer realm=\"choreo\"",
-            )),
-            Some(_) => Err(error::unauthorized(
+            ))),
+            Some(_) => Err(Box::new(error::unauthorized(
                 "Invalid Credentials. Make sure you have provided the correct security credentials",
                 "Bearer realm=\"choreo\", error=\"invalid_token\"",
-            )),
+            ))),
         }
     }
 

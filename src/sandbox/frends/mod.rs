@@ -86,7 +86,7 @@ impl Platform for Frends {
     fn authenticate(
         credential: Option<&Credential>,
         accepted: &[Credential],
-    ) -> Result<(), Response> {
+    ) -> Result<(), Box<Response>> {
         let detail = match credential {
             Some(c @ Credential::Bearer { .. }) if accepted.contains(c) => return Ok(()),
             Some(Credential::Bearer { .. }) => "The bearer token is not valid.",
@@ -96,7 +96,7 @@ impl Platform for Frends {
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        Err(response)
+        Err(Box::new(response))
     }
 
     fn default_seed(state: &mut State) {
