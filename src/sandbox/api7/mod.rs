@@ -158,22 +158,14 @@ impl Platform for Api7 {
     fn authenticate(
         credential: Option<&Credential>,
         accepted: &[Credential],
-    ) -> Result<(), Response> {
-        match credential {
-            None => Err(Self::error(
-                StatusCode::UNAUTHORIZED,
-                "Authorization header with a Bearer access token is required",
-            )),
-            Some(Credential::Basic { .. }) => Err(Self::error(
-                StatusCode::UNAUTHORIZED,
-                "only Bearer access tokens are accepted",
-            )),
-            Some(c) if accepted.contains(c) => Ok(()),
-            Some(_) => Err(Self::error(
-                StatusCode::UNAUTHORIZED,
-                "invalid or expired access token",
-            )),
-        }
+    ) -> Result<(), Box<Response>> {
+        let message = match credential {
+            Some(c @ Credential::Bearer { .. }) if accepted.contains(c) => return Ok(()),
+            None => "Authorization header with a Bearer access token is required",
+            Some(Credential::Basic { .. }) => "only Bearer access tokens are accepted",
+            Some(_) => "invalid or expired access token",
+        };
+        Err(Box::new(Self::error(StatusCode::UNAUTHORIZED, message)))
     }
 
     fn default_seed(state: &mut State) {
