@@ -1452,3 +1452,23 @@ async fn throttling_and_injected_faults_use_the_envelope() {
         .unwrap();
     assert_eq!(counts["GET /organizations/{org}"], 5);
 }
+
+/// The spec's `api_key_query` scheme: the key as `?api_key=` when there is no header.
+#[tokio::test]
+async fn an_api_key_in_the_query_authenticates() {
+    let api = Api::start(Timing::INSTANT).await;
+    let with_key = api
+        .client
+        .get(api.url(&format!("{ACME}/projects?api_key={KEY}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_key.status(), StatusCode::OK);
+    let wrong = api
+        .client
+        .get(api.url(&format!("{ACME}/projects?api_key=not-the-key")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+}

@@ -33,6 +33,9 @@ pub use timing::Timing;
 pub trait Platform: Sized + Send + Sync + 'static {
     /// Lowercase name: choreo, cycloid, frends, api7, opschain. Also the snapshot key.
     const NAME: &'static str;
+    /// A query parameter that carries an API key when the Authorization header is absent,
+    /// for platforms that document one.
+    const API_KEY_QUERY: Option<&'static str> = None;
     /// Everything the platform stores. Serialized for dumps and snapshots.
     type State: Default + Serialize + DeserializeOwned + Send + 'static;
 

@@ -274,7 +274,11 @@ pub async fn layer<P: Platform>(
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| path.clone());
-    let credential = Credential::from_headers(request.headers());
+    let credential = Credential::from_headers(request.headers()).or_else(|| {
+        let name = P::API_KEY_QUERY?;
+        let query = request.uri().query()?;
+        form_urlencoded_value(query, name).map(Credential::bearer)
+    });
     let caller = credential.as_ref().map(Credential::identity);
     let faults = ops.faults();
     let mut fault = None;
@@ -321,6 +325,16 @@ pub async fn layer<P: Platform>(
         fault: fault.map(String::from),
     });
     response
+}
+
+/// The value of `name` in a query string (`a=1&api_key=...`), percent-decoded.
+fn form_urlencoded_value(query: &str, name: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
+    pairs
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
 }
 
 fn too_many<P: Platform>(retry_after: u64, message: &str) -> Response {

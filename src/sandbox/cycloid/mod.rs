@@ -68,6 +68,8 @@ fn route(base: &str, rest: &str) -> String {
 
 impl Platform for Cycloid {
     const NAME: &'static str = "cycloid";
+    /// The spec's `api_key_query` scheme (the only one it lists for build events).
+    const API_KEY_QUERY: Option<&'static str> = Some("api_key");
     type State = State;
 
     fn routes() -> Router<Sandbox<Self>> {
@@ -212,10 +214,13 @@ impl Platform for Cycloid {
     fn authenticate(
         credential: Option<&Credential>,
         accepted: &[Credential],
-    ) -> Result<(), Response> {
+    ) -> Result<(), Box<Response>> {
         match credential {
             Some(c @ Credential::Bearer { .. }) if accepted.contains(c) => Ok(()),
-            _ => Err(Self::error(StatusCode::UNAUTHORIZED, "invalid credentials")),
+            _ => Err(Box::new(Self::error(
+                StatusCode::UNAUTHORIZED,
+                "invalid credentials",
+            ))),
         }
     }
 
