@@ -14,8 +14,8 @@ pub const CYCLOID_PIPELINE_NAME: &str = r"^[a-z0-9]+[a-z0-9\-._]+[a-z0-9]+$";
 pub const API7_ID: &str = r"^[1-9][0-9]*$";
 /// API7 Cloud label values (1..32 each, at most 32 labels).
 pub const API7_LABEL: &str = r"^[0-9a-zA-Z-_]+$";
-/// OpsChain codes appear in URL paths; the contract shows lowercase letters, digits and `_`.
-pub const OPSCHAIN_CODE: &str = r"^[a-zA-Z0-9][a-zA-Z0-9_\-]*$";
+/// OpsChain codes appear in URL paths: lowercase letters, digits and `_` (the platform's own rule).
+pub const OPSCHAIN_CODE: &str = r"^[a-z0-9_]+$";
 /// A Go-style duration as Kubernetes users write them: 30s, 5m, 1h30m.
 pub const DURATION: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
 /// A five-field cron expression (minute hour day-of-month month day-of-week), or a @macro.

@@ -207,7 +207,7 @@ impl Platform for OpsChain {
     fn authenticate(
         credential: Option<&Credential>,
         accepted: &[Credential],
-    ) -> Result<(), Response> {
+    ) -> Result<(), Box<Response>> {
         let detail = match credential {
             Some(c) if accepted.contains(c) => return Ok(()),
             Some(_) => "invalid credentials",
@@ -218,7 +218,7 @@ impl Platform for OpsChain {
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Basic realm=\"OpsChain\""),
         );
-        Err(response)
+        Err(Box::new(response))
     }
 
     fn default_seed(state: &mut State) {
