@@ -5,6 +5,7 @@
 
 pub mod apispec;
 pub mod cli;
+pub mod clients;
 pub mod common;
 pub mod component;
 pub mod connection;

@@ -437,3 +437,35 @@ async fn a_snapshot_survives_a_restart() {
         .to_string();
     assert!(err.contains("not a sandbox snapshot"), "{err}");
 }
+
+#[tokio::test]
+async fn fail_next_fails_exactly_that_many_requests() {
+    let (_, s) = start(None).await;
+    http()
+        .put(format!("{}/_sandbox/faults", s.url()))
+        .json(&serde_json::json!({"failNext": 2}))
+        .send()
+        .await
+        .unwrap();
+    let status = || async {
+        http()
+            .get(format!("{}/items", s.url()))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(status().await, 503);
+    assert_eq!(status().await, 503);
+    assert_eq!(status().await, 200);
+    let faults: serde_json::Value = http()
+        .get(format!("{}/_sandbox/faults", s.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(faults["failNext"], 0);
+}

@@ -88,6 +88,9 @@ pub struct Faults {
     pub error_rate: f64,
     /// The status of those errors (default 503).
     pub error_status: Option<u16>,
+    /// The next N requests are answered with the injected error whatever errorRate says
+    /// (counts down), for deterministic "fails, then succeeds" tests.
+    pub fail_next: u32,
     /// Share of requests answered 429 with Retry-After, before the handler runs.
     pub throttle_rate: f64,
     /// Retry-After of those 429s, in seconds (default 1).
@@ -174,6 +177,17 @@ impl Ops {
 
     pub fn set_faults(&self, faults: Faults) {
         *self.faults.write().unwrap() = faults;
+    }
+
+    /// Consumes one of the `failNext` requests, if any are left.
+    fn take_fail_next(&self) -> bool {
+        let mut faults = self.faults.write().unwrap();
+        if faults.fail_next > 0 {
+            faults.fail_next -= 1;
+            true
+        } else {
+            false
+        }
     }
 
     pub fn rate_limit(&self) -> Option<RateLimit> {
@@ -296,7 +310,7 @@ pub async fn layer<P: Platform>(
             faults.retry_after_seconds.unwrap_or(1),
             "too many requests (injected)",
         )
-    } else if chance(faults.error_rate) {
+    } else if ops.take_fail_next() || chance(faults.error_rate) {
         fault = Some("error");
         let status = faults
             .error_status

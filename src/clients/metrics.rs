@@ -1,0 +1,91 @@
+//! Platform call metrics: a count per platform, operation and outcome, and a latency histogram
+//! per platform and operation. Registered once in the controller's registry.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    pub platform: &'static str,
+    pub operation: &'static str,
+    /// The HTTP status, or an error label (timeout, transport, decode).
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    pub platform: &'static str,
+    pub operation: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    ])
+}
+
+#[derive(Clone)]
+pub struct ClientMetrics {
+    pub requests: Family<CallLabels, Counter>,
+    pub latency: Family<OperationLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for ClientMetrics {
+    fn default() -> Self {
+        ClientMetrics {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+        }
+    }
+}
+
+impl ClientMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "converge_platform_requests",
+            "HTTP requests to platform APIs, by platform, operation and status",
+            self.requests.clone(),
+        );
+        registry.register(
+            "converge_platform_request_duration_seconds",
+            "Latency of platform API requests, by platform and operation",
+            self.latency.clone(),
+        );
+    }
+
+    pub(crate) fn observe(
+        &self,
+        platform: &'static str,
+        operation: &'static str,
+        status: String,
+        seconds: f64,
+    ) {
+        self.requests
+            .get_or_create(&CallLabels {
+                platform,
+                operation,
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&OperationLabels {
+                platform,
+                operation,
+            })
+            .observe(seconds);
+    }
+
+    /// How many calls of one operation ended with `status` (for tests and benchmarks).
+    pub fn count(&self, platform: &'static str, operation: &'static str, status: &str) -> u64 {
+        self.requests
+            .get_or_create(&CallLabels {
+                platform,
+                operation,
+                status: status.to_string(),
+            })
+            .get()
+    }
+}

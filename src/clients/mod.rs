@@ -1,0 +1,13 @@
+//! Typed async clients of the five platform APIs, one module per platform, over one shared HTTP
+//! layer (`http`): request budget, timeouts, retries, error classification, metrics and secret
+//! redaction live there once.
+
+pub mod auth;
+pub mod error;
+pub mod http;
+pub mod metrics;
+
+pub use auth::{Auth, Secret};
+pub use error::ClientError;
+pub use http::{Call, Http, HttpConfig, Response};
+pub use metrics::ClientMetrics;
