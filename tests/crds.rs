@@ -231,10 +231,19 @@ async fn kubectl_explain_shows_the_field_docs() {
         ),
     ];
     for (field, doc) in cases {
-        let out = kubectl_ok(
-            cp,
-            &["explain", "--api-version=converge.dev/v1alpha1", field],
-        );
+        // Discovery lags a moment behind Established: retry briefly before judging.
+        let mut out = String::new();
+        for _ in 0..50 {
+            let o = kubectl(
+                cp,
+                &["explain", "--api-version=converge.dev/v1alpha1", field],
+            );
+            out = text(&o);
+            if o.status.success() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
         // kubectl wraps descriptions at its own width.
         let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(flat.contains(doc), "kubectl explain {field}:\n{out}");
