@@ -15,6 +15,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("cannot reach a cluster: no usable kubeconfig and not running in a pod")?;
+    let stop = shutdown_signal();
     let ready = Arc::new(AtomicBool::new(false));
     let health = health::serve(args.health_addr, ready.clone()).await?;
     info!(addr = %health.addr, "serving /healthz and /readyz");
@@ -23,19 +24,26 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     info!("all Converge CRDs are installed and established");
     ready.store(true, Ordering::SeqCst);
 
-    shutdown_signal().await;
+    stop.await;
     info!("signal received, shutting down");
     ready.store(false, Ordering::SeqCst);
     health.stop().await;
     Ok(())
 }
 
-/// SIGTERM (Kubernetes stopping the pod) or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler cannot fail on Unix");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+/// Resolves on SIGTERM (Kubernetes stopping the pod) or SIGINT (Ctrl-C). The handlers are
+/// registered when this is called, not when it is first polled: a signal that arrives right
+/// after the process says it is ready must not kill it with the default action.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term =
+        signal(SignalKind::terminate()).expect("installing a SIGTERM handler cannot fail on Unix");
+    let mut int =
+        signal(SignalKind::interrupt()).expect("installing a SIGINT handler cannot fail on Unix");
+    async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
     }
 }

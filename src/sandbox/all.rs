@@ -234,11 +234,12 @@ impl Options {
 
 /// `converge sandbox`: serve until SIGINT or SIGTERM.
 pub async fn run(args: &crate::cli::SandboxArgs) -> anyhow::Result<()> {
+    let stop = crate::controller::shutdown_signal();
     let sandboxes = Sandboxes::start(Options::from_args(args)?).await?;
     for (platform, base, api) in sandboxes.endpoints() {
         println!("{platform:<9} {api:<32} admin: {base}/_sandbox/");
     }
-    crate::controller::shutdown_signal().await;
+    stop.await;
     drop(sandboxes);
     Ok(())
 }
