@@ -21,7 +21,7 @@ use super::model::{Api, ApiSpec, Clock, Id, State as Store};
 use super::orgs::clock;
 use super::query::{self, ListSpec, SortKey};
 use super::scope;
-use super::validate::{Checker, Pattern, field, parse_object, path_id, present};
+use super::validate::{Checker, Pattern, field, parse_object, parse_patch, path_id, present};
 use crate::sandbox::Sandbox;
 
 const METHODS: [&str; 9] = [
@@ -330,12 +330,7 @@ pub async fn patch(
     Path((app, api)): Path<(String, String)>,
     body: Bytes,
 ) -> Reply {
-    let obj = parse_object(&body)?;
-    if obj.is_empty() {
-        return Err(ApiError::invalid(
-            "request body should have at least 1 properties",
-        ));
-    }
+    let obj = parse_patch(&body)?;
     replace(&sb, &headers, &app, &api, obj, true)
 }
 

@@ -34,7 +34,7 @@ use super::model::{AppSpec, Application, Clock, Id, State as Store, canary_state
 use super::orgs::clock;
 use super::query::{self, ListSpec, SortKey, pairs};
 use super::scope;
-use super::validate::{Checker, Pattern, field, parse_object, path_id, present};
+use super::validate::{Checker, Pattern, field, parse_object, parse_patch, path_id, present};
 use crate::sandbox::Sandbox;
 
 const PROTOCOLS: [&str; 2] = ["HTTP", "HTTPS"];
@@ -477,12 +477,7 @@ pub async fn patch(
     Path((cid, app)): Path<(String, String)>,
     body: Bytes,
 ) -> Reply {
-    let obj = parse_object(&body)?;
-    if obj.is_empty() {
-        return Err(ApiError::invalid(
-            "request body should have at least 1 properties",
-        ));
-    }
+    let obj = parse_patch(&body)?;
     replace(&sb, &headers, &cid, &app, Some(obj), None)
 }
 

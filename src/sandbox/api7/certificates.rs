@@ -21,7 +21,7 @@ use super::model::{CertSpec, Certificate, CertificateMetadata, Clock, Id, State 
 use super::orgs::clock;
 use super::query::{self, ListSpec, SortKey};
 use super::scope;
-use super::validate::{Checker, parse_object, path_id};
+use super::validate::{Checker, parse_object, parse_patch, path_id};
 use super::x509;
 use crate::sandbox::Sandbox;
 
@@ -261,12 +261,7 @@ pub async fn patch(
     Path((cid, cert)): Path<(String, String)>,
     body: Bytes,
 ) -> Reply {
-    let obj = parse_object(&body)?;
-    if obj.is_empty() {
-        return Err(ApiError::invalid(
-            "request body should have at least 1 properties",
-        ));
-    }
+    let obj = parse_patch(&body)?;
     replace(&sb, &headers, &cid, &cert, obj, true)
 }
 

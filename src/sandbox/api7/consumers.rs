@@ -16,7 +16,7 @@ use super::model::{Consumer, ConsumerSpec, Id, State as Store};
 use super::orgs::clock;
 use super::query::{self, ListSpec, SortKey};
 use super::scope;
-use super::validate::{Checker, Pattern, parse_object, path_id};
+use super::validate::{Checker, Pattern, parse_object, parse_patch, path_id};
 use crate::sandbox::Sandbox;
 
 fn validate(
@@ -206,12 +206,7 @@ pub async fn patch(
     Path((cid, consumer)): Path<(String, String)>,
     body: Bytes,
 ) -> Reply {
-    let obj = parse_object(&body)?;
-    if obj.is_empty() {
-        return Err(ApiError::invalid(
-            "request body should have at least 1 properties",
-        ));
-    }
+    let obj = parse_patch(&body)?;
     replace(&sb, &headers, &cid, &consumer, obj, true)
 }
 

@@ -405,6 +405,17 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
+/// A PATCH body: an object with at least one property (go-swagger's minProperties wording).
+pub fn parse_patch(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let obj = parse_object(body)?;
+    if obj.is_empty() {
+        return Err(ApiError::invalid(
+            "request body should have at least 1 properties",
+        ));
+    }
+    Ok(obj)
+}
+
 /// An id in the path: `^[1-9][0-9]*$`, within 64 bits.
 pub fn path_id(name: &str, raw: &str) -> Result<Id, ApiError> {
     Id::parse(raw)
