@@ -3,6 +3,7 @@
 //! redaction live there once.
 
 pub mod auth;
+pub mod cycloid;
 pub mod error;
 pub mod http;
 pub mod metrics;
