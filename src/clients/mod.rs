@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod choreo;
+pub mod cycloid;
 pub mod error;
 pub mod http;
 pub mod metrics;
