@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod frends;
 pub mod http;
 pub mod metrics;
 
