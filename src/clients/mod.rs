@@ -2,6 +2,7 @@
 //! layer (`http`): request budget, timeouts, retries, error classification, metrics and secret
 //! redaction live there once.
 
+pub mod api7;
 pub mod auth;
 pub mod choreo;
 pub mod cycloid;
