@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod opschain;
 
 pub use auth::{Auth, Secret};
 pub use error::ClientError;
