@@ -10,6 +10,7 @@ pub mod error;
 pub mod frends;
 pub mod http;
 pub mod metrics;
+pub mod opschain;
 
 pub use auth::{Auth, Secret};
 pub use error::ClientError;
