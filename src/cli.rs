@@ -52,6 +52,11 @@ pub struct RunArgs {
     /// Address of the /healthz and /readyz endpoints. Port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080", env = "CONVERGE_HEALTH_ADDR")]
     pub health_addr: SocketAddr,
+    /// After SIGTERM, how long in-flight reconciles may take to finish before the process exits
+    /// anyway (every reconcile is safe to interrupt). Keep it below the pod's
+    /// terminationGracePeriodSeconds.
+    #[arg(long, default_value = "10s", value_parser = crate::sandbox::all::parse_duration)]
+    pub shutdown_grace: std::time::Duration,
 }
 
 #[derive(clap::Args, Debug, Clone)]

@@ -71,9 +71,22 @@ async fn run_names_missing_crds_then_serves_health_and_stops_on_sigterm() {
 
     let port = free_port();
     let mut child = converge(cp.kubeconfig())
-        .args(["run", "--health-addr", &format!("127.0.0.1:{port}")])
+        .args([
+            "run",
+            "--health-addr",
+            &format!("127.0.0.1:{port}"),
+            "--shutdown-grace",
+            "3s",
+        ])
         .spawn()
         .unwrap();
+    // Drain stderr while it runs: a full pipe would block the process's logging.
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr_pipe.read_to_string(&mut s);
+        s
+    });
     let deadline = Instant::now() + Duration::from_secs(30);
     while get(&format!("http://127.0.0.1:{port}/readyz")).await != Some(200) {
         assert!(Instant::now() < deadline, "/readyz never answered 200");
@@ -95,16 +108,17 @@ async fn run_names_missing_crds_then_serves_health_and_stops_on_sigterm() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "converge run ignored SIGTERM");
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "converge run ignored SIGTERM:\n{}",
+                stderr_reader.join().unwrap()
+            );
+        }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = stderr_reader.join().unwrap();
     assert!(status.success(), "exit {status:?}: {stderr}");
     assert!(stderr.contains("shutting down"), "{stderr}");
 }

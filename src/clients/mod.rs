@@ -16,3 +16,6 @@ pub use auth::{Auth, Secret};
 pub use error::ClientError;
 pub use http::{Call, Http, HttpConfig, Response};
 pub use metrics::ClientMetrics;
+pub mod platform;
+
+pub use platform::{PlatformClient, PlatformInfo, Scope, Settings};

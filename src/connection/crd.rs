@@ -67,7 +67,7 @@ pub struct PlatformConnectionSpec {
     /// Timeout of one HTTP request in seconds (default 30). Frends imports may need more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 600))]
-    pub timeout_seconds: Option<u32>,
+    pub timeout_seconds: Option<i32>,
     /// WSO2 Choreo settings. Set exactly one platform block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choreo: Option<ChoreoConnection>,
@@ -140,11 +140,11 @@ pub struct RequestBudget {
     /// Sustained requests per second (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10000))]
-    pub requests_per_second: Option<u32>,
+    pub requests_per_second: Option<i32>,
     /// Requests that may be sent at once after a quiet period (default 20).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100000))]
-    pub burst: Option<u32>,
+    pub burst: Option<i32>,
 }
 
 /// WSO2 Choreo: the organization to work in.

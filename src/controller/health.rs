@@ -1,4 +1,5 @@
-//! /healthz (the process is alive) and /readyz (startup checks passed and not shutting down).
+//! /healthz (the process is alive), /readyz (startup checks passed and not shutting down) and
+//! /metrics (Prometheus).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,11 +25,30 @@ impl HealthServer {
     }
 }
 
-pub async fn serve(addr: SocketAddr, ready: Arc<AtomicBool>) -> anyhow::Result<HealthServer> {
+pub async fn serve(
+    addr: SocketAddr,
+    ready: Arc<AtomicBool>,
+    metrics: super::metrics::Metrics,
+) -> anyhow::Result<HealthServer> {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .with_state(ready);
+        .with_state(ready)
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        metrics.encode(),
+                    )
+                }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();

@@ -1,7 +1,12 @@
 //! The controller process: startup checks, health endpoints, and shutdown on a signal.
 
+pub mod context;
+pub mod controllers;
 pub mod crd_check;
+pub mod error;
 pub mod health;
+pub mod metrics;
+pub mod status;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,21 +17,34 @@ use tracing::info;
 use crate::cli::RunArgs;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let stop = shutdown_signal();
     let client = kube::Client::try_default()
         .await
         .context("cannot reach a cluster: no usable kubeconfig and not running in a pod")?;
-    let stop = shutdown_signal();
+    let metrics = metrics::Metrics::default();
     let ready = Arc::new(AtomicBool::new(false));
-    let health = health::serve(args.health_addr, ready.clone()).await?;
-    info!(addr = %health.addr, "serving /healthz and /readyz");
+    let health = health::serve(args.health_addr, ready.clone(), metrics.clone()).await?;
+    info!(addr = %health.addr, "serving /healthz, /readyz and /metrics");
 
     crd_check::ensure_installed(&client).await?;
     info!("all Converge CRDs are installed and established");
+    let ctx = Arc::new(context::Context::new(client.clone(), metrics));
     ready.store(true, Ordering::SeqCst);
 
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controllers = tokio::spawn(controllers::run(client, ctx, async {
+        let _ = stopped.await;
+    }));
     stop.await;
     info!("signal received, shutting down");
     ready.store(false, Ordering::SeqCst);
+    let _ = stopping.send(());
+    if tokio::time::timeout(args.shutdown_grace, controllers)
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?args.shutdown_grace, "reconciles still running after the shutdown grace period; exiting anyway");
+    }
     health.stop().await;
     Ok(())
 }

@@ -1,0 +1,35 @@
+//! What every reconciler shares, passed as `Arc<Context>`: the Kubernetes client, the Event
+//! recorder, metrics, and the platform clients built per PlatformConnection.
+
+use kube::runtime::events::{Recorder, Reporter};
+
+use super::metrics::Metrics;
+use crate::connection::registry::Connections;
+
+/// Server-side apply field manager for everything Converge writes.
+pub const FIELD_MANAGER: &str = "converge";
+
+pub struct Context {
+    pub client: kube::Client,
+    pub backoff: super::error::Backoff,
+    pub recorder: Recorder,
+    pub metrics: Metrics,
+    pub connections: Connections,
+}
+
+impl Context {
+    pub fn new(client: kube::Client, metrics: Metrics) -> Self {
+        let reporter = Reporter {
+            controller: "converge".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        let connections = Connections::new(client.clone(), metrics.clients.clone());
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            backoff: Default::default(),
+            metrics,
+            connections,
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Wiring each kind's reconciler to its watches.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+
+use super::context::Context;
+use super::error::Error;
+use super::metrics::ErrorLabels;
+use crate::connection::crd::PlatformConnection;
+use crate::connection::reconcile as connection;
+
+/// Runs every controller until `stop` resolves, then lets in-flight reconciles finish.
+pub async fn run(
+    client: kube::Client,
+    ctx: Arc<Context>,
+    stop: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let connections = Controller::new(
+        Api::<PlatformConnection>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    let store = connections.store();
+    connections
+        // A created, rotated or deleted Secret re-checks the connections that name it.
+        .watches(
+            Api::<Secret>::all(client),
+            watcher::Config::default(),
+            move |secret| {
+                let ns = secret.namespace();
+                let name = secret.name_any();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|c| c.namespace() == ns && c.spec.credentials.secret_name == name)
+                    .map(|c| ObjectRef::from_obj(&*c))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(stop)
+        .run(
+            connection::reconcile,
+            error_policy::<PlatformConnection>(connection::KIND),
+            ctx,
+        )
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => tracing::debug!(object = %obj, "reconciled"),
+                Err(e) => tracing::debug!(error = %e, "reconcile did not complete"),
+            }
+        })
+        .await;
+}
+
+/// After a failed reconcile: count it, log it, and back off per object.
+fn error_policy<K: kube::Resource<DynamicType = ()>>(
+    kind: &'static str,
+) -> impl Fn(Arc<K>, &Error, Arc<Context>) -> Action {
+    move |obj, error, ctx| {
+        ctx.metrics
+            .failures
+            .get_or_create(&ErrorLabels {
+                kind,
+                error: error.metric_label(),
+            })
+            .inc();
+        let key = format!(
+            "{kind}/{}/{}",
+            obj.meta().namespace.as_deref().unwrap_or(""),
+            obj.meta().name.as_deref().unwrap_or("")
+        );
+        let wait = ctx.backoff.failed(&key);
+        tracing::warn!(object = %key, error = %error, retry_in = ?wait, "reconcile failed");
+        Action::requeue(wait)
+    }
+}

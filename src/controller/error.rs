@@ -1,0 +1,82 @@
+//! Why a reconcile failed, with a metric label, and the per-object backoff after failures.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("{0}")]
+    Platform(#[from] crate::clients::ClientError),
+    #[error("{0} has no namespace; Converge kinds are namespaced")]
+    NotNamespaced(String),
+}
+
+impl Error {
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kubernetes",
+            Error::Platform(e) => e.metric_label(),
+            Error::NotNamespaced(_) => "not_namespaced",
+        }
+    }
+}
+
+/// Exponential backoff per object after failed reconciles: 1 s doubling up to 5 min, reset by a
+/// success, so one broken object neither spins nor slows the others.
+#[derive(Default)]
+pub struct Backoff {
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+impl Backoff {
+    /// Records a failure and returns how long to wait before the next attempt.
+    pub fn failed(&self, key: &str) -> Duration {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let n = f.entry(key.to_string()).or_default();
+        *n = n.saturating_add(1);
+        delay(*n)
+    }
+
+    pub fn succeeded(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}
+
+/// The wait after `failures` consecutive failures.
+pub fn delay(failures: u32) -> Duration {
+    let secs = 1u64
+        .checked_shl(failures.saturating_sub(1))
+        .unwrap_or(u64::MAX);
+    Duration::from_secs(secs).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_ceiling_and_resets() {
+        assert_eq!(delay(1), Duration::from_secs(1));
+        assert_eq!(delay(2), Duration::from_secs(2));
+        assert_eq!(delay(5), Duration::from_secs(16));
+        assert_eq!(delay(40), MAX_BACKOFF);
+        let b = Backoff::default();
+        b.failed("a");
+        assert_eq!(b.failed("a"), Duration::from_secs(2));
+        assert_eq!(
+            b.failed("b"),
+            Duration::from_secs(1),
+            "objects back off independently"
+        );
+        b.succeeded("a");
+        assert_eq!(b.failed("a"), Duration::from_secs(1));
+    }
+}
