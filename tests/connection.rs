@@ -19,11 +19,39 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 struct Env {
     endpoints: Vec<(&'static str, String)>,
     metrics: Metrics,
+    logs: Logs,
+}
+
+/// Every log line of this test binary (the controller's included), at debug level.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn env() -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
     ENV.get_or_init(|| {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .init();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().unwrap();
@@ -61,7 +89,12 @@ fn env() -> &'static Env {
                 let client = cp.client().await.unwrap();
                 let metrics = Metrics::default();
                 let ctx = Arc::new(Context::new(client.clone(), metrics.clone()));
-                tx.send(Env { endpoints, metrics }).unwrap();
+                tx.send(Env {
+                    endpoints,
+                    metrics,
+                    logs,
+                })
+                .unwrap();
                 converge::controller::controllers::run(client, ctx, std::future::pending()).await;
                 drop(sandboxes);
             });
@@ -290,6 +323,15 @@ async fn a_wrong_token_stalls_with_the_platforms_message_and_a_rotation_recovers
     assert!(
         !everything.contains(wrong) && !everything.contains("sandbox-choreo-token"),
         "a credential reached status or an Event"
+    );
+    let logs = env.logs.text();
+    assert!(
+        logs.contains("choreo"),
+        "the controller's debug logs were captured"
+    );
+    assert!(
+        !logs.contains(wrong) && !logs.contains("sandbox-choreo-token"),
+        "a credential reached the logs"
     );
 }
 
