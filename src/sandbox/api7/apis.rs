@@ -21,7 +21,9 @@ use super::model::{Api, ApiSpec, Clock, Id, State as Store};
 use super::orgs::clock;
 use super::query::{self, ListSpec, SortKey};
 use super::scope;
-use super::validate::{Checker, Pattern, field, parse_object, parse_patch, path_id, present};
+use super::validate::{
+    Checker, Pattern, field, parse_object, parse_patch, patched, path_id, present,
+};
 use crate::sandbox::Sandbox;
 
 const METHODS: [&str; 9] = [
@@ -294,16 +296,7 @@ fn replace(
         let (cluster, id) = find(s, headers, app, api)?;
         scope::writable(s, cluster, &clock)?;
         let current = &s.apis[&id];
-        let obj = if merge {
-            let mut merged = match serde_json::to_value(&current.spec) {
-                Ok(Value::Object(m)) => m,
-                _ => Map::new(),
-            };
-            merged.extend(obj);
-            merged
-        } else {
-            obj
-        };
+        let obj = patched(&current.spec, obj, merge);
         let spec = validate(&obj, s, current.app_id, Some(id))?;
         let fails = sb.should_fail(&spec.name);
         let a = s.apis.get_mut(&id).expect("found above");

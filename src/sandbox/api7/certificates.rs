@@ -21,7 +21,7 @@ use super::model::{CertSpec, Certificate, CertificateMetadata, Clock, Id, State 
 use super::orgs::clock;
 use super::query::{self, ListSpec, SortKey};
 use super::scope;
-use super::validate::{Checker, parse_object, parse_patch, path_id};
+use super::validate::{Checker, parse_object, parse_patch, patched, path_id};
 use super::x509;
 use crate::sandbox::Sandbox;
 
@@ -225,16 +225,7 @@ fn replace(
     sb.write(|s| {
         let (cluster, id) = find(s, headers, cid, cert)?;
         scope::writable(s, cluster, &clock)?;
-        let obj = if merge {
-            let mut merged = match serde_json::to_value(&s.certificates[&id].spec) {
-                Ok(Value::Object(m)) => m,
-                _ => Map::new(),
-            };
-            merged.extend(obj);
-            merged
-        } else {
-            obj
-        };
+        let obj = patched(&s.certificates[&id].spec, obj, merge);
         let (spec, metadata, ca_metadata) = validate(&obj)?;
         let c = s.certificates.get_mut(&id).expect("found above");
         c.spec = spec;

@@ -16,7 +16,7 @@ use super::model::{Consumer, ConsumerSpec, Id, State as Store};
 use super::orgs::clock;
 use super::query::{self, ListSpec, SortKey};
 use super::scope;
-use super::validate::{Checker, Pattern, parse_object, parse_patch, path_id};
+use super::validate::{Checker, Pattern, parse_object, parse_patch, patched, path_id};
 use crate::sandbox::Sandbox;
 
 fn validate(
@@ -172,16 +172,7 @@ fn replace(
     sb.write(|s| {
         let (cluster, id) = find(s, headers, cid, consumer)?;
         scope::writable(s, cluster, &clock)?;
-        let obj = if merge {
-            let mut merged = match serde_json::to_value(&s.consumers[&id].spec) {
-                Ok(Value::Object(m)) => m,
-                _ => Map::new(),
-            };
-            merged.extend(obj);
-            merged
-        } else {
-            obj
-        };
+        let obj = patched(&s.consumers[&id].spec, obj, merge);
         let spec = validate(&obj, s, cluster, Some(id))?;
         let c = s.consumers.get_mut(&id).expect("found above");
         c.spec = spec;

@@ -405,6 +405,24 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
+/// What a PATCH leaves: the stored object with the patch's top-level fields laid over it; a
+/// PUT (`merge` false) replaces it whole.
+pub fn patched<T: serde::Serialize>(
+    current: &T,
+    body: Map<String, Value>,
+    merge: bool,
+) -> Map<String, Value> {
+    if !merge {
+        return body;
+    }
+    let mut merged = match serde_json::to_value(current) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    merged.extend(body);
+    merged
+}
+
 /// A PATCH body: an object with at least one property (go-swagger's minProperties wording).
 pub fn parse_patch(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     let obj = parse_object(body)?;
