@@ -34,7 +34,9 @@ use super::model::{AppSpec, Application, Clock, Id, State as Store, canary_state
 use super::orgs::clock;
 use super::query::{self, ListSpec, SortKey, pairs};
 use super::scope;
-use super::validate::{Checker, Pattern, field, parse_object, parse_patch, path_id, present};
+use super::validate::{
+    Checker, Pattern, field, parse_object, parse_patch, patched, path_id, present,
+};
 use crate::sandbox::Sandbox;
 
 const PROTOCOLS: [&str; 2] = ["HTTP", "HTTPS"];
@@ -441,14 +443,7 @@ fn replace(
         scope::writable(s, cluster, &clock)?;
         let obj = match (body, patch) {
             (Some(b), _) => b,
-            (None, Some(p)) => {
-                let mut merged = match serde_json::to_value(&s.applications[&id].spec) {
-                    Ok(Value::Object(m)) => m,
-                    _ => Map::new(),
-                };
-                merged.extend(p);
-                merged
-            }
+            (None, Some(p)) => patched(&s.applications[&id].spec, p, true),
             (None, None) => Map::new(),
         };
         let spec = validate(&obj, s, cluster, Some(id))?;
