@@ -27,7 +27,7 @@ fn key(namespace: &str, name: &str) -> (String, String) {
 }
 
 impl Connections {
-    pub fn new(_client: kube::Client, metrics: ClientMetrics) -> Self {
+    pub fn new(metrics: ClientMetrics) -> Self {
         Connections {
             metrics,
             entries: RwLock::default(),
@@ -81,10 +81,94 @@ impl Connections {
         }
     }
 
+    /// Drops the clients of connections that no longer exist: deletion reaches no reconcile,
+    /// so the controller calls this with the connections it still watches.
+    pub fn retain(&self, existing: &std::collections::HashSet<(String, String)>) -> usize {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        let before = entries.len();
+        entries.retain(|k, _| existing.contains(k));
+        before - entries.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn forget(&self, namespace: &str, name: &str) {
         self.entries
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&key(namespace, name));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::crd::{Credentials, OpsChainConnection, PlatformConnectionSpec};
+
+    fn conn(ns: &str, name: &str) -> PlatformConnection {
+        let mut c = PlatformConnection::new(
+            name,
+            PlatformConnectionSpec {
+                endpoint: "http://127.0.0.1:9".into(),
+                allow_insecure_http: None,
+                credentials: Credentials {
+                    secret_name: "s".into(),
+                    type_: None,
+                    token_key: None,
+                    username_key: None,
+                    password_key: None,
+                },
+                tls: None,
+                request_budget: None,
+                timeout_seconds: None,
+                choreo: None,
+                cycloid: None,
+                frends: None,
+                api7: None,
+                opschain: Some(OpsChainConnection {}),
+            },
+        );
+        c.metadata.namespace = Some(ns.into());
+        c
+    }
+
+    #[test]
+    fn a_client_is_reused_until_the_spec_changes_and_pruned_once_its_connection_is_gone() {
+        let registry = Connections {
+            metrics: ClientMetrics::default(),
+            entries: RwLock::default(),
+        };
+        let a = conn("ns", "a");
+        registry
+            .connect(&a, Auth::basic("u", "password1"), None)
+            .unwrap();
+        registry.mark(&a, true);
+        assert!(registry.ready("ns", "a").is_some());
+        // A rotated credential keeps the client (and its ready mark).
+        registry
+            .connect(&a, Auth::basic("u", "password2"), None)
+            .unwrap();
+        assert!(registry.ready("ns", "a").is_some());
+        // A changed spec builds a new client that is not ready until checked.
+        let mut changed = a.clone();
+        changed.spec.timeout_seconds = Some(5);
+        registry
+            .connect(&changed, Auth::basic("u", "password2"), None)
+            .unwrap();
+        assert!(registry.ready("ns", "a").is_none());
+
+        registry
+            .connect(&conn("ns", "b"), Auth::basic("u", "password1"), None)
+            .unwrap();
+        assert_eq!(registry.len(), 2);
+        let existing = [("ns".to_string(), "b".to_string())].into_iter().collect();
+        assert_eq!(registry.retain(&existing), 1);
+        assert_eq!(registry.len(), 1);
     }
 }

@@ -23,7 +23,7 @@ impl Context {
             controller: "converge".into(),
             instance: std::env::var("POD_NAME").ok(),
         };
-        let connections = Connections::new(client.clone(), metrics.clients.clone());
+        let connections = Connections::new(metrics.clients.clone());
         Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,

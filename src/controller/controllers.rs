@@ -28,6 +28,7 @@ pub async fn run(
         watcher::Config::default(),
     );
     let store = connections.store();
+    let pruning = tokio::spawn(prune_deleted_connections(store.clone(), ctx.clone()));
     connections
         // A created, rotated or deleted Secret re-checks the connections that name it.
         .watches(
@@ -57,6 +58,30 @@ pub async fn run(
             }
         })
         .await;
+    pruning.abort();
+}
+
+/// Every minute, drops the platform clients of deleted connections (deletion reaches no
+/// reconcile: connections hold no platform object and need no finalizer).
+async fn prune_deleted_connections(
+    store: kube::runtime::reflector::Store<PlatformConnection>,
+    ctx: Arc<Context>,
+) {
+    if store.wait_until_ready().await.is_err() {
+        return;
+    }
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        let existing = store
+            .state()
+            .iter()
+            .map(|c| (c.namespace().unwrap_or_default(), c.name_any()))
+            .collect();
+        let pruned = ctx.connections.retain(&existing);
+        if pruned > 0 {
+            tracing::debug!(pruned, "dropped the clients of deleted connections");
+        }
+    }
 }
 
 /// After a failed reconcile: count it, log it, and back off per object.
