@@ -11,6 +11,7 @@ pub mod component;
 pub mod connection;
 pub mod controller;
 pub mod crds;
+pub mod engine;
 pub mod gateway;
 pub mod local;
 pub mod manifests;

@@ -41,6 +41,11 @@ pub struct CommonStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// The natural key (name, canonical or code) of a platform create in flight. Written before
+    /// the create call and cleared once the platform id is recorded, so a controller restarted
+    /// in between recognises the object it created instead of creating a second one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_create: Option<String>,
 }
 
 impl CommonStatus {

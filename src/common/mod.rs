@@ -1,6 +1,7 @@
 //! Types and helpers shared by every kind: references, policies, conditions and status.
 
 pub mod conditions;
+pub mod duration;
 pub mod policy;
 pub mod refs;
 pub mod schema;

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -19,6 +19,25 @@ use crate::connection::reconcile as connection;
 
 /// Runs every controller until `stop` resolves, then lets in-flight reconciles finish.
 pub async fn run(
+    client: kube::Client,
+    ctx: Arc<Context>,
+    stop: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let stop = stop.boxed().shared();
+    // One line per managed kind; each runs on the shared engine (`crate::engine`).
+    let kinds: Vec<futures::future::BoxFuture<'static, ()>> = vec![
+        // kinds: add `wiring::run::<Kind>(client.clone(), ctx.clone(), stop.clone()).boxed(),`
+    ];
+    futures::future::join(
+        run_connections(client, ctx, stop),
+        futures::future::join_all(kinds),
+    )
+    .await;
+}
+
+/// The PlatformConnection controller, with its Secret watch and the pruning of clients of
+/// deleted connections.
+async fn run_connections(
     client: kube::Client,
     ctx: Arc<Context>,
     stop: impl Future<Output = ()> + Send + Sync + 'static,
@@ -85,7 +104,7 @@ async fn prune_deleted_connections(
 }
 
 /// After a failed reconcile: count it, log it, and back off per object.
-fn error_policy<K: kube::Resource<DynamicType = ()>>(
+pub fn error_policy<K: kube::Resource<DynamicType = ()>>(
     kind: &'static str,
 ) -> impl Fn(Arc<K>, &Error, Arc<Context>) -> Action {
     move |obj, error, ctx| {

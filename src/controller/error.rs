@@ -12,6 +12,10 @@ pub enum Error {
     Platform(#[from] crate::clients::ClientError),
     #[error("{0} has no namespace; Converge kinds are namespaced")]
     NotNamespaced(String),
+    #[error("{0}")]
+    Finalizer(Box<kube::runtime::finalizer::Error<Error>>),
+    #[error("{0}")]
+    Deleting(String),
 }
 
 impl Error {
@@ -20,6 +24,12 @@ impl Error {
             Error::Kube(_) => "kubernetes",
             Error::Platform(e) => e.metric_label(),
             Error::NotNamespaced(_) => "not_namespaced",
+            Error::Finalizer(e) => match &**e {
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.metric_label(),
+                _ => "finalizer",
+            },
+            Error::Deleting(_) => "deleting",
         }
     }
 }

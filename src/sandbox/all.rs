@@ -2,7 +2,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use super::api7::Api7;
 use super::choreo::Choreo;
@@ -157,23 +156,7 @@ impl Sandboxes {
 }
 
 /// Parses "2s", "500ms", "0" into a duration (for --step-delay).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map(|i| s.split_at(i))
-        .unwrap_or((s, "s"));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("not a duration: {s:?} (use 500ms, 2s, 1m)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("unknown unit in {s:?} (use ms, s or m)")),
-    };
-    Ok(Duration::from_secs_f64(secs))
-}
+pub use crate::common::duration::parse as parse_duration;
 
 impl Options {
     /// The options `converge sandbox` was started with.

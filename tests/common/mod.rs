@@ -1,1 +1,2 @@
 pub mod controlplane;
+pub mod converge;

@@ -1,0 +1,193 @@
+//! `Cx`: what a kind's `converge` and `delete` get for one reconcile of one object.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::EventType;
+
+use super::phase::{Hold, Phase};
+use super::{Failure, Managed};
+use crate::clients::PlatformClient;
+use crate::common::conditions::{CommonStatus, READY};
+use crate::controller::context::{Context, FIELD_MANAGER};
+
+/// An Event to publish once the reconcile ends.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Note {
+    pub warning: bool,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+pub struct Cx<K: Managed> {
+    pub ctx: Arc<Context>,
+    /// The client of the object's connection; the engine checked it serves `K::platform()`.
+    pub client: PlatformClient,
+    pub namespace: String,
+    /// Status as it will be written: start from what the object shows, change platform fields.
+    /// The engine sets the conditions and observedGeneration.
+    pub status: K::Status,
+    /// Set when writes are held (suspend or ObserveOnly).
+    pub hold: Option<Hold>,
+    pub(super) saved: Option<K::Status>,
+    pub(super) name: String,
+    pub(super) notes: Vec<Note>,
+    pub(super) writes: Vec<String>,
+}
+
+impl<K: Managed> Cx<K> {
+    pub(super) fn new(
+        ctx: Arc<Context>,
+        client: PlatformClient,
+        obj: &K,
+        namespace: String,
+        hold: Option<Hold>,
+    ) -> Self {
+        let saved = obj.status().cloned();
+        Cx {
+            ctx,
+            client,
+            namespace,
+            status: saved.clone().unwrap_or_default(),
+            hold,
+            saved,
+            name: obj.meta().name.clone().unwrap_or_default(),
+            notes: Vec::new(),
+            writes: Vec::new(),
+        }
+    }
+
+    /// false under suspend or ObserveOnly: compute the changes, report them with `held`.
+    pub fn may_write(&self) -> bool {
+        self.hold.is_none()
+    }
+
+    /// The phase to return when writes are held: `changes` is what would have been done.
+    pub fn held(&self, changes: Vec<String>) -> Phase {
+        Phase::Held {
+            by: self.hold.unwrap_or(Hold::Suspended),
+            changes,
+        }
+    }
+
+    pub fn common(&mut self) -> &mut CommonStatus {
+        K::common_mut(&mut self.status)
+    }
+
+    /// Records a platform write for the Events (and the drift Event when the object was
+    /// already converged). `reason` is a CamelCase verb such as "Created" or "BuildStarted".
+    pub fn did(&mut self, reason: &'static str, message: impl Into<String>) {
+        let message = message.into();
+        self.writes.push(message.clone());
+        self.notes.push(Note {
+            warning: false,
+            reason,
+            message,
+        });
+    }
+
+    /// A Warning Event that is not a write (something a person should know).
+    pub fn warn(&mut self, reason: &'static str, message: impl Into<String>) {
+        self.notes.push(Note {
+            warning: true,
+            reason,
+            message: message.into(),
+        });
+    }
+
+    /// Writes status now if it changed (platform ids right after a create, so that a crash
+    /// afterwards loses nothing). Conditions are left as they are.
+    pub async fn save(&mut self) -> Result<(), Failure> {
+        if self.saved.as_ref() == Some(&self.status) {
+            return Ok(());
+        }
+        let api = Api::<K>::namespaced(self.ctx.client.clone(), &self.namespace);
+        write_status::<K>(&api, &self.name, &self.status).await?;
+        self.saved = Some(self.status.clone());
+        Ok(())
+    }
+
+    /// Call right before a platform create: records the natural key so a controller restarted
+    /// after the create recognises the object as its own (see `ownership`).
+    pub async fn before_create(&mut self, key: &str) -> Result<(), Failure> {
+        self.common().pending_create = Some(key.to_string());
+        self.save().await
+    }
+
+    /// Call right after a create, once the platform id is in `status`: clears the pending
+    /// create and writes status.
+    pub async fn created(&mut self) -> Result<(), Failure> {
+        self.common().pending_create = None;
+        self.save().await
+    }
+
+    /// A referenced object of kind `R`, once it is Ready for its current generation; otherwise
+    /// stops with Waiting and says what it waits for (its watch wakes this object up).
+    pub async fn ready<R: Managed>(&self, name: &str) -> Result<R, Failure> {
+        let api = Api::<R>::namespaced(self.ctx.client.clone(), &self.namespace);
+        let Some(r) = api.get_opt(name).await? else {
+            return Err(Failure::waiting(format!(
+                "waiting for {} {name:?}, which does not exist",
+                R::KIND
+            )));
+        };
+        let common = r.status().map(R::common);
+        let ready = common.is_some_and(|c| {
+            c.is_true(READY) && c.observed_generation == r.meta().generation
+        });
+        if ready {
+            return Ok(r);
+        }
+        let now = common
+            .and_then(|c| c.condition(READY))
+            .map(|c| format!(" (now: {})", c.message))
+            .unwrap_or_default();
+        Err(Failure::waiting(format!(
+            "waiting for {} {name:?} to be Ready{now}",
+            R::KIND
+        )))
+    }
+
+    /// A key of a ConfigMap in the object's namespace; waits while either is missing.
+    pub async fn config_map_key(&self, name: &str, key: &str) -> Result<String, Failure> {
+        let api = Api::<ConfigMap>::namespaced(self.ctx.client.clone(), &self.namespace);
+        let Some(cm) = api.get_opt(name).await? else {
+            return Err(Failure::waiting(format!(
+                "waiting for ConfigMap {name:?}, which does not exist"
+            )));
+        };
+        cm.data
+            .and_then(|mut d| d.remove(key))
+            .ok_or_else(|| {
+                Failure::waiting(format!("waiting for ConfigMap {name:?} to have key {key:?}"))
+            })
+    }
+}
+
+pub(super) async fn write_status<K: Managed>(
+    api: &Api<K>,
+    name: &str,
+    status: &K::Status,
+) -> kube::Result<()> {
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) fn event_type(warning: bool) -> EventType {
+    if warning {
+        EventType::Warning
+    } else {
+        EventType::Normal
+    }
+}

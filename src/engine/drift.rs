@@ -1,0 +1,61 @@
+//! When to look at the platform again (pure).
+
+use std::time::Duration;
+
+use crate::common::policy::Management;
+
+/// Drift is checked every 10 minutes unless `spec.driftInterval` says otherwise.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
+/// Never re-read a platform more often than this, whatever the spec says.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The drift interval the spec asks for. The CRD pattern guarantees it parses; a value that
+/// still does not falls back to the default rather than failing the object.
+pub fn interval(management: &Management) -> Duration {
+    management
+        .drift_interval
+        .as_deref()
+        .and_then(|s| crate::common::duration::parse(s).ok())
+        .unwrap_or(DEFAULT_INTERVAL)
+        .max(MIN_INTERVAL)
+}
+
+/// `base` plus `fraction` (0..1) of 10%, so objects created together do not all re-read the
+/// platform in the same second.
+pub fn jittered(base: Duration, fraction: f64) -> Duration {
+    base + base.mul_f64(0.1 * fraction.clamp(0.0, 1.0))
+}
+
+/// The next drift check for an object with this management block.
+pub fn next_check(management: &Management) -> Duration {
+    jittered(interval(management), rand::random::<f64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(interval: Option<&str>) -> Management {
+        Management {
+            drift_interval: interval.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn interval_defaults_parses_and_has_a_floor() {
+        assert_eq!(interval(&with(None)), DEFAULT_INTERVAL);
+        assert_eq!(interval(&with(Some("1h30m"))), Duration::from_secs(5400));
+        assert_eq!(interval(&with(Some("100ms"))), MIN_INTERVAL);
+    }
+
+    #[test]
+    fn jitter_adds_at_most_ten_percent() {
+        let base = Duration::from_secs(100);
+        assert_eq!(jittered(base, 0.0), base);
+        assert_eq!(jittered(base, 1.0), Duration::from_secs(110));
+        assert_eq!(jittered(base, 7.0), Duration::from_secs(110));
+        let n = next_check(&with(Some("100s")));
+        assert!(n >= base && n <= Duration::from_secs(110));
+    }
+}

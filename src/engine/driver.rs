@@ -1,0 +1,369 @@
+//! One reconcile of one object of any managed kind: the finalizer first, then converge or
+//! clean up, then conditions, status, Events and when to look again.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::events::Event;
+use kube::runtime::finalizer::{Event as Finalize, finalizer};
+use kube::ResourceExt;
+
+use super::context::{Cx, Note, event_type, write_status};
+use super::phase::{self, Hold, Phase};
+use super::{Failure, Managed, drift};
+use crate::common::conditions::{READY, STALLED, reason};
+use crate::common::policy::{DeletionPolicy, ManagementPolicy};
+use crate::connection::crd::PlatformConnection;
+use crate::controller::context::Context;
+use crate::controller::error::Error;
+use crate::controller::metrics::KindLabels;
+
+/// The finalizer every managed kind carries while it may own a platform object.
+pub const FINALIZER: &str = "converge.dev/cleanup";
+/// How long a Waiting object sleeps when no watch wakes it first.
+pub const WAIT_RECHECK: Duration = Duration::from_secs(60);
+
+/// The reconcile function handed to `Controller::run` for kind `K`.
+pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let labels = KindLabels { kind: K::KIND };
+    ctx.metrics.reconciles.get_or_create(&labels).inc();
+    let ns = obj
+        .namespace()
+        .ok_or_else(|| Error::NotNamespaced(obj.name_any()))?;
+    let api = Api::<K>::namespaced(ctx.client.clone(), &ns);
+    let result = finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            Finalize::Apply(obj) => apply(obj, ctx.clone(), ns.clone()).await,
+            Finalize::Cleanup(obj) => cleanup(obj, ctx.clone(), ns.clone()).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    ctx.metrics
+        .durations
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
+fn backoff_key<K: Managed>(obj: &K) -> String {
+    format!(
+        "{}/{}/{}",
+        K::KIND,
+        obj.namespace().unwrap_or_default(),
+        obj.name_any()
+    )
+}
+
+fn hold_of<K: Managed>(obj: &K) -> Option<Hold> {
+    let m = obj.management();
+    if m.management_policy == Some(ManagementPolicy::ObserveOnly) {
+        Some(Hold::ObserveOnly)
+    } else if m.suspend == Some(true) {
+        Some(Hold::Suspended)
+    } else {
+        None
+    }
+}
+
+/// What a failure means for the object: the phase to show and, for retries, the wait the
+/// platform asked for.
+pub fn classify(failure: Failure) -> Result<(Phase, Option<Duration>), kube::Error> {
+    match failure {
+        Failure::Stop(phase) => Ok((phase, None)),
+        Failure::Kube(e) => Err(e),
+        Failure::Platform(e) if e.is_retryable() => Ok((
+            Phase::Retrying {
+                message: format!("retrying: {e}"),
+            },
+            e.retry_after(),
+        )),
+        Failure::Platform(e) if e.is_unauthorized() => Ok((
+            Phase::Retrying {
+                message: format!(
+                    "the platform refused the connection's credentials: {e}; check the \
+                     PlatformConnection and its Secret"
+                ),
+            },
+            None,
+        )),
+        Failure::Platform(e) => Ok((Phase::stalled(reason::PLATFORM_ERROR, e.to_string()), None)),
+    }
+}
+
+async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result<Action, Error> {
+    let key = backoff_key(&*obj);
+    let hold = hold_of(&*obj);
+    let conn = obj.connection_name().to_string();
+    let was_ready = obj.status().map(K::common).is_some_and(|c| {
+        c.is_true(READY) && c.observed_generation == obj.meta().generation
+    });
+
+    let (mut status, saved, outcome, notes, writes) = match ctx.connections.ready(&ns, &conn) {
+        None => (
+            obj.status().cloned().unwrap_or_default(),
+            obj.status().cloned(),
+            Err(Failure::waiting(format!(
+                "waiting for PlatformConnection {conn:?} to be Ready"
+            ))),
+            Vec::new(),
+            Vec::new(),
+        ),
+        Some(client) if client.platform() != obj.platform() => (
+            obj.status().cloned().unwrap_or_default(),
+            obj.status().cloned(),
+            Err(Failure::stalled(
+                reason::INVALID_SPEC,
+                format!(
+                    "connectionRef {conn:?} is a {} connection, but this {} declares {}; \
+                     name a {} PlatformConnection",
+                    client.platform(),
+                    K::KIND,
+                    obj.platform(),
+                    obj.platform()
+                ),
+            )),
+            Vec::new(),
+            Vec::new(),
+        ),
+        Some(client) => {
+            let mut cx = Cx::new(ctx.clone(), client, &*obj, ns.clone(), hold);
+            let outcome = obj.converge(&mut cx).await;
+            (cx.status, cx.saved, outcome, cx.notes, cx.writes)
+        }
+    };
+
+    let (phase, retry_after) = match outcome {
+        Ok(phase) => (phase, None),
+        Err(failure) => match classify(failure) {
+            Ok(p) => p,
+            Err(e) => {
+                // Keep what the platform writes recorded (ids after a create) even so.
+                if saved.as_ref() != Some(&status) {
+                    let api = Api::<K>::namespaced(ctx.client.clone(), &ns);
+                    let _ = write_status::<K>(&api, &obj.name_any(), &status).await;
+                }
+                publish(&ctx, &*obj, notes).await;
+                return Err(Error::Kube(e));
+            }
+        },
+    };
+
+    let before = K::common(&status).clone();
+    phase::apply(
+        K::common_mut(&mut status),
+        &phase,
+        obj.meta().generation,
+        Time(k8s_openapi::jiff::Timestamp::now()),
+    );
+    let mut notes = notes;
+    notes.extend(transition_notes(&before, &phase));
+    if was_ready && !writes.is_empty() {
+        notes.push(Note {
+            warning: true,
+            reason: "DriftCorrected",
+            message: format!(
+                "the platform had drifted from the spec; corrected: {}",
+                writes.join("; ")
+            ),
+        });
+    }
+    if saved.as_ref() != Some(&status) {
+        let api = Api::<K>::namespaced(ctx.client.clone(), &ns);
+        write_status::<K>(&api, &obj.name_any(), &status).await?;
+    }
+    publish(&ctx, &*obj, notes).await;
+
+    Ok(match phase {
+        Phase::Converged { .. } | Phase::Held { .. } => {
+            ctx.backoff.succeeded(&key);
+            Action::requeue(drift::next_check(obj.management()))
+        }
+        Phase::Progressing { recheck, .. } => {
+            ctx.backoff.succeeded(&key);
+            Action::requeue(recheck)
+        }
+        Phase::Waiting { .. } => Action::requeue(WAIT_RECHECK),
+        Phase::Retrying { .. } | Phase::Stalled { .. } => {
+            let wait = ctx.backoff.failed(&key);
+            Action::requeue(retry_after.map_or(wait, |r| r.max(wait)))
+        }
+    })
+}
+
+/// Events for a change of phase a person should hear about: becoming Stalled or retrying.
+fn transition_notes(
+    before: &crate::common::conditions::CommonStatus,
+    phase: &Phase,
+) -> Option<Note> {
+    match phase {
+        Phase::Stalled { reason, message } => {
+            let same = before
+                .condition(STALLED)
+                .is_some_and(|c| c.status == "True" && c.message == *message);
+            (!same).then(|| Note {
+                warning: true,
+                reason,
+                message: message.clone(),
+            })
+        }
+        Phase::Retrying { message } => {
+            let already = before
+                .condition(READY)
+                .is_some_and(|c| c.reason == reason::PLATFORM_RETRYING);
+            (!already).then(|| Note {
+                warning: true,
+                reason: reason::PLATFORM_RETRYING,
+                message: message.clone(),
+            })
+        }
+        _ => None,
+    }
+}
+
+async fn publish<K: Managed>(ctx: &Context, obj: &K, notes: Vec<Note>) {
+    let reference = obj.object_ref(&());
+    for n in notes {
+        let event = Event {
+            type_: event_type(n.warning),
+            reason: n.reason.to_string(),
+            note: Some(n.message),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+            tracing::warn!(kind = K::KIND, object = %obj.name_any(), error = %e, "cannot record an Event");
+        }
+    }
+}
+
+async fn cleanup<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result<Action, Error> {
+    let m = obj.management();
+    let current = obj.status().cloned().unwrap_or_default();
+    let id = K::platform_id(&current).map(str::to_string);
+    let pending = K::common(&current).pending_create.clone();
+    if id.is_none() && pending.is_none() {
+        return Ok(Action::await_change());
+    }
+    let what = id
+        .clone()
+        .or(pending)
+        .map(|i| format!("{} {i}", obj.platform()))
+        .unwrap_or_default();
+    let orphan = m.deletion_policy == Some(DeletionPolicy::Orphan)
+        || m.management_policy == Some(ManagementPolicy::ObserveOnly);
+    if orphan {
+        publish(
+            &ctx,
+            &*obj,
+            vec![Note {
+                warning: false,
+                reason: "Orphaned",
+                message: format!("left {what} on the platform (deletionPolicy Orphan or ObserveOnly)"),
+            }],
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let conn = obj.connection_name().to_string();
+    let Some(client) = ctx.connections.ready(&ns, &conn) else {
+        let exists = Api::<PlatformConnection>::namespaced(ctx.client.clone(), &ns)
+            .get_opt(&conn)
+            .await?
+            .is_some();
+        if !exists {
+            // Nothing can reach the platform any more; holding the finalizer would wedge the
+            // object (and its namespace) forever.
+            publish(
+                &ctx,
+                &*obj,
+                vec![Note {
+                    warning: true,
+                    reason: "ConnectionGone",
+                    message: format!(
+                        "PlatformConnection {conn:?} no longer exists, so {what} is left on the platform"
+                    ),
+                }],
+            )
+            .await;
+            return Ok(Action::await_change());
+        }
+        return Err(Error::Deleting(format!(
+            "waiting for PlatformConnection {conn:?} to be Ready to delete {what}"
+        )));
+    };
+    if client.platform() != obj.platform() {
+        publish(
+            &ctx,
+            &*obj,
+            vec![Note {
+                warning: true,
+                reason: "ConnectionMismatch",
+                message: format!(
+                    "PlatformConnection {conn:?} is not a {} connection, so {what} is left on the platform",
+                    obj.platform()
+                ),
+            }],
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let mut cx = Cx::new(ctx.clone(), client, &*obj, ns.clone(), None);
+    let result = obj.delete(&mut cx).await;
+    let mut notes = std::mem::take(&mut cx.notes);
+    match result {
+        Ok(()) => {
+            notes.push(Note {
+                warning: false,
+                reason: "Deleted",
+                message: format!("deleted {what}"),
+            });
+            publish(&ctx, &*obj, notes).await;
+            ctx.backoff.succeeded(&backoff_key(&*obj));
+            Ok(Action::await_change())
+        }
+        Err(failure) => {
+            let message = match classify(failure)? {
+                (Phase::Stalled { message, .. }, _) => format!(
+                    "cannot delete {what}: {message}; fix it on the platform, or set \
+                     deletionPolicy: Orphan to leave it there"
+                ),
+                (Phase::Retrying { message }, _) | (Phase::Waiting { message }, _) => {
+                    format!("deleting {what}: {message}")
+                }
+                (other, _) => format!("deleting {what}: {other:?}"),
+            };
+            let mut status = cx.status.clone();
+            phase::apply(
+                K::common_mut(&mut status),
+                &Phase::Progressing {
+                    message: message.clone(),
+                    recheck: Duration::ZERO,
+                },
+                obj.meta().generation,
+                Time(k8s_openapi::jiff::Timestamp::now()),
+            );
+            for c in K::common_mut(&mut status).conditions.iter_mut() {
+                if c.type_ != STALLED {
+                    c.reason = reason::DELETING.into();
+                }
+            }
+            let changed = cx.saved.as_ref() != Some(&status);
+            if changed {
+                let api = Api::<K>::namespaced(ctx.client.clone(), &ns);
+                let _ = write_status::<K>(&api, &obj.name_any(), &status).await;
+                notes.push(Note {
+                    warning: true,
+                    reason: reason::DELETING,
+                    message: message.clone(),
+                });
+            }
+            publish(&ctx, &*obj, notes).await;
+            Err(Error::Deleting(message))
+        }
+    }
+}

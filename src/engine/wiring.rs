@@ -1,0 +1,95 @@
+//! A kind's controller and the watches that wake it: its own objects, the PlatformConnection
+//! each names, and whatever else it refers to (Projects, Components, ApiSpecs, ConfigMaps).
+//! Referenced objects are watched as metadata only: the mapper needs no more than a name, and
+//! a metadata watch still sees every change, status included.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+
+use super::{Managed, Watched, driver};
+use crate::apispec::crd::ApiSpec;
+use crate::component::crd::Component;
+use crate::connection::crd::PlatformConnection;
+use crate::controller::context::Context;
+use crate::project::crd::Project;
+
+/// Objects of `K` in `ns` that name `name` as `what` (`None`: as their connection).
+fn referrers<K: Managed>(
+    store: &Store<K>,
+    ns: Option<String>,
+    name: &str,
+    what: Option<Watched>,
+) -> Vec<ObjectRef<K>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|o| o.namespace() == ns)
+        .filter(|o| match what {
+            None => o.connection_name() == name,
+            Some(w) => o.references().iter().any(|(k, n)| *k == w && n == name),
+        })
+        .map(|o| ObjectRef::from_obj(&*o))
+        .collect()
+}
+
+fn watch_meta<K, W>(
+    controller: Controller<K>,
+    client: &kube::Client,
+    store: Store<K>,
+    what: Option<Watched>,
+) -> Controller<K>
+where
+    K: Managed,
+    W: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+    PartialObjectMeta<W>: Resource<DynamicType = ()>,
+{
+    // An Api of PartialObjectMeta makes metadata-only list and watch requests.
+    controller.watches(
+        Api::<PartialObjectMeta<W>>::all(client.clone()),
+        watcher::Config::default(),
+        move |meta: PartialObjectMeta<W>| referrers(&store, meta.namespace(), &meta.name_any(), what),
+    )
+}
+
+/// Runs kind `K`'s controller until `stop` resolves, then lets in-flight reconciles finish.
+pub async fn run<K: Managed>(
+    client: kube::Client,
+    ctx: Arc<Context>,
+    stop: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let mut controller = Controller::new(Api::<K>::all(client.clone()), watcher::Config::default());
+    let store = controller.store();
+    controller = watch_meta::<K, PlatformConnection>(controller, &client, store.clone(), None);
+    for w in K::WATCHES {
+        let s = store.clone();
+        controller = match w {
+            Watched::Project => watch_meta::<K, Project>(controller, &client, s, Some(*w)),
+            Watched::Component => watch_meta::<K, Component>(controller, &client, s, Some(*w)),
+            Watched::ApiSpec => watch_meta::<K, ApiSpec>(controller, &client, s, Some(*w)),
+            Watched::ConfigMap => watch_meta::<K, ConfigMap>(controller, &client, s, Some(*w)),
+        };
+    }
+    controller
+        .graceful_shutdown_on(stop)
+        .run(
+            driver::reconcile::<K>,
+            crate::controller::controllers::error_policy::<K>(K::KIND),
+            ctx,
+        )
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => tracing::debug!(kind = K::KIND, object = %obj, "reconciled"),
+                Err(e) => tracing::debug!(kind = K::KIND, error = %e, "reconcile did not complete"),
+            }
+        })
+        .await;
+}
