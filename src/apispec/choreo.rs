@@ -104,7 +104,10 @@ mod tests {
         match pick(&by_name(Some("v9")), vec![]) {
             Err(Phase::Stalled { reason: r, message }) => {
                 assert_eq!(r, reason::API_NOT_FOUND);
-                assert!(message.contains("\"Orders API\" version \"v9\""), "{message}");
+                assert!(
+                    message.contains("\"Orders API\" version \"v9\""),
+                    "{message}"
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -197,7 +197,10 @@ mod tests {
         assert_eq!(d.description.as_deref(), Some("All pets"));
         assert_eq!(d.base_path.as_deref(), Some("/api/pets/v1"));
         assert_eq!(d.hash.len(), 64);
-        let v2 = parse(r#"{"swagger":"2.0","info":{"title":"O","version":"1"},"basePath":"/o","paths":{}}"#).unwrap();
+        let v2 = parse(
+            r#"{"swagger":"2.0","info":{"title":"O","version":"1"},"basePath":"/o","paths":{}}"#,
+        )
+        .unwrap();
         assert_eq!(v2.base_path.as_deref(), Some("/o"));
     }
 
@@ -214,7 +217,10 @@ mod tests {
         for (text, says) in [
             ("a: [b", "neither JSON nor YAML"),
             ("- a\n- b", "mapping"),
-            ("info: {title: A, version: '1'}\npaths: {}", "no OpenAPI version"),
+            (
+                "info: {title: A, version: '1'}\npaths: {}",
+                "no OpenAPI version",
+            ),
             ("openapi: 4.0.0\ninfo: {title: A}", "version \"4.0.0\""),
             ("openapi: 3.0.0\npaths: {}", "no info"),
             ("openapi: 3.0.0\ninfo: {version: '1'}", "info.title"),

@@ -79,11 +79,23 @@ async fn find(
             Some(app) => Ok(Some(app)),
             None => Err(Failure::stalled(
                 reason::INVALID_SPEC,
-                format!("API7 Cloud has no application {external} in this cluster (spec.externalId)"),
+                format!(
+                    "API7 Cloud has no application {external} in this cluster (spec.externalId)"
+                ),
             )),
         };
     }
     by_name(client, obj, cx, &doc.title).await
+}
+
+/// Whether `app` is taken over now rather than found as Converge's own.
+fn adopted(obj: &ApiSpec, cx: &Cx<ApiSpec>, app: &Application) -> bool {
+    let m = &obj.spec.management;
+    let ours = cx.status.api_id.as_deref() == Some(app.id.as_str())
+        || cx.status.common.pending_create.is_some();
+    !ours
+        && (m.external_id.is_some()
+            || m.adoption_policy == Some(crate::common::policy::AdoptionPolicy::Adopt))
 }
 
 pub async fn converge(
@@ -94,17 +106,32 @@ pub async fn converge(
 ) -> Result<Phase, Failure> {
     let client = client(cx)?;
     let found = find(&client, obj, doc, cx).await?;
+    if let Some(app) = found.as_ref().filter(|a| adopted(obj, cx, a)) {
+        // An adopted application is taken as imported from this definition: re-importing it
+        // would replace it with a new id. Later changes of the definition re-import it.
+        cx.status.api_id = Some(app.id.clone());
+        cx.status.definition_hash = Some(doc.hash.clone());
+    }
     let write = plan::app_write(found.as_ref(), cx.status.definition_hash.as_deref(), doc);
     if !cx.may_write() {
         let mut changes = match &write {
-            AppWrite::Import => vec![format!("import the definition as application {:?}", doc.title)],
+            AppWrite::Import => vec![format!(
+                "import the definition as application {:?}",
+                doc.title
+            )],
             AppWrite::Reimport { old } => {
-                vec![format!("re-import the changed definition (replacing application {old})")]
+                vec![format!(
+                    "re-import the changed definition (replacing application {old})"
+                )]
             }
             AppWrite::Nothing => vec![],
         };
         if let Some(app) = found.as_ref().filter(|_| write == AppWrite::Nothing) {
-            changes.extend(plan::settings_patch(want, app).iter().flat_map(plan::describe));
+            changes.extend(
+                plan::settings_patch(want, app)
+                    .iter()
+                    .flat_map(plan::describe),
+            );
         }
         return Ok(cx.held(changes));
     }
@@ -137,7 +164,10 @@ pub async fn converge(
             cx.status.definition_hash = Some(doc.hash.clone());
             cx.did(
                 event::CREATED,
-                format!("imported the definition as application {} ({:?})", app.id, doc.title),
+                format!(
+                    "imported the definition as application {} ({:?})",
+                    app.id, doc.title
+                ),
             );
             cx.created().await?;
             app

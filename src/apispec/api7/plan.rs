@@ -14,11 +14,17 @@ use crate::clients::api7::{Active, Application, ApplicationPatch};
 pub enum AppWrite {
     Import,
     /// Delete this application and import the document again.
-    Reimport { old: String },
+    Reimport {
+        old: String,
+    },
     Nothing,
 }
 
-pub fn app_write(existing: Option<&Application>, imported_hash: Option<&str>, doc: &Document) -> AppWrite {
+pub fn app_write(
+    existing: Option<&Application>,
+    imported_hash: Option<&str>,
+    doc: &Document,
+) -> AppWrite {
     match existing {
         None => AppWrite::Import,
         Some(app) if imported_hash != Some(doc.hash.as_str()) => AppWrite::Reimport {
@@ -105,7 +111,10 @@ mod tests {
             labels: vec![Api7Label("b".into()), Api7Label("a".into())],
             published: None,
         };
-        assert_eq!(settings_patch(&want, &app(&["a", "b"], Active::Published)), None);
+        assert_eq!(
+            settings_patch(&want, &app(&["a", "b"], Active::Published)),
+            None
+        );
         let p = settings_patch(&want, &app(&["a"], Active::Published)).unwrap();
         assert_eq!(p.labels, Some(vec!["a".to_string(), "b".to_string()]));
         assert_eq!(p.active, None);
@@ -115,7 +124,10 @@ mod tests {
         };
         let p = settings_patch(&unpublish, &app(&[], Active::Published)).unwrap();
         assert_eq!((p.labels, p.active), (None, Some(Active::Unpublished)));
-        assert_eq!(describe(&ApplicationPatch::published(true)), vec!["publish the application"]);
+        assert_eq!(
+            describe(&ApplicationPatch::published(true)),
+            vec!["publish the application"]
+        );
         let p = settings_patch(&Api7Import::default(), &app(&["x"], Active::Unpublished)).unwrap();
         assert_eq!(p.labels, Some(vec![]));
         assert_eq!(p.active, Some(Active::Published));

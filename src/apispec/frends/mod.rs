@@ -63,7 +63,10 @@ pub async fn converge(
             cx.status.active_version = Some(created.active_version);
             cx.did(
                 event::CREATED,
-                format!("created Frends API specification {} ({:?})", created.id, doc.title),
+                format!(
+                    "created Frends API specification {} ({:?})",
+                    created.id, doc.title
+                ),
             );
             cx.created().await?;
             created
@@ -72,7 +75,10 @@ pub async fn converge(
             client.update_specification(s.id, &doc.text).await?;
             cx.did(
                 event::UPDATED,
-                format!("wrote the definition to active version {} ({why})", s.active_version),
+                format!(
+                    "wrote the definition to active version {} ({why})",
+                    s.active_version
+                ),
             );
             cx.status.definition_hash = Some(doc.hash.clone());
             client.get_specification(s.id).await?
@@ -81,7 +87,9 @@ pub async fn converge(
     };
     cx.status.api_id = Some(spec.id.to_string());
 
-    let actual = client.list_passthroughs(spec.id, spec.active_version).await?;
+    let actual = client
+        .list_passthroughs(spec.id, spec.active_version)
+        .await?;
     for change in plan::passthrough_changes(&f.passthrough, &actual) {
         let what = change.describe();
         match change {
@@ -112,7 +120,12 @@ pub async fn converge(
     }
 
     let content = plan::content_hash(doc, &f.passthrough);
-    let step = plan::publish_step(f.publish.as_ref(), &content, &cx.status, spec.active_version);
+    let step = plan::publish_step(
+        f.publish.as_ref(),
+        &content,
+        &cx.status,
+        spec.active_version,
+    );
     if step.happened {
         cx.status.published_hash = cx.status.pending_publish.take();
     }
@@ -187,7 +200,12 @@ async fn find(
     doc: &Document,
     cx: &mut Cx<ApiSpec>,
 ) -> Result<Option<ApiSpecification>, Failure> {
-    if let Some(id) = cx.status.api_id.as_deref().and_then(|i| i.parse::<i64>().ok()) {
+    if let Some(id) = cx
+        .status
+        .api_id
+        .as_deref()
+        .and_then(|i| i.parse::<i64>().ok())
+    {
         if let Some(s) = client.find_specification(id).await? {
             return Ok(Some(s));
         }
@@ -239,23 +257,39 @@ async fn held(
     if let SpecWrite::Update(why) = write {
         changes.push(format!("write the definition ({why})"));
     }
-    let actual = client.list_passthroughs(spec.id, spec.active_version).await?;
+    let actual = client
+        .list_passthroughs(spec.id, spec.active_version)
+        .await?;
     changes.extend(
         plan::passthrough_changes(&f.passthrough, &actual)
             .iter()
             .map(PassthroughChange::describe),
     );
     let content = plan::content_hash(doc, &f.passthrough);
-    if plan::publish_step(f.publish.as_ref(), &content, &cx.status, spec.active_version).publish {
+    if plan::publish_step(
+        f.publish.as_ref(),
+        &content,
+        &cx.status,
+        spec.active_version,
+    )
+    .publish
+    {
         changes.push(format!("publish version {}", spec.active_version));
     }
     let published = plan::published_version(spec.active_version);
     match plan::deploy_plan(&f.deployments, published, &cx.status.deployments) {
         Ok(p) => {
             changes.extend(p.deploy.iter().map(|d| {
-                format!("deploy version {} to agent group {}", d.version, d.agent_group_id)
+                format!(
+                    "deploy version {} to agent group {}",
+                    d.version, d.agent_group_id
+                )
             }));
-            changes.extend(p.remove.iter().map(|g| format!("remove from agent group {g}")));
+            changes.extend(
+                p.remove
+                    .iter()
+                    .map(|g| format!("remove from agent group {g}")),
+            );
         }
         Err(m) => changes.push(m),
     }
@@ -270,7 +304,12 @@ async fn held(
 /// default group, which deletes it for good. Already gone is done.
 pub async fn delete(cx: &mut Cx<ApiSpec>) -> Result<(), Failure> {
     let client = client(cx)?;
-    let Some(id) = cx.status.api_id.as_deref().and_then(|i| i.parse::<i64>().ok()) else {
+    let Some(id) = cx
+        .status
+        .api_id
+        .as_deref()
+        .and_then(|i| i.parse::<i64>().ok())
+    else {
         return Ok(());
     };
     let groups: Vec<i64> = cx

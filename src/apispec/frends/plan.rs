@@ -14,8 +14,8 @@ use crate::apispec::crd::{
 };
 use crate::apispec::document::Document;
 use crate::clients::frends::{
-    ApiSpecification, HeaderAction, NewPassthrough, Passthrough, PassthroughHeader,
-    PassthroughKey, PassthroughSettings, TargetUrl,
+    ApiSpecification, HeaderAction, NewPassthrough, Passthrough, PassthroughHeader, PassthroughKey,
+    PassthroughSettings, TargetUrl,
 };
 use crate::common::conditions::reason;
 use crate::common::policy::Management;
@@ -48,7 +48,10 @@ pub fn identify(
         }
         _ => {
             let chosen = management.external_id.as_deref().or(recorded);
-            match named.iter().position(|s| Some(s.id.to_string().as_str()) == chosen) {
+            match named
+                .iter()
+                .position(|s| Some(s.id.to_string().as_str()) == chosen)
+            {
                 Some(i) => {
                     let o = if recorded == chosen {
                         Ownership::Ours
@@ -125,8 +128,12 @@ impl PassthroughChange {
     pub fn describe(&self) -> String {
         match self {
             PassthroughChange::Create(p) => format!("create passthrough {}", key_text(&p.key())),
-            PassthroughChange::Update { key, .. } => format!("update passthrough {}", key_text(key)),
-            PassthroughChange::Delete { key, .. } => format!("delete passthrough {}", key_text(key)),
+            PassthroughChange::Update { key, .. } => {
+                format!("update passthrough {}", key_text(key))
+            }
+            PassthroughChange::Delete { key, .. } => {
+                format!("delete passthrough {}", key_text(key))
+            }
         }
     }
 }
@@ -317,7 +324,9 @@ mod tests {
     use crate::common::policy::AdoptionPolicy;
 
     fn doc(title: &str, description: Option<&str>) -> Document {
-        let d = description.map(|d| format!(", description: {d}")).unwrap_or_default();
+        let d = description
+            .map(|d| format!(", description: {d}"))
+            .unwrap_or_default();
         parse(&format!(
             "openapi: 3.0.1\ninfo: {{title: {title}, version: '1'{d}}}\nservers: [{{url: /api/x}}]\npaths: {{}}"
         ))
@@ -359,17 +368,27 @@ mod tests {
     #[test]
     fn a_specification_named_like_ours_is_ours_adopted_or_a_conflict() {
         let none = Management::default();
-        let (_, o) = identify(&none, &status(None, Some("Pets")), "Pets", vec![spec(4, "Pets", 1)])
-            .unwrap()
-            .unwrap();
+        let (_, o) = identify(
+            &none,
+            &status(None, Some("Pets")),
+            "Pets",
+            vec![spec(4, "Pets", 1)],
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(o, Ownership::Ours, "a create in flight under this name");
         let adopt = Management {
             adoption_policy: Some(AdoptionPolicy::Adopt),
             ..Default::default()
         };
-        let (s, o) = identify(&adopt, &status(None, None), "Pets", vec![spec(4, "Pets", 1)])
-            .unwrap()
-            .unwrap();
+        let (s, o) = identify(
+            &adopt,
+            &status(None, None),
+            "Pets",
+            vec![spec(4, "Pets", 1)],
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!((s.id, o), (4, Ownership::Adopted));
         match identify(&none, &status(None, None), "Pets", vec![spec(4, "Pets", 1)]) {
             Err(Phase::Stalled { reason: r, message }) => {
@@ -391,11 +410,18 @@ mod tests {
             external_id: Some("5".into()),
             ..Default::default()
         };
-        let (s, o) = identify(&pick, &status(None, None), "Pets", two()).unwrap().unwrap();
-        assert_eq!((s.id, o), (5, Ownership::Adopted));
-        let (s, o) = identify(&Management::default(), &status(Some("4"), None), "Pets", two())
+        let (s, o) = identify(&pick, &status(None, None), "Pets", two())
             .unwrap()
             .unwrap();
+        assert_eq!((s.id, o), (5, Ownership::Adopted));
+        let (s, o) = identify(
+            &Management::default(),
+            &status(Some("4"), None),
+            "Pets",
+            two(),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!((s.id, o), (4, Ownership::Ours));
     }
 
@@ -405,13 +431,18 @@ mod tests {
         assert_eq!(spec_write(None, None, &d), SpecWrite::Create);
         let s = spec(1, "Pets", 1);
         assert_eq!(spec_write(Some(&s), Some(&d.hash), &d), SpecWrite::Nothing);
-        assert!(matches!(spec_write(Some(&s), Some("old"), &d), SpecWrite::Update(_)));
+        assert!(matches!(
+            spec_write(Some(&s), Some("old"), &d),
+            SpecWrite::Update(_)
+        ));
         assert!(
             matches!(spec_write(Some(&s), None, &d), SpecWrite::Update(_)),
             "an adopted specification's content is unknown"
         );
         let renamed = spec(1, "Cats", 1);
-        assert!(matches!(spec_write(Some(&renamed), Some(&d.hash), &d), SpecWrite::Update(m) if m.contains("Cats")));
+        assert!(
+            matches!(spec_write(Some(&renamed), Some(&d.hash), &d), SpecWrite::Update(m) if m.contains("Cats"))
+        );
         let described = doc("Pets", Some("All pets"));
         assert!(matches!(
             spec_write(Some(&s), Some(&described.hash), &described),
@@ -455,10 +486,15 @@ mod tests {
         let d = declared(true, "https://a.test");
         let op = declared(false, "https://b.test");
         assert_eq!(wanted(&op).method.as_deref(), Some("GET"));
-        assert!(passthrough_changes(&[], &[actual(1, &d)]).is_empty(), "not declared: not managed");
+        assert!(
+            passthrough_changes(&[], &[actual(1, &d)]).is_empty(),
+            "not declared: not managed"
+        );
         assert!(passthrough_changes(&[d.clone()], &[actual(1, &d)]).is_empty());
         let c = passthrough_changes(&[d.clone(), op.clone()], &[actual(1, &d)]);
-        assert!(matches!(&c[..], [PassthroughChange::Create(p)] if p.path.as_deref() == Some("/pets")));
+        assert!(
+            matches!(&c[..], [PassthroughChange::Create(p)] if p.path.as_deref() == Some("/pets"))
+        );
         let moved = declared(true, "https://c.test");
         let c = passthrough_changes(&[moved], &[actual(1, &d)]);
         assert!(matches!(&c[..], [PassthroughChange::Update { id: 1, .. }]));
@@ -479,13 +515,22 @@ mod tests {
         s.active_version = Some(1);
         assert_eq!(
             publish_step(Some(&publish()), "h1", &s, 1),
-            PublishStep { happened: false, publish: true }
+            PublishStep {
+                happened: false,
+                publish: true
+            }
         );
         assert!(!publish_step(None, "h1", &s, 1).publish, "no publish block");
         s.published_hash = Some("h1".into());
         s.active_version = Some(2);
-        assert!(!publish_step(Some(&publish()), "h1", &s, 2).publish, "already published");
-        assert!(publish_step(Some(&publish()), "h2", &s, 2).publish, "new content");
+        assert!(
+            !publish_step(Some(&publish()), "h1", &s, 2).publish,
+            "already published"
+        );
+        assert!(
+            publish_step(Some(&publish()), "h2", &s, 2).publish,
+            "new content"
+        );
     }
 
     #[test]
@@ -495,15 +540,24 @@ mod tests {
         s.pending_publish = Some("h1".into());
         assert_eq!(
             publish_step(Some(&publish()), "h1", &s, 4),
-            PublishStep { happened: true, publish: false },
+            PublishStep {
+                happened: true,
+                publish: false
+            },
             "activeVersion moved on: the call went through"
         );
         assert_eq!(
             publish_step(Some(&publish()), "h1", &s, 3),
-            PublishStep { happened: false, publish: true },
+            PublishStep {
+                happened: false,
+                publish: true
+            },
             "it did not: publish"
         );
-        assert!(publish_step(Some(&publish()), "h2", &s, 4).publish, "content changed since");
+        assert!(
+            publish_step(Some(&publish()), "h2", &s, 4).publish,
+            "content changed since"
+        );
     }
 
     #[test]
