@@ -688,3 +688,43 @@ async fn choreo_observes_and_never_writes() {
         "no write to Choreo"
     );
 }
+
+/// The documents of a YAML manifest file of `examples/`, as JSON.
+fn example(path: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap();
+    serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| {
+            let v: serde_yaml_ng::Value = serde::Deserialize::deserialize(d).unwrap();
+            serde_json::to_value(v).unwrap()
+        })
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// The ApiSpec examples converge against the sandboxes (their connections, named as the
+/// examples name them, point at this test's sandboxes).
+#[tokio::test]
+async fn the_examples_converge() {
+    for (platform, file) in [
+        ("frends", "examples/frends/apispec.yaml"),
+        ("api7", "examples/api7/apispec.yaml"),
+        ("choreo", "examples/choreo/apispec.yaml"),
+    ] {
+        let ns = format!("apispec-example-{platform}");
+        let (client, api) = setup(&ns, platform).await;
+        let mut names = Vec::new();
+        for object in example(file) {
+            if object["kind"] == "ApiSpec" {
+                names.push(object["metadata"]["name"].as_str().unwrap().to_string());
+            }
+            apply(&client, &ns, object).await;
+        }
+        assert!(!names.is_empty(), "{file} declares an ApiSpec");
+        for name in names {
+            let o = wait_ready(&api, &name).await;
+            assert!(status(&o).api_id.is_some(), "{file}: {name}");
+            delete_and_wait(&api, &name).await;
+        }
+    }
+}

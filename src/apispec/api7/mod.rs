@@ -198,8 +198,14 @@ pub async fn converge(
 /// Deletes the application and its APIs. Already gone is done.
 pub async fn delete(cx: &mut Cx<ApiSpec>) -> Result<(), Failure> {
     let client = client(cx)?;
-    let Some(id) = cx.status.api_id.clone() else {
-        return Ok(());
+    let id = match (&cx.status.api_id, &cx.status.common.pending_create) {
+        (Some(id), _) => id.clone(),
+        // An import whose id was never recorded: the application, if made, bears its title.
+        (None, Some(title)) => match client.find_application_by_name(title).await? {
+            Some(app) => app.id,
+            None => return Ok(()),
+        },
+        (None, None) => return Ok(()),
     };
     match client.delete_application(&id, true).await {
         Err(e) if e.is_not_found() => Ok(()),

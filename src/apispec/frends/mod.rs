@@ -304,13 +304,30 @@ async fn held(
 /// default group, which deletes it for good. Already gone is done.
 pub async fn delete(cx: &mut Cx<ApiSpec>) -> Result<(), Failure> {
     let client = client(cx)?;
-    let Some(id) = cx
+    let id = match cx
         .status
         .api_id
         .as_deref()
         .and_then(|i| i.parse::<i64>().ok())
-    else {
-        return Ok(());
+    {
+        Some(id) => id,
+        // A create whose id was never recorded: the specification, if made, bears its name.
+        None => {
+            let Some(title) = cx.status.common.pending_create.clone() else {
+                return Ok(());
+            };
+            let named: Vec<i64> = client
+                .list_specifications()
+                .await?
+                .into_iter()
+                .filter(|s| s.name == title)
+                .map(|s| s.id)
+                .collect();
+            match named[..] {
+                [id] => id,
+                _ => return Ok(()),
+            }
+        }
     };
     let groups: Vec<i64> = cx
         .status

@@ -490,7 +490,7 @@ mod tests {
             passthrough_changes(&[], &[actual(1, &d)]).is_empty(),
             "not declared: not managed"
         );
-        assert!(passthrough_changes(&[d.clone()], &[actual(1, &d)]).is_empty());
+        assert!(passthrough_changes(std::slice::from_ref(&d), &[actual(1, &d)]).is_empty());
         let c = passthrough_changes(&[d.clone(), op.clone()], &[actual(1, &d)]);
         assert!(
             matches!(&c[..], [PassthroughChange::Create(p)] if p.path.as_deref() == Some("/pets"))
@@ -498,7 +498,7 @@ mod tests {
         let moved = declared(true, "https://c.test");
         let c = passthrough_changes(&[moved], &[actual(1, &d)]);
         assert!(matches!(&c[..], [PassthroughChange::Update { id: 1, .. }]));
-        let c = passthrough_changes(&[d.clone()], &[actual(1, &d), actual(2, &op)]);
+        let c = passthrough_changes(std::slice::from_ref(&d), &[actual(1, &d), actual(2, &op)]);
         assert!(matches!(&c[..], [PassthroughChange::Delete { id: 2, .. }]));
         assert_eq!(c[0].describe(), "delete passthrough GET /pets");
     }
