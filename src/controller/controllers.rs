@@ -14,6 +14,7 @@ use kube::runtime::watcher;
 use super::context::Context;
 use super::error::Error;
 use super::metrics::ErrorLabels;
+use crate::apispec::crd::ApiSpec;
 use crate::connection::crd::PlatformConnection;
 use crate::connection::reconcile as connection;
 use crate::engine::wiring;
@@ -27,8 +28,10 @@ pub async fn run(
 ) {
     let stop = stop.boxed().shared();
     // One line per managed kind; each runs on the shared engine (`crate::engine`).
-    let kinds: Vec<futures::future::BoxFuture<'static, ()>> =
-        vec![wiring::run::<Project>(client.clone(), ctx.clone(), stop.clone()).boxed()];
+    let kinds: Vec<futures::future::BoxFuture<'static, ()>> = vec![
+        wiring::run::<Project>(client.clone(), ctx.clone(), stop.clone()).boxed(),
+        wiring::run::<ApiSpec>(client.clone(), ctx.clone(), stop.clone()).boxed(),
+    ];
     futures::future::join(
         run_connections(client, ctx, stop),
         futures::future::join_all(kinds),
