@@ -5,8 +5,6 @@
 
 use serde_json::Value;
 
-use super::sha256;
-
 /// What the reconcilers need from a document.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Document {
@@ -80,7 +78,7 @@ pub fn parse(text: &str) -> Result<Document, String> {
         title,
         description,
         base_path,
-        hash: sha256::hex(canonical.as_bytes()),
+        hash: sha256_hex(canonical.as_bytes()),
     })
 }
 
@@ -100,7 +98,7 @@ pub fn path_key(base_path: &str) -> String {
 
 /// A hash of several parts, for "what was published" (document and passthrough settings).
 pub fn hash_of(parts: &[&str]) -> String {
-    sha256::hex(parts.join("\u{0}").as_bytes())
+    sha256_hex(parts.join("\u{0}").as_bytes())
 }
 
 /// JSON with object keys sorted at every level, whatever order the map keeps.
@@ -236,4 +234,13 @@ mod tests {
         assert_eq!(path_key("/api/v1"), "/api/v1");
         assert_eq!(path_key("https://gw.test"), "/");
     }
+}
+
+/// Lowercase hex SHA-256 (the `sha2` crate).
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

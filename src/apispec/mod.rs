@@ -6,7 +6,6 @@ pub mod crd;
 pub mod document;
 pub mod frends;
 pub mod reconcile;
-mod sha256;
 
 /// Condition reasons of this kind (the shared ones are in `common::conditions::reason`).
 pub mod reason {
