@@ -8,9 +8,19 @@ use crate::clients::api7::{self, Active, Api, ApiSpec, ApiType};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ApiAction {
-    Create { name: String, body: ApiSpec },
-    Update { id: String, body: ApiSpec, what: String },
-    Delete { id: String, name: String },
+    Create {
+        name: String,
+        body: ApiSpec,
+    },
+    Update {
+        id: String,
+        body: ApiSpec,
+        what: String,
+    },
+    Delete {
+        id: String,
+        name: String,
+    },
 }
 
 impl ApiAction {
@@ -144,7 +154,11 @@ fn merged(want: &GatewayApi, have: Option<&ApiSpec>) -> ApiSpec {
 /// The declared fields that differ, by name.
 fn differences(want: &GatewayApi, have: &ApiSpec) -> Vec<&'static str> {
     let mut out = Vec::new();
-    if want.description.as_ref().is_some_and(|d| *d != have.description) {
+    if want
+        .description
+        .as_ref()
+        .is_some_and(|d| *d != have.description)
+    {
         out.push("description");
     }
     if !want.methods.is_empty() && !same_set(&methods(want), &have.methods) {
@@ -160,10 +174,17 @@ fn differences(want: &GatewayApi, have: &ApiSpec) -> Vec<&'static str> {
     if !paths_same {
         out.push("paths");
     }
-    if want.strip_path_prefix.is_some_and(|s| s != have.strip_path_prefix) {
+    if want
+        .strip_path_prefix
+        .is_some_and(|s| s != have.strip_path_prefix)
+    {
         out.push("stripPathPrefix");
     }
-    if want.plugins.as_ref().is_some_and(|p| !plugins_match(p, &have.plugins)) {
+    if want
+        .plugins
+        .as_ref()
+        .is_some_and(|p| !plugins_match(p, &have.plugins))
+    {
         out.push("plugins");
     }
     if !want.labels.is_empty() && !same_set(&labels(&want.labels), &have.labels) {

@@ -13,7 +13,9 @@ use crate::clients::api7::{
 
 /// The upstream version the manifest sends traffic to outside a canary.
 pub fn spec_default_version(spec: &GatewayApplicationSpec) -> &str {
-    spec.default_upstream_version.as_deref().unwrap_or("default")
+    spec.default_upstream_version
+        .as_deref()
+        .unwrap_or("default")
 }
 
 /// The body of the create. `default_version` is the version to serve (the spec's default, or
@@ -66,7 +68,10 @@ pub fn diff(
         if !same_set(&want, &have.protocols) {
             changes.push(format!(
                 "set protocols to {}",
-                want.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+                want.iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
             patch.protocols = Some(want);
         }
@@ -327,7 +332,12 @@ mod tests {
         s.description = Some("new".into());
         s.published = Some(false);
         s.labels = vec![crate::common::schema::Api7Label("pay".into())];
-        s.plugins = Some(json!({"cors": {"allow_origins": "*"}}).as_object().unwrap().clone());
+        s.plugins = Some(
+            json!({"cors": {"allow_origins": "*"}})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
         s.protocols = vec![crd::Protocol::Https];
         let o = observed(&spec());
         let (patch, changes) = diff(&s, &o, "v1");

@@ -166,7 +166,9 @@ pub fn decide(
 ) -> Plan {
     let rec = recorded(canary, recorded_status);
     let last = canary.steps.len() - 1;
-    let id = release.map(|r| r.id.as_str()).or(rec.and_then(|r| r.id.as_deref()));
+    let id = release
+        .map(|r| r.id.as_str())
+        .or(rec.and_then(|r| r.id.as_deref()));
     let done = |phase: &str, message: String| {
         let promoted = phase == PROMOTED;
         Plan {
@@ -176,7 +178,11 @@ pub fn decide(
                 canary,
                 id,
                 phase,
-                if promoted { last } else { rec.map_or(0, |r| r.step.max(0) as usize) },
+                if promoted {
+                    last
+                } else {
+                    rec.map_or(0, |r| r.step.max(0) as usize)
+                },
                 if promoted { 100 } else { 0 },
                 rec.and_then(|r| r.step_started_at.as_deref()?.parse().ok()),
                 release.map(|r| r.spec.state.clone()),
@@ -485,7 +491,12 @@ mod tests {
     #[test]
     fn the_last_step_promotes_then_finishes() {
         let r = release(CanaryState::InProgress, 100, 100);
-        let plan = decide(&canary(), Some(&r), Some(&rec(PROGRESSING, 2, 100)), at(100));
+        let plan = decide(
+            &canary(),
+            Some(&r),
+            Some(&rec(PROGRESSING, 2, 100)),
+            at(100),
+        );
         assert!(plan.promote, "the default becomes the canary version");
         let (body, _) = update(&plan);
         assert_eq!(body.state, CanaryState::Finished);
@@ -497,7 +508,12 @@ mod tests {
     #[test]
     fn a_finished_release_is_promoted_and_not_restarted() {
         let r = release(CanaryState::Finished, 100, 100);
-        let plan = decide(&canary(), Some(&r), Some(&rec(PROGRESSING, 2, 100)), at(500));
+        let plan = decide(
+            &canary(),
+            Some(&r),
+            Some(&rec(PROGRESSING, 2, 100)),
+            at(500),
+        );
         assert!(plan.promote);
         assert_eq!(plan.write, None);
         assert_eq!(plan.status.phase, PROMOTED);
@@ -610,8 +626,14 @@ mod tests {
         let s = observed(&canary(), Some(&r), None, "v1").unwrap();
         assert_eq!((s.phase.as_str(), s.step, s.weight), (PAUSED, 1, 50));
         let f = release(CanaryState::Finished, 100, 0);
-        assert_eq!(observed(&canary(), Some(&f), None, "v2").unwrap().phase, PROMOTED);
-        assert_eq!(observed(&canary(), Some(&f), None, "v1").unwrap().phase, ABORTED);
+        assert_eq!(
+            observed(&canary(), Some(&f), None, "v2").unwrap().phase,
+            PROMOTED
+        );
+        assert_eq!(
+            observed(&canary(), Some(&f), None, "v1").unwrap().phase,
+            ABORTED
+        );
         assert_eq!(observed(&canary(), None, None, "v1"), None);
     }
 

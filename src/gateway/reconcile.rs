@@ -104,7 +104,10 @@ async fn find_application(
     Ok(api7.find_application_by_name(&obj.spec.name).await?)
 }
 
-async fn converge(obj: &GatewayApplication, cx: &mut Cx<GatewayApplication>) -> Result<Phase, Failure> {
+async fn converge(
+    obj: &GatewayApplication,
+    cx: &mut Cx<GatewayApplication>,
+) -> Result<Phase, Failure> {
     let api7 = client(cx)?;
     let spec = &obj.spec;
     let recorded = cx.status.application_id.clone();
@@ -218,7 +221,11 @@ async fn converge(obj: &GatewayApplication, cx: &mut Cx<GatewayApplication>) -> 
         api7.patch_application(&app.id, &patch).await?;
         cx.did(
             reason::UPDATED,
-            format!("updated application {}: {}", spec.name, app_changes.join("; ")),
+            format!(
+                "updated application {}: {}",
+                spec.name,
+                app_changes.join("; ")
+            ),
         );
     }
     for action in &api_actions {
@@ -238,10 +245,9 @@ async fn converge(obj: &GatewayApplication, cx: &mut Cx<GatewayApplication>) -> 
     }
     cx.status.canary = Some(plan.status);
     Ok(match plan.recheck {
-        Some(recheck) => Phase::progressing(
-            plan.message,
-            recheck.min(drift::interval(&spec.management)),
-        ),
+        Some(recheck) => {
+            Phase::progressing(plan.message, recheck.min(drift::interval(&spec.management)))
+        }
         None => converged(spec, &app.id, Some(&plan.message)),
     })
 }
