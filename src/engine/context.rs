@@ -133,8 +133,9 @@ impl<K: Managed> Cx<K> {
             )));
         };
         let common = r.status().map(R::common);
-        let ready = common
-            .is_some_and(|c| c.is_true(READY) && c.observed_generation == r.meta().generation);
+        let ready = common.is_some_and(|c| {
+            c.is_true(READY) && c.observed_generation == r.meta().generation
+        });
         if ready {
             return Ok(r);
         }
@@ -156,11 +157,11 @@ impl<K: Managed> Cx<K> {
                 "waiting for ConfigMap {name:?}, which does not exist"
             )));
         };
-        cm.data.and_then(|mut d| d.remove(key)).ok_or_else(|| {
-            Failure::waiting(format!(
-                "waiting for ConfigMap {name:?} to have key {key:?}"
-            ))
-        })
+        cm.data
+            .and_then(|mut d| d.remove(key))
+            .ok_or_else(|| {
+                Failure::waiting(format!("waiting for ConfigMap {name:?} to have key {key:?}"))
+            })
     }
 }
 

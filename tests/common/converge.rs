@@ -215,7 +215,9 @@ pub async fn connect(client: &kube::Client, ns: &str, platform: &str) {
     .await;
     let api = Api::<converge::connection::crd::PlatformConnection>::namespaced(client.clone(), ns);
     wait_until(&api, platform, "Ready", Duration::from_secs(30), |c| {
-        c.status.as_ref().is_some_and(|s| s.common.is_true("Ready"))
+        c.status
+            .as_ref()
+            .is_some_and(|s| s.common.is_true("Ready"))
     })
     .await;
 }
@@ -229,10 +231,7 @@ pub async fn apply(client: &kube::Client, ns: &str, object: serde_json::Value) {
         .unwrap()
         .split_once('/')
         .map(|(g, v)| (g.to_string(), v.to_string()))
-        .unwrap_or((
-            String::new(),
-            object["apiVersion"].as_str().unwrap().to_string(),
-        ));
+        .unwrap_or((String::new(), object["apiVersion"].as_str().unwrap().to_string()));
     let kind = object["kind"].as_str().unwrap();
     let gvk = kube::core::GroupVersionKind::gvk(&group, &version, kind);
     let (ar, _) = kube::discovery::pinned_kind(client, &gvk).await.unwrap();
@@ -307,8 +306,9 @@ pub async fn wait_reason<K: Managed>(api: &Api<K>, name: &str, type_: &str, reas
         &format!("{type_}=True ({reason})"),
         Duration::from_secs(60),
         |o| {
-            condition(o, type_)
-                .is_some_and(|c| c.reason == reason && (type_ != "Stalled" || c.status == "True"))
+            condition(o, type_).is_some_and(|c| {
+                c.reason == reason && (type_ != "Stalled" || c.status == "True")
+            })
         },
     )
     .await
