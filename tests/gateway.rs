@@ -547,9 +547,7 @@ async fn the_example_converges() {
     let (client, api) = setup(ns).await;
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/api7/gateway.yaml");
     let text = std::fs::read_to_string(path).unwrap();
-    let mut obj: Value = serde_yaml_ng::from_str(&text).unwrap();
-    // Application names are unique in the cluster other tests share.
-    obj["spec"]["name"] = "example-checkout".into();
+    let obj: Value = serde_yaml_ng::from_str(&text).unwrap();
     apply(&client, ns, obj).await;
     let g = wait_until(&api, "checkout", "at its first canary step", SECS, |g| {
         canary_status(g).is_some_and(|c| c.phase == "Progressing" && c.weight == 10)
