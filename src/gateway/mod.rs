@@ -4,6 +4,7 @@ pub mod apis;
 pub mod application;
 pub mod canary;
 pub mod crd;
+pub mod plan;
 pub mod reconcile;
 
 /// Event reasons of this kind's platform writes.

@@ -1,15 +1,16 @@
 //! The GatewayApplication reconciler: find the application (recorded id, externalId, or name)
-//! → decide (pure: `application`, `apis`, `canary`) → write what differs, in an order the
-//! platform accepts → status.
+//! → decide (pure: `plan`, over `application`, `apis`, `canary`) → write what differs, in an
+//! order the platform accepts → status.
 //!
 //! Write order: a release no longer declared is ended first (it may hold an upstream version
 //! the application update drops); then the application (which may add the canary's version or
 //! promote it); then the APIs; then the canary step.
 
-use super::apis::{self, ApiAction};
+use super::apis::ApiAction;
 use super::application::{self, spec_default_version};
 use super::canary::{self, Write};
 use super::crd::{ApiStatus, GatewayApplication, GatewayApplicationStatus};
+use super::plan::{self, Observed};
 use super::reason;
 use crate::clients::PlatformClient;
 use crate::clients::api7::{Api7Client, Application, CanaryRelease, CanaryState, ListFilter};
@@ -135,16 +136,7 @@ async fn converge(
             }
             app
         }
-        None if !cx.may_write() => {
-            let mut changes = vec![format!("create application {}", spec.name)];
-            changes.extend(spec.apis.iter().map(|a| format!("create API {}", a.name)));
-            if let Some(c) = &spec.canary
-                && c.abort != Some(true)
-            {
-                changes.push(format!("start canary release {}", c.name));
-            }
-            return Ok(cx.held(changes));
-        }
+        None if !cx.may_write() => return Ok(cx.held(plan::create_changes(spec))),
         None => {
             cx.before_create(&spec.name).await?;
             let body = application::create_body(spec, spec_default_version(spec));
@@ -167,40 +159,15 @@ async fn converge(
     };
     let retired = undeclared_release(&api7, obj, &app.id, cx.status.canary.as_ref()).await?;
     let observed_apis = api7.list_apis(&app.id, &ListFilter::default()).await?;
-
-    // Decide.
-    let now = jiff::Timestamp::now();
-    let plan = spec
-        .canary
-        .as_ref()
-        .map(|c| canary::decide(c, release.as_ref(), cx.status.canary.as_ref(), now));
-    let default_version = match (&spec.canary, &plan) {
-        (Some(c), Some(p)) if p.promote => c.upstream_version.as_str(),
-        _ => spec_default_version(spec),
+    let observed = Observed {
+        app: &app,
+        release: release.as_ref(),
+        undeclared_release: retired.as_ref(),
+        apis: &observed_apis,
     };
-    let (patch, app_changes) = application::diff(spec, &app, default_version);
-    let (api_actions, known) = apis::plan(&spec.apis, &observed_apis, &cx.status.apis);
-    let retire_write = retired.as_ref().and_then(canary::retire);
-    let canary_write = plan.as_ref().and_then(|p| p.write.clone());
 
-    let mut changes: Vec<String> = Vec::new();
-    changes.extend(retire_write.iter().map(Write::describe));
-    changes.extend(app_changes.iter().cloned());
-    changes.extend(api_actions.iter().map(ApiAction::describe));
-    changes.extend(canary_write.iter().map(Write::describe));
-
-    // Status keeps the ids of our APIs still on the platform, declared or about to go.
-    let mut api_ids = known;
-    for a in &api_actions {
-        if let ApiAction::Delete { id, name } = a {
-            api_ids.push(ApiStatus {
-                name: name.clone(),
-                id: id.clone(),
-            });
-        }
-    }
-    cx.status.apis = api_ids;
-
+    let plan = plan::decide(spec, &observed, &cx.status, jiff::Timestamp::now());
+    cx.status.apis = plan.api_ids.clone();
     if !cx.may_write() {
         cx.status.canary = spec.canary.as_ref().and_then(|c| {
             canary::observed(
@@ -210,45 +177,43 @@ async fn converge(
                 &app.spec.default_upstream_version,
             )
         });
-        return Ok(cx.held(changes));
+        return Ok(cx.held(plan.changes()));
     }
 
     // Write.
-    if let Some(w) = &retire_write {
+    if let Some(w) = &plan.retire {
         write_canary(&api7, cx, &app.id, w, reason::CANARY_ABORTED).await?;
     }
-    if !app_changes.is_empty() {
-        api7.patch_application(&app.id, &patch).await?;
+    if !plan.app_changes.is_empty() {
+        api7.patch_application(&app.id, &plan.patch).await?;
+        let what = plan.app_changes.join("; ");
         cx.did(
             reason::UPDATED,
-            format!(
-                "updated application {}: {}",
-                spec.name,
-                app_changes.join("; ")
-            ),
+            format!("updated application {}: {what}", spec.name),
         );
     }
-    for action in &api_actions {
+    for action in &plan.api_actions {
         apply_api(&api7, cx, &app.id, action).await?;
     }
     if spec.canary.is_none() {
         cx.status.canary = None;
     }
-    let Some(mut plan) = plan else {
+    let Some(mut step) = plan.canary else {
         return Ok(converged(spec, &app.id, None));
     };
-    if let Some(w) = &plan.write {
-        let why = canary_reason(w, plan.promote);
+    if let Some(w) = &step.write {
+        let why = canary_reason(w, step.promote);
         if let Some(id) = write_canary(&api7, cx, &app.id, w, why).await? {
-            plan.status.id = Some(id);
+            step.status.id = Some(id);
         }
     }
-    cx.status.canary = Some(plan.status);
-    Ok(match plan.recheck {
-        Some(recheck) => {
-            Phase::progressing(plan.message, recheck.min(drift::interval(&spec.management)))
-        }
-        None => converged(spec, &app.id, Some(&plan.message)),
+    cx.status.canary = Some(step.status);
+    let recheck = step
+        .recheck
+        .map(|r| r.min(drift::interval(&spec.management)));
+    Ok(match recheck {
+        Some(recheck) => Phase::progressing(step.message, recheck),
+        None => converged(spec, &app.id, Some(&step.message)),
     })
 }
 
