@@ -18,6 +18,7 @@ use crate::apispec::crd::ApiSpec;
 use crate::connection::crd::PlatformConnection;
 use crate::connection::reconcile as connection;
 use crate::engine::wiring;
+use crate::gateway::crd::GatewayApplication;
 use crate::project::crd::Project;
 
 /// Runs every controller until `stop` resolves, then lets in-flight reconciles finish.
@@ -31,6 +32,7 @@ pub async fn run(
     let kinds: Vec<futures::future::BoxFuture<'static, ()>> = vec![
         wiring::run::<Project>(client.clone(), ctx.clone(), stop.clone()).boxed(),
         wiring::run::<ApiSpec>(client.clone(), ctx.clone(), stop.clone()).boxed(),
+        wiring::run::<GatewayApplication>(client.clone(), ctx.clone(), stop.clone()).boxed(),
     ];
     futures::future::join(
         run_connections(client, ctx, stop),
