@@ -11,6 +11,7 @@ use crate::common::conditions::reason;
 use crate::component::crd::{BuildStatus, ChoreoComponent, Component};
 use crate::component::reasons;
 use crate::engine::{Cx, Failure, Phase};
+use crate::project::crd::Project;
 use plan::{BuildStep, ComponentStep, Next, Outcome};
 
 /// How soon to look again while Choreo builds or deploys.
@@ -33,7 +34,7 @@ pub async fn converge(
 ) -> Result<Phase, Failure> {
     let client = client(cx)?;
     let project_name = &obj.spec.project_ref.name;
-    let project = crate::component::reconcile::ready_project(cx, project_name).await?;
+    let project = cx.ready::<Project>(project_name).await?;
     let project_id = project.status.and_then(|s| s.project_id).ok_or_else(|| {
         Failure::waiting(format!(
             "waiting for Project {project_name:?} to record its Choreo id"
