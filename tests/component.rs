@@ -379,13 +379,13 @@ async fn cycloid_component_runs_pipelines_builds_sends_events_corrects_drift_and
     apply(
         &client,
         ns,
-        cycloid_component("api", "billing", "billing-api", json!({})),
+        cycloid_component("api", "billing", "pay-api", json!({})),
     )
     .await;
 
     let c = wait_ready(&api, "api").await;
     let s = status(&c);
-    assert_eq!(s.component_id.as_deref(), Some("billing-api"));
+    assert_eq!(s.component_id.as_deref(), Some("pay-api"));
     assert_eq!(s.environment.as_deref(), Some("staging"));
     let build = s.build.clone().unwrap();
     assert_eq!(build.status, "succeeded");
@@ -393,16 +393,16 @@ async fn cycloid_component_runs_pipelines_builds_sends_events_corrects_drift_and
     assert_eq!(s.pipelines.len(), 1);
     assert!(!s.pipelines[0].paused);
     let cy = cycloid();
-    let at = ComponentPath::new("comp-billing", "staging", "billing-api");
+    let at = ComponentPath::new("comp-billing", "staging", "pay-api");
     let vars = cy.get_component_config(&at).await.unwrap().unwrap();
     assert_eq!(vars["app"]["image"]["tag"], "1.0");
     let pipeline = cy
-        .get_pipeline(&at, "billing-api-deploy")
+        .get_pipeline(&at, "pay-api-deploy")
         .await
         .unwrap()
         .unwrap();
     assert!(!pipeline.paused, "unpaused as declared");
-    assert_eq!(cycloid_events("billing-api", &build.id).await, 1);
+    assert_eq!(cycloid_events("pay-api", &build.id).await, 1);
 
     // A new revision triggers a new build, and a new event; the pipeline is paused as declared.
     apply(
@@ -411,7 +411,7 @@ async fn cycloid_component_runs_pipelines_builds_sends_events_corrects_drift_and
         cycloid_component(
             "api",
             "billing",
-            "billing-api",
+            "pay-api",
             json!({"cycloid": {"build": {"revision": "1.1"}}}),
         ),
     )
@@ -426,9 +426,9 @@ async fn cycloid_component_runs_pipelines_builds_sends_events_corrects_drift_and
     .await;
     let second = status(&c).build.unwrap();
     assert_ne!(second.id, build.id);
-    assert_eq!(cycloid_events("billing-api", &second.id).await, 1);
+    assert_eq!(cycloid_events("pay-api", &second.id).await, 1);
     assert_eq!(
-        cy.list_builds(&at, "billing-api-deploy", "deploy")
+        cy.list_builds(&at, "pay-api-deploy", "deploy")
             .await
             .unwrap()
             .len(),
@@ -466,14 +466,14 @@ async fn cycloid_component_runs_pipelines_builds_sends_events_corrects_drift_and
 
     // At rest: no write, no second build, no second event.
     wait_ready(&api, "api").await;
-    let writes = env.writes("cycloid", "billing-api").await;
+    let writes = env.writes("cycloid", "pay-api").await;
     tokio::time::sleep(Duration::from_secs(12)).await;
     assert_eq!(
-        env.writes("cycloid", "billing-api").await,
+        env.writes("cycloid", "pay-api").await,
         writes,
         "no write when nothing differs"
     );
-    assert_eq!(cycloid_events("billing-api", &second.id).await, 1);
+    assert_eq!(cycloid_events("pay-api", &second.id).await, 1);
 
     // Pausing is declared like anything else.
     apply(
@@ -482,9 +482,9 @@ async fn cycloid_component_runs_pipelines_builds_sends_events_corrects_drift_and
         cycloid_component(
             "api",
             "billing",
-            "billing-api",
+            "pay-api",
             json!({"cycloid": {"build": {"revision": "1.1"},
-                   "pipelines": [{"name": "billing-api-deploy", "config": PIPELINE,
+                   "pipelines": [{"name": "pay-api-deploy", "config": PIPELINE,
                                   "vars": "task: deploy\n", "paused": true}]}}),
         ),
     )
@@ -497,7 +497,7 @@ async fn cycloid_component_runs_pipelines_builds_sends_events_corrects_drift_and
     })
     .await;
     assert!(
-        cy.get_pipeline(&at, "billing-api-deploy")
+        cy.get_pipeline(&at, "pay-api-deploy")
             .await
             .unwrap()
             .unwrap()
@@ -791,4 +791,47 @@ async fn a_build_requested_before_a_crash_is_found_not_started_again() {
         1,
         "no second build"
     );
+}
+
+/// Every document of an example file, with its endpoint pointed at this binary's sandbox.
+fn example(path: &str, platform: &str) -> Vec<Value> {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    let text = std::fs::read_to_string(&file).unwrap();
+    serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|doc| {
+            let mut v = <Value as serde::Deserialize>::deserialize(doc).unwrap();
+            if v["kind"] == "PlatformConnection" {
+                v["spec"]["endpoint"] = json!(env().endpoint(platform));
+            }
+            v
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_component_examples_converge_against_the_sandboxes() {
+    let client = client().await;
+    let ns = "comp-examples";
+    namespace(&client, ns).await;
+    for platform in ["choreo", "cycloid"] {
+        for file in ["connection", "project", "component"] {
+            for doc in example(&format!("examples/{platform}/{file}.yaml"), platform) {
+                apply(&client, ns, doc).await;
+            }
+        }
+    }
+    let api = Api::<Component>::namespaced(client.clone(), ns);
+    let orders = wait_ready(&api, "orders-service").await;
+    let s = status(&orders);
+    assert_eq!(s.build.unwrap().status, "Success");
+    assert!(
+        s.deployments
+            .iter()
+            .all(|d| d.status.as_deref() == Some("Active"))
+    );
+    let billing = wait_ready(&api, "billing-api").await;
+    let s = status(&billing);
+    let build = s.build.unwrap();
+    assert_eq!(build.status, "succeeded");
+    assert!(build.event_id.is_some());
 }
