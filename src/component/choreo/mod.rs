@@ -196,13 +196,13 @@ pub async fn converge(
 }
 
 fn record_build(cx: &mut Cx<Component>, build: &Build, key: &str) {
-    cx.status.build = Some(BuildStatus {
+    cx.status.build = Some(Box::new(BuildStatus {
         id: build.id.clone(),
         status: build.status.to_string(),
         revision: Some(key.to_string()),
         trigger: None,
         event_id: None,
-    });
+    }));
     if cx.status.pending_build.as_deref() == Some(key) {
         cx.status.pending_build = None;
     }

@@ -288,13 +288,13 @@ fn record_build(cx: &mut Cx<Component>, spec: &CycloidBuild, build: &Build) {
         .as_ref()
         .filter(|b| b.id == id)
         .and_then(|b| b.event_id.clone());
-    cx.status.build = Some(BuildStatus {
+    cx.status.build = Some(Box::new(BuildStatus {
         id,
         status: plan::status_name(build.status).to_string(),
         revision: spec.revision.clone(),
         trigger: spec.trigger.clone(),
         event_id,
-    });
+    }));
     if cx.status.pending_build.as_deref() == Some(plan::build_key(spec).as_str()) {
         cx.status.pending_build = None;
     }
