@@ -33,6 +33,8 @@ pub async fn run(
         wiring::run::<Project>(client.clone(), ctx.clone(), stop.clone()).boxed(),
         wiring::run::<ApiSpec>(client.clone(), ctx.clone(), stop.clone()).boxed(),
         wiring::run::<GatewayApplication>(client.clone(), ctx.clone(), stop.clone()).boxed(),
+        wiring::run::<crate::component::crd::Component>(client.clone(), ctx.clone(), stop.clone())
+            .boxed(),
     ];
     futures::future::join(
         run_connections(client, ctx, stop),
