@@ -27,6 +27,7 @@ pub async fn run(
     // One line per managed kind; each runs on the shared engine (`crate::engine`).
     let kinds: Vec<futures::future::BoxFuture<'static, ()>> = vec![
         // kinds: add `wiring::run::<Kind>(client.clone(), ctx.clone(), stop.clone()).boxed(),`
+        crate::engine::wiring::run::<crate::workflow::crd::Workflow>(client.clone(), ctx.clone(), stop.clone()).boxed(),
     ];
     futures::future::join(
         run_connections(client, ctx, stop),

@@ -34,6 +34,7 @@ pub struct Cx<K: Managed> {
     pub(super) name: String,
     pub(super) notes: Vec<Note>,
     pub(super) writes: Vec<String>,
+    pub(super) wake: Option<std::time::Duration>,
 }
 
 impl<K: Managed> Cx<K> {
@@ -55,6 +56,7 @@ impl<K: Managed> Cx<K> {
             name: obj.meta().name.clone().unwrap_or_default(),
             notes: Vec::new(),
             writes: Vec::new(),
+            wake: None,
         }
     }
 
@@ -69,6 +71,12 @@ impl<K: Managed> Cx<K> {
             by: self.hold.unwrap_or(Hold::Suspended),
             changes,
         }
+    }
+
+    /// Look again within `after` at the latest, even when the phase would wait longer (a
+    /// schedule that fires before the next drift check).
+    pub fn wake_within(&mut self, after: std::time::Duration) {
+        self.wake = Some(self.wake.map_or(after, |w| w.min(after)));
     }
 
     pub fn common(&mut self) -> &mut CommonStatus {

@@ -217,6 +217,10 @@ pub struct WorkflowStatus {
     /// The platform's id of the workflow (OpsChain) or pipeline job (Cycloid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_id: Option<String>,
+    /// Where the workflow lives, recorded for deletion: OpsChain `project/workflow` codes;
+    /// Cycloid `project/environment/component/pipeline/job`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_path: Option<String>,
     /// OpsChain: the latest version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_version: Option<i32>,
