@@ -16,6 +16,8 @@ use super::error::Error;
 use super::metrics::ErrorLabels;
 use crate::connection::crd::PlatformConnection;
 use crate::connection::reconcile as connection;
+use crate::engine::wiring;
+use crate::project::crd::Project;
 
 /// Runs every controller until `stop` resolves, then lets in-flight reconciles finish.
 pub async fn run(
@@ -26,7 +28,7 @@ pub async fn run(
     let stop = stop.boxed().shared();
     // One line per managed kind; each runs on the shared engine (`crate::engine`).
     let kinds: Vec<futures::future::BoxFuture<'static, ()>> = vec![
-        // kinds: add `wiring::run::<Kind>(client.clone(), ctx.clone(), stop.clone()).boxed(),`
+        wiring::run::<Project>(client.clone(), ctx.clone(), stop.clone()).boxed(),
         crate::engine::wiring::run::<crate::workflow::crd::Workflow>(client.clone(), ctx.clone(), stop.clone()).boxed(),
     ];
     futures::future::join(

@@ -34,6 +34,7 @@ pub struct Cx<K: Managed> {
     pub(super) name: String,
     pub(super) notes: Vec<Note>,
     pub(super) writes: Vec<String>,
+    pub(super) left_in_place: Option<String>,
     pub(super) wake: Option<std::time::Duration>,
 }
 
@@ -56,6 +57,7 @@ impl<K: Managed> Cx<K> {
             name: obj.meta().name.clone().unwrap_or_default(),
             notes: Vec::new(),
             writes: Vec::new(),
+            left_in_place: None,
             wake: None,
         }
     }
@@ -93,6 +95,12 @@ impl<K: Managed> Cx<K> {
             reason,
             message,
         });
+    }
+
+    /// From `delete`: the platform object stays where it is, because `why` (a platform without
+    /// a delete operation, say). The engine says so in an Event instead of "Deleted".
+    pub fn left_in_place(&mut self, why: impl Into<String>) {
+        self.left_in_place = Some(why.into());
     }
 
     /// A Warning Event that is not a write (something a person should know).
@@ -141,9 +149,8 @@ impl<K: Managed> Cx<K> {
             )));
         };
         let common = r.status().map(R::common);
-        let ready = common.is_some_and(|c| {
-            c.is_true(READY) && c.observed_generation == r.meta().generation
-        });
+        let ready = common
+            .is_some_and(|c| c.is_true(READY) && c.observed_generation == r.meta().generation);
         if ready {
             return Ok(r);
         }
@@ -165,11 +172,11 @@ impl<K: Managed> Cx<K> {
                 "waiting for ConfigMap {name:?}, which does not exist"
             )));
         };
-        cm.data
-            .and_then(|mut d| d.remove(key))
-            .ok_or_else(|| {
-                Failure::waiting(format!("waiting for ConfigMap {name:?} to have key {key:?}"))
-            })
+        cm.data.and_then(|mut d| d.remove(key)).ok_or_else(|| {
+            Failure::waiting(format!(
+                "waiting for ConfigMap {name:?} to have key {key:?}"
+            ))
+        })
     }
 }
 

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Event;
 use kube::runtime::finalizer::{Event as Finalize, finalizer};
-use kube::ResourceExt;
 
 use super::context::{Cx, Note, event_type, write_status};
 use super::phase::{self, Hold, Phase};
@@ -99,9 +99,10 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
     let key = backoff_key(&*obj);
     let hold = hold_of(&*obj);
     let conn = obj.connection_name().to_string();
-    let was_ready = obj.status().map(K::common).is_some_and(|c| {
-        c.is_true(READY) && c.observed_generation == obj.meta().generation
-    });
+    let was_ready = obj
+        .status()
+        .map(K::common)
+        .is_some_and(|c| c.is_true(READY) && c.observed_generation == obj.meta().generation);
 
     let (mut status, saved, outcome, notes, writes, wake) = match ctx.connections.ready(&ns, &conn) {
         None => (
@@ -271,7 +272,9 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Resu
             vec![Note {
                 warning: false,
                 reason: "Orphaned",
-                message: format!("left {what} on the platform (deletionPolicy Orphan or ObserveOnly)"),
+                message: format!(
+                    "left {what} on the platform (deletionPolicy Orphan or ObserveOnly)"
+                ),
             }],
         )
         .await;
@@ -325,10 +328,17 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Resu
     let mut notes = std::mem::take(&mut cx.notes);
     match result {
         Ok(()) => {
-            notes.push(Note {
-                warning: false,
-                reason: "Deleted",
-                message: format!("deleted {what}"),
+            notes.push(match cx.left_in_place.take() {
+                None => Note {
+                    warning: false,
+                    reason: "Deleted",
+                    message: format!("deleted {what}"),
+                },
+                Some(why) => Note {
+                    warning: true,
+                    reason: "LeftInPlace",
+                    message: format!("left {what} on the platform: {why}"),
+                },
             });
             publish(&ctx, &*obj, notes).await;
             ctx.backoff.succeeded(&backoff_key(&*obj));

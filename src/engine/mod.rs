@@ -8,8 +8,8 @@
 //! to so a dependent wakes as soon as what it needs is Ready.
 
 pub mod context;
-pub mod driver;
 pub mod drift;
+pub mod driver;
 pub mod ownership;
 pub mod phase;
 pub mod wiring;

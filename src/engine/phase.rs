@@ -70,12 +70,7 @@ impl Phase {
 /// Sets Ready, Reconciling and Stalled for `phase`, and observedGeneration. kstatus reads an
 /// absent Reconciling or Stalled as "not so", so the one that does not apply is removed rather
 /// than set False. Returns whether anything changed.
-pub fn apply(
-    status: &mut CommonStatus,
-    phase: &Phase,
-    generation: Option<i64>,
-    now: Time,
-) -> bool {
+pub fn apply(status: &mut CommonStatus, phase: &Phase, generation: Option<i64>, now: Time) -> bool {
     let (ready, ready_reason, message, reconciling, stalled): (
         bool,
         &str,
@@ -220,7 +215,12 @@ mod tests {
             ),
         ] {
             let mut s = CommonStatus::default();
-            apply(&mut s, &Phase::stalled(reason::CONFLICT, "x"), Some(1), at(1));
+            apply(
+                &mut s,
+                &Phase::stalled(reason::CONFLICT, "x"),
+                Some(1),
+                at(1),
+            );
             apply(&mut s, &phase, Some(2), at(2));
             assert_eq!(
                 types(&s),

@@ -49,14 +49,22 @@ fn watch_meta<K, W>(
 ) -> Controller<K>
 where
     K: Managed,
-    W: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+    W: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
     PartialObjectMeta<W>: Resource<DynamicType = ()>,
 {
     // An Api of PartialObjectMeta makes metadata-only list and watch requests.
     controller.watches(
         Api::<PartialObjectMeta<W>>::all(client.clone()),
         watcher::Config::default(),
-        move |meta: PartialObjectMeta<W>| referrers(&store, meta.namespace(), &meta.name_any(), what),
+        move |meta: PartialObjectMeta<W>| {
+            referrers(&store, meta.namespace(), &meta.name_any(), what)
+        },
     )
 }
 

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use super::controlplane;
 
 pub struct Env {
-    /// (platform, API endpoint a PlatformConnection uses, sandbox base URL for /_sandbox/).
+    /// (platform, sandbox base URL for /_sandbox/, API endpoint a PlatformConnection uses).
     pub endpoints: Vec<(&'static str, String, String)>,
     pub metrics: Metrics,
     pub logs: Logs,
@@ -112,12 +112,12 @@ pub fn install_crds(cp: &controlplane::ControlPlane) {
 impl Env {
     /// The API endpoint of `platform`'s sandbox, as a PlatformConnection names it.
     pub fn endpoint(&self, platform: &str) -> &str {
-        &self.endpoints.iter().find(|e| e.0 == platform).unwrap().1
+        &self.endpoints.iter().find(|e| e.0 == platform).unwrap().2
     }
 
     /// The base URL of `platform`'s sandbox, for its `/_sandbox/` admin routes.
     pub fn sandbox(&self, platform: &str) -> &str {
-        &self.endpoints.iter().find(|e| e.0 == platform).unwrap().2
+        &self.endpoints.iter().find(|e| e.0 == platform).unwrap().1
     }
 
     /// `GET /_sandbox/state` of a platform: everything it holds.
@@ -141,7 +141,9 @@ impl Env {
     }
 }
 
+/// A client of the shared control plane (with the environment started).
 pub async fn client() -> kube::Client {
+    env();
     controlplane::shared().await.client().await.unwrap()
 }
 
@@ -215,9 +217,7 @@ pub async fn connect(client: &kube::Client, ns: &str, platform: &str) {
     .await;
     let api = Api::<converge::connection::crd::PlatformConnection>::namespaced(client.clone(), ns);
     wait_until(&api, platform, "Ready", Duration::from_secs(30), |c| {
-        c.status
-            .as_ref()
-            .is_some_and(|s| s.common.is_true("Ready"))
+        c.status.as_ref().is_some_and(|s| s.common.is_true("Ready"))
     })
     .await;
 }
@@ -231,7 +231,10 @@ pub async fn apply(client: &kube::Client, ns: &str, object: serde_json::Value) {
         .unwrap()
         .split_once('/')
         .map(|(g, v)| (g.to_string(), v.to_string()))
-        .unwrap_or((String::new(), object["apiVersion"].as_str().unwrap().to_string()));
+        .unwrap_or((
+            String::new(),
+            object["apiVersion"].as_str().unwrap().to_string(),
+        ));
     let kind = object["kind"].as_str().unwrap();
     let gvk = kube::core::GroupVersionKind::gvk(&group, &version, kind);
     let (ar, _) = kube::discovery::pinned_kind(client, &gvk).await.unwrap();
@@ -306,9 +309,8 @@ pub async fn wait_reason<K: Managed>(api: &Api<K>, name: &str, type_: &str, reas
         &format!("{type_}=True ({reason})"),
         Duration::from_secs(60),
         |o| {
-            condition(o, type_).is_some_and(|c| {
-                c.reason == reason && (type_ != "Stalled" || c.status == "True")
-            })
+            condition(o, type_)
+                .is_some_and(|c| c.reason == reason && (type_ != "Stalled" || c.status == "True"))
         },
     )
     .await
@@ -347,4 +349,43 @@ pub async fn events(client: &kube::Client, ns: &str, name: &str) -> Vec<String> 
             )
         })
         .collect()
+}
+
+impl Env {
+    /// Calls other than GET whose path contains `fragment` (an object's canonical, code or
+    /// id): the platform writes made for that object so far. Tests of one binary share the
+    /// sandboxes, so filter by something only your test uses.
+    pub async fn writes(&self, platform: &str, fragment: &str) -> usize {
+        let calls: Vec<serde_json::Value> =
+            reqwest::get(format!("{}/_sandbox/calls", self.sandbox(platform)))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        calls
+            .iter()
+            .filter(|c| {
+                c["method"] != "GET" && c["path"].as_str().is_some_and(|p| p.contains(fragment))
+            })
+            .count()
+    }
+
+    /// A platform client with the sandbox's default credentials, to act on the platform as
+    /// someone other than Converge (drift, pre-existing objects).
+    pub fn platform_client(&self, platform: &str) -> converge::clients::PlatformClient {
+        let spec: converge::connection::crd::PlatformConnectionSpec =
+            serde_json::from_value(connection_spec(platform, self.endpoint(platform), "unused"))
+                .unwrap();
+        let auth = match platform {
+            "opschain" => converge::clients::Auth::basic("sandbox-user", "sandbox-password"),
+            _ => converge::clients::Auth::bearer(credentials(platform)["token"].as_str().unwrap()),
+        };
+        converge::clients::PlatformClient::new(
+            &converge::clients::Settings::from_spec(&spec, None),
+            auth,
+            converge::clients::ClientMetrics::default(),
+        )
+        .unwrap()
+    }
 }
