@@ -275,9 +275,21 @@ pub struct CycloidCompletionEvent {
 pub struct ComponentStatus {
     #[serde(flatten)]
     pub common: CommonStatus,
-    /// The platform's id of the component.
+    /// The platform's id of the component (Choreo id, Cycloid canonical).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub component_id: Option<String>,
+    /// The platform's id of the component's project (Choreo project id, Cycloid project
+    /// canonical), kept so the component can be deleted after its Project is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// Cycloid: the canonical of the environment the component lives in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// The revision (and trigger) of a build being requested: written before the platform is
+    /// asked to build, so a controller restarted in between looks for that build instead of
+    /// starting a second one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_build: Option<String>,
     /// The latest build Converge triggered for the declared revision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<BuildStatus>,
@@ -304,6 +316,9 @@ pub struct BuildStatus {
     /// The trigger value the build was started for (Cycloid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<String>,
+    /// Cycloid: the id of the event sent when this build completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
 }
 
 /// A Choreo deployment.
