@@ -34,15 +34,15 @@ async fn setup(ns: &str, platform: &str) -> (kube::Client, Api<Workflow>) {
     (client, api)
 }
 
-/// An Enterprise OpsChain project `code` with environments dev and prod, as a Project object
-/// named `code` (not waited for).
+/// An Enterprise OpsChain project `code` with environments dev and prod, as the Project object
+/// "proj" (not waited for).
 async fn apply_project(client: &kube::Client, ns: &str, code: &str) {
     apply(
         client,
         ns,
         json!({
             "apiVersion": "converge.dev/v1alpha1", "kind": "Project",
-            "metadata": {"name": code},
+            "metadata": {"name": "proj"},
             "spec": {
                 "connectionRef": {"name": "opschain"},
                 "opschain": {
@@ -58,7 +58,7 @@ async fn apply_project(client: &kube::Client, ns: &str, code: &str) {
 
 async fn project(client: &kube::Client, ns: &str, code: &str) {
     apply_project(client, ns, code).await;
-    wait_ready(&Api::<Project>::namespaced(client.clone(), ns), code).await;
+    wait_ready(&Api::<Project>::namespaced(client.clone(), ns), "proj").await;
 }
 
 fn steps(project: &str) -> Value {
@@ -69,12 +69,13 @@ fn steps(project: &str) -> Value {
     ])
 }
 
-/// A Workflow `name` of OpsChain project `project` with code `code`; `extra` is merged into
+/// A Workflow `name` of OpsChain project `project` (Project object "proj") with code `code`;
+/// `extra` is merged into
 /// the spec (and `opschain` into the opschain block).
 fn workflow(name: &str, project: &str, code: &str, extra: Value) -> Value {
     let mut spec = json!({
         "connectionRef": {"name": "opschain"},
-        "projectRef": {"name": project},
+        "projectRef": {"name": "proj"},
         "driftInterval": "5s",
         "opschain": {
             "code": code, "name": format!("Workflow {code}"), "description": "test",
@@ -149,21 +150,38 @@ async fn opschain_definition_is_created_versioned_drift_corrected_and_deleted() 
 
     // A changed definition: a new published version, once.
     patch_spec(&api, "release", json!({"opschain": {"steps": steps(code)}})).await;
-    let w = wait_until(&api, "release", "at version 2", Duration::from_secs(60), |w| {
-        is_ready(w) && status(w).latest_published_version == Some(2)
-    })
+    let w = wait_until(
+        &api,
+        "release",
+        "at version 2",
+        Duration::from_secs(60),
+        |w| is_ready(w) && status(w).latest_published_version == Some(2),
+    )
     .await;
     assert_ne!(status(&w).steps_hash.as_deref(), Some(hash1.as_str()));
     assert_eq!(
-        oc.list_workflow_versions(code, "release").await.unwrap().len(),
+        oc.list_workflow_versions(code, "release")
+            .await
+            .unwrap()
+            .len(),
         2
     );
 
     // Nothing differs: no write across two drift intervals.
     let before = writes("/wf_life/workflows").await;
     tokio::time::sleep(Duration::from_secs(12)).await;
-    assert_eq!(writes("/wf_life/workflows").await, before, "a write with nothing to change");
-    assert_eq!(oc.list_workflow_versions(code, "release").await.unwrap().len(), 2);
+    assert_eq!(
+        writes("/wf_life/workflows").await,
+        before,
+        "a write with nothing to change"
+    );
+    assert_eq!(
+        oc.list_workflow_versions(code, "release")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
     // Drift made through OpsChain's API is corrected, with an Event.
     oc.update_workflow(
@@ -183,7 +201,10 @@ async fn opschain_definition_is_created_versioned_drift_corrected_and_deleted() 
     assert_eq!(found.latest_version, 2, "renaming back adds no version");
 
     delete_and_wait(&api, "release").await;
-    assert!(oc.get_workflow(code, "release").await.unwrap().is_none(), "deleted in OpsChain");
+    assert!(
+        oc.get_workflow(code, "release").await.unwrap().is_none(),
+        "deleted in OpsChain"
+    );
 }
 
 #[tokio::test]
@@ -204,20 +225,32 @@ async fn opschain_runs_once_per_token_and_approves_only_by_policy() {
     )
     .await;
     // No policy: the approval step waits for a person, and says so.
-    let w = wait_until(&api, "release", "waiting for approval", Duration::from_secs(60), |w| {
-        condition(w, "Reconciling").is_some_and(|c| c.message.contains("waiting for approval"))
-    })
+    let w = wait_until(
+        &api,
+        "release",
+        "waiting for approval",
+        Duration::from_secs(60),
+        |w| condition(w, "Reconciling").is_some_and(|c| c.message.contains("waiting for approval")),
+    )
     .await;
     let run = status(&w).last_run.clone().unwrap();
     assert_eq!(run.status, "waiting");
     assert_eq!(run.trigger.as_deref(), Some("token"));
-    assert!(run.waiting_step.as_deref().unwrap().contains("production approval"));
+    assert!(
+        run.waiting_step
+            .as_deref()
+            .unwrap()
+            .contains("production approval")
+    );
     assert!(!is_ready(&w));
     wait_event(&client, ns, "release", "WaitingForApproval").await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     let oc = opschain();
     let run_steps = oc.list_run_steps(code, "release", &run.id).await.unwrap();
-    let gate = run_steps.iter().find(|s| s.name == "production approval").unwrap();
+    let gate = run_steps
+        .iter()
+        .find(|s| s.name == "production approval")
+        .unwrap();
     assert!(gate.awaits_approval(), "never approved without a policy");
     assert!(gate.approved_by.is_empty() && gate.rejected_by.is_empty());
 
@@ -236,9 +269,13 @@ async fn opschain_runs_once_per_token_and_approves_only_by_policy() {
 
     // A new token: one more run.
     patch_spec(&api, "release", json!({"run": {"token": "r2"}})).await;
-    let w = wait_until(&api, "release", "run r2 done", Duration::from_secs(60), |w| {
-        is_ready(w) && status(w).last_run_token.as_deref() == Some("r2")
-    })
+    let w = wait_until(
+        &api,
+        "release",
+        "run r2 done",
+        Duration::from_secs(60),
+        |w| is_ready(w) && status(w).last_run_token.as_deref() == Some("r2"),
+    )
     .await;
     assert_eq!(status(&w).runs.len(), 2);
     assert_eq!(oc.list_runs(code, "release").await.unwrap().len(), 2);
@@ -251,17 +288,34 @@ async fn opschain_runs_once_per_token_and_approves_only_by_policy() {
     )
     .await
     .unwrap();
-    wait_until(&api, "release", "token recorded again", Duration::from_secs(60), |w| {
-        status(w).last_run_token.as_deref() == Some("r2")
-    })
+    wait_until(
+        &api,
+        "release",
+        "token recorded again",
+        Duration::from_secs(60),
+        |w| status(w).last_run_token.as_deref() == Some("r2"),
+    )
     .await;
-    assert_eq!(oc.list_runs(code, "release").await.unwrap().len(), 2, "no second run for r2");
+    assert_eq!(
+        oc.list_runs(code, "release").await.unwrap().len(),
+        2,
+        "no second run for r2"
+    );
 
     // historyLimit bounds status.runs.
-    patch_spec(&api, "release", json!({"run": {"token": "r3", "historyLimit": 1}})).await;
-    let w = wait_until(&api, "release", "run r3 done", Duration::from_secs(60), |w| {
-        is_ready(w) && status(w).last_run_token.as_deref() == Some("r3")
-    })
+    patch_spec(
+        &api,
+        "release",
+        json!({"run": {"token": "r3", "historyLimit": 1}}),
+    )
+    .await;
+    let w = wait_until(
+        &api,
+        "release",
+        "run r3 done",
+        Duration::from_secs(60),
+        |w| is_ready(w) && status(w).last_run_token.as_deref() == Some("r3"),
+    )
     .await;
     assert_eq!(status(&w).runs.len(), 1);
 
@@ -319,17 +373,32 @@ async fn opschain_existing_workflow_is_adopted_only_when_asked_and_orphaned() {
     let message = condition(&w, "Stalled").unwrap().message;
     assert!(message.contains("adoptionPolicy: Adopt"), "{message}");
     assert!(message.contains(&existing.id), "{message}");
-    assert_eq!(writes("/wf_adopt/workflows/legacy").await, 0, "nothing written to it");
+    assert_eq!(
+        writes("/wf_adopt/workflows/legacy").await,
+        0,
+        "nothing written to it"
+    );
 
-    patch_spec(&api, "legacy", json!({"adoptionPolicy": "Adopt", "deletionPolicy": "Orphan"})).await;
+    patch_spec(
+        &api,
+        "legacy",
+        json!({"adoptionPolicy": "Adopt", "deletionPolicy": "Orphan"}),
+    )
+    .await;
     let w = wait_ready(&api, "legacy").await;
-    assert_eq!(status(&w).workflow_id.as_deref(), Some(existing.id.as_str()));
+    assert_eq!(
+        status(&w).workflow_id.as_deref(),
+        Some(existing.id.as_str())
+    );
     let all = oc.list_workflows(code).await.unwrap();
     assert_eq!(all.len(), 1, "no second workflow");
     assert_eq!(all[0].name, "Workflow legacy", "adopted and converged");
 
     delete_and_wait(&api, "legacy").await;
-    assert!(oc.get_workflow(code, "legacy").await.unwrap().is_some(), "Orphan keeps it");
+    assert!(
+        oc.get_workflow(code, "legacy").await.unwrap().is_some(),
+        "Orphan keeps it"
+    );
     wait_event(&client, ns, "legacy", "Orphaned").await;
 }
 
@@ -340,7 +409,7 @@ async fn opschain_waits_for_its_project() {
     let (client, api) = setup(ns, "opschain").await;
     apply(&client, ns, workflow("late", code, "late", json!({}))).await;
     let w = wait_reason(&api, "late", "Reconciling", "WaitingForReference").await;
-    assert!(condition(&w, "Ready").unwrap().message.contains(code));
+    assert!(condition(&w, "Ready").unwrap().message.contains("proj"));
     apply_project(&client, ns, code).await;
     let w = wait_ready(&api, "late").await;
     assert!(status(&w).workflow_id.is_some());
@@ -355,13 +424,22 @@ async fn opschain_suspend_and_observe_only_write_nothing() {
     apply(
         &client,
         ns,
-        workflow("held", code, "held", json!({"suspend": true, "run": {"token": "x"}})),
+        workflow(
+            "held",
+            code,
+            "held",
+            json!({"suspend": true, "run": {"token": "x"}}),
+        ),
     )
     .await;
     let w = wait_reason(&api, "held", "Ready", "Suspended").await;
     let ready = condition(&w, "Ready").unwrap();
     assert_eq!(ready.status, "False");
-    assert!(ready.message.contains("create workflow"), "{}", ready.message);
+    assert!(
+        ready.message.contains("create workflow"),
+        "{}",
+        ready.message
+    );
     let oc = opschain();
     assert!(oc.get_workflow(code, "held").await.unwrap().is_none());
 
@@ -380,9 +458,15 @@ async fn opschain_suspend_and_observe_only_write_nothing() {
     let before = writes("/wf_hold/workflows").await;
     let w = wait_reason(&api, "held", "Ready", "Observed").await;
     let message = condition(&w, "Ready").unwrap().message;
-    assert!(message.contains("name") && message.contains("start a run"), "{message}");
+    assert!(
+        message.contains("name") && message.contains("start a run"),
+        "{message}"
+    );
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(writes("/wf_hold/workflows").await, before);
-    assert_eq!(oc.get_workflow(code, "held").await.unwrap().unwrap().name, "Workflow held");
+    assert_eq!(
+        oc.get_workflow(code, "held").await.unwrap().unwrap().name,
+        "Workflow held"
+    );
     assert_eq!(oc.list_runs(code, "held").await.unwrap().len(), 1);
 }

@@ -35,7 +35,12 @@ pub async fn run(
             stop.clone(),
         )
         .boxed(),
-        crate::engine::wiring::run::<crate::workflow::crd::Workflow>(client.clone(), ctx.clone(), stop.clone()).boxed(),
+        crate::engine::wiring::run::<crate::workflow::crd::Workflow>(
+            client.clone(),
+            ctx.clone(),
+            stop.clone(),
+        )
+        .boxed(),
     ];
     futures::future::join(
         run_connections(client, ctx, stop),

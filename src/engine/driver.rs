@@ -104,7 +104,8 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
         .map(K::common)
         .is_some_and(|c| c.is_true(READY) && c.observed_generation == obj.meta().generation);
 
-    let (mut status, saved, outcome, notes, writes, wake) = match ctx.connections.ready(&ns, &conn) {
+    let (mut status, saved, outcome, notes, writes, wake) = match ctx.connections.ready(&ns, &conn)
+    {
         None => (
             obj.status().cloned().unwrap_or_default(),
             obj.status().cloned(),

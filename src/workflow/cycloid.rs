@@ -88,7 +88,11 @@ pub fn parse_path(path: &str) -> Option<(ComponentPath, String, String)> {
     let [p, e, c, pl, job] = parts.as_slice() else {
         return None;
     };
-    Some((ComponentPath::new(*p, *e, *c), pl.to_string(), job.to_string()))
+    Some((
+        ComponentPath::new(*p, *e, *c),
+        pl.to_string(),
+        job.to_string(),
+    ))
 }
 
 #[cfg(test)]
@@ -113,15 +117,26 @@ mod tests {
         assert_eq!(parse_pending(&p), Some((t, 17)));
         let s = Trigger::Schedule("2026-01-04T03:00:00Z".into());
         assert_eq!(parse_pending(&pending(&s, 0)), Some((s, 0)));
-        assert_eq!(parse_pending("billing/x"), None, "a create key is not a run");
+        assert_eq!(
+            parse_pending("billing/x"),
+            None,
+            "a create key is not a run"
+        );
     }
 
     #[test]
     fn after_a_crash_the_build_started_is_found() {
-        let builds = vec![build(21, "started"), build(20, "pending"), build(17, "succeeded")];
+        let builds = vec![
+            build(21, "started"),
+            build(20, "pending"),
+            build(17, "succeeded"),
+        ];
         assert_eq!(newest(&builds), 21);
         assert_eq!(started_after(&builds, 17).unwrap().id, 20);
-        assert!(started_after(&builds, 21).is_none(), "the trigger never reached Cycloid");
+        assert!(
+            started_after(&builds, 21).is_none(),
+            "the trigger never reached Cycloid"
+        );
         assert_eq!(newest(&[]), 0);
     }
 
@@ -140,16 +155,26 @@ mod tests {
                 ..Default::default()
             },
         ];
-        let builds = vec![build(22, "pending"), build(18, "succeeded"), build(17, "succeeded")];
+        let builds = vec![
+            build(22, "pending"),
+            build(18, "succeeded"),
+            build(17, "succeeded"),
+        ];
         let started = vec![run_status(&builds[0], Some("schedule"))];
         let h = history(&previous, started, &builds, 2);
         assert_eq!(h.len(), 2);
         assert_eq!((h[0].id.as_str(), h[0].status.as_str()), ("22", "pending"));
-        assert_eq!((h[1].id.as_str(), h[1].status.as_str()), ("17", "succeeded"));
+        assert_eq!(
+            (h[1].id.as_str(), h[1].status.as_str()),
+            ("17", "succeeded")
+        );
         assert_eq!(h[1].trigger.as_deref(), Some("token"));
         assert!(h[0].started_at.is_some());
         let h = history(&previous, vec![], &[], 5);
-        assert_eq!(h[1].status, "failed", "a build no longer listed keeps its last status");
+        assert_eq!(
+            h[1].status, "failed",
+            "a build no longer listed keeps its last status"
+        );
     }
 
     #[test]

@@ -15,7 +15,10 @@ fn client(cx: &Cx<Workflow>) -> Result<CycloidClient, Failure> {
         PlatformClient::Cycloid(c) => Ok(c.clone()),
         other => Err(Failure::stalled(
             common::INVALID_SPEC,
-            format!("spec.cycloid needs a Cycloid connection, not {}", other.platform()),
+            format!(
+                "spec.cycloid needs a Cycloid connection, not {}",
+                other.platform()
+            ),
         )),
     }
 }
@@ -115,9 +118,7 @@ pub async fn converge(
         }
         let pending = plan::pending(trigger, plan::newest(&builds));
         cx.before_create(&pending).await?;
-        let build = client
-            .trigger_build(&at, &spec.pipeline, &spec.job)
-            .await?;
+        let build = client.trigger_build(&at, &spec.pipeline, &spec.job).await?;
         trigger.record(&mut cx.status);
         started.push(plan::run_status(&build, Some(trigger.kind())));
         cx.status.runs = plan::history(&cx.status.runs, started.clone(), &builds, limit);
@@ -169,7 +170,10 @@ pub async fn delete(cx: &mut Cx<Workflow>) -> Result<(), Failure> {
             Err(e) if e.is_not_found() => {}
             other => other?,
         }
-        cx.did("BuildAborted", format!("aborted build {id} of job {at}/{pipeline}/{job}"));
+        cx.did(
+            "BuildAborted",
+            format!("aborted build {id} of job {at}/{pipeline}/{job}"),
+        );
     }
     Ok(())
 }

@@ -20,7 +20,10 @@ fn client(cx: &Cx<Workflow>) -> Result<OpsChainClient, Failure> {
         PlatformClient::OpsChain(c) => Ok(c.clone()),
         other => Err(Failure::stalled(
             common::INVALID_SPEC,
-            format!("spec.opschain needs an OpsChain connection, not {}", other.platform()),
+            format!(
+                "spec.opschain needs an OpsChain connection, not {}",
+                other.platform()
+            ),
         )),
     }
 }
@@ -29,16 +32,12 @@ fn client(cx: &Cx<Workflow>) -> Result<OpsChainClient, Failure> {
 async fn project_code(wf: &Workflow, cx: &Cx<Workflow>) -> Result<String, Failure> {
     let name = &wf.spec.project_ref.name;
     let project: Project = cx.ready(name).await?;
-    project
-        .spec
-        .opschain
-        .map(|p| p.code)
-        .ok_or_else(|| {
-            Failure::stalled(
-                common::INVALID_SPEC,
-                format!("projectRef {name:?} is not an OpsChain project; name one with spec.opschain"),
-            )
-        })
+    project.spec.opschain.map(|p| p.code).ok_or_else(|| {
+        Failure::stalled(
+            common::INVALID_SPEC,
+            format!("projectRef {name:?} is not an OpsChain project; name one with spec.opschain"),
+        )
+    })
 }
 
 pub async fn converge(
@@ -188,7 +187,11 @@ pub async fn converge(
             };
             match result {
                 Ok(_) => cx.did(
-                    if approve { "StepApproved" } else { "StepRejected" },
+                    if approve {
+                        "StepApproved"
+                    } else {
+                        "StepRejected"
+                    },
                     format!("{verb}d step {name:?} of run {}", latest.id),
                 ),
                 // Decided already: by our own earlier attempt whose answer was lost, or by a person.
@@ -220,7 +223,9 @@ pub async fn converge(
 /// One Warning Event when a run starts waiting for a person, not one per look.
 fn note_waiting(cx: &mut Cx<Workflow>, latest: Option<&super::crd::RunStatus>) {
     let Some(run) = latest else { return };
-    let Some(step) = &run.waiting_step else { return };
+    let Some(step) = &run.waiting_step else {
+        return;
+    };
     let seen = cx
         .status
         .last_run

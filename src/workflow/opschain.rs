@@ -78,9 +78,15 @@ pub fn definition(desired: &Desired, observed: Option<&Workflow>) -> Definition 
         update.steps = Some(desired.steps.clone());
         update.draft = desired.publish.then_some(false);
         let what = if w.draft {
-            format!("rewrite draft version {} with the declared steps", w.latest_version)
+            format!(
+                "rewrite draft version {} with the declared steps",
+                w.latest_version
+            )
         } else {
-            format!("add version {} with the declared steps", w.latest_version + 1)
+            format!(
+                "add version {} with the declared steps",
+                w.latest_version + 1
+            )
         };
         changes.push(if desired.publish {
             format!("{what}, published")
@@ -125,10 +131,19 @@ pub fn started<'a>(runs: &'a [Run], trigger: &Trigger) -> Option<&'a Run> {
 /// What to do with one step waiting for a decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StepAction {
-    Approve { id: String, name: String },
-    Reject { id: String, name: String },
+    Approve {
+        id: String,
+        name: String,
+    },
+    Reject {
+        id: String,
+        name: String,
+    },
     /// Left for a person: no policy covers it, or it is a plain wait step to be continued.
-    Leave { name: String, from: Option<String> },
+    Leave {
+        name: String,
+        from: Option<String>,
+    },
 }
 
 /// Decides each waiting step of a run. Only `spec.opschain.approval` acts, and only on approval
@@ -230,7 +245,10 @@ mod tests {
 
     #[test]
     fn nothing_differs_nothing_is_written() {
-        let w = workflow(vec![json!({"type": "wait", "name": "gate", "extra": 1})], false);
+        let w = workflow(
+            vec![json!({"type": "wait", "name": "gate", "extra": 1})],
+            false,
+        );
         assert_eq!(definition(&desired(), Some(&w)), Definition::InSync);
         let d = Desired {
             description: None,
@@ -238,7 +256,11 @@ mod tests {
         };
         let mut w = w;
         w.description = Some("set by a person".into());
-        assert_eq!(definition(&d, Some(&w)), Definition::InSync, "undeclared is not fought");
+        assert_eq!(
+            definition(&d, Some(&w)),
+            Definition::InSync,
+            "undeclared is not fought"
+        );
     }
 
     #[test]
@@ -315,7 +337,10 @@ mod tests {
     #[test]
     fn a_run_already_started_for_the_trigger_is_found() {
         let runs = vec![run("a", "token:r1", "2026-01-01T00:00:00Z", "success")];
-        assert_eq!(started(&runs, &Trigger::Token("r1".into())).unwrap().id, "a");
+        assert_eq!(
+            started(&runs, &Trigger::Token("r1".into())).unwrap().id,
+            "a"
+        );
         assert!(started(&runs, &Trigger::Token("r2".into())).is_none());
         let r = new_run("uid", &Trigger::Token("r2".into()), 3, None);
         assert_eq!(r.metadata[RUN_KEY], "token:r2");
@@ -327,11 +352,19 @@ mod tests {
     fn history_is_newest_first_and_bounded() {
         let runs = vec![
             run("a", "token:r1", "2026-01-01T00:00:00Z", "success"),
-            run("c", "schedule:2026-01-03T00:00:00Z", "2026-01-03T00:00:00Z", "running"),
+            run(
+                "c",
+                "schedule:2026-01-03T00:00:00Z",
+                "2026-01-03T00:00:00Z",
+                "running",
+            ),
             run("b", "token:r2", "2026-01-02T00:00:00Z", "error"),
         ];
         let h = history(&runs, 2);
-        assert_eq!(h.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["c", "b"]);
+        assert_eq!(
+            h.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["c", "b"]
+        );
         assert_eq!(h[0].trigger.as_deref(), Some("schedule"));
         assert_eq!(h[1].status, "error");
     }
@@ -363,7 +396,10 @@ mod tests {
             }]
         );
         let manual = policy(ApprovalAction::Manual, &[]);
-        assert!(matches!(approvals(Some(&manual), &steps)[0], StepAction::Leave { .. }));
+        assert!(matches!(
+            approvals(Some(&manual), &steps)[0],
+            StepAction::Leave { .. }
+        ));
     }
 
     #[test]
@@ -389,7 +425,10 @@ mod tests {
         );
         let p = policy(ApprovalAction::Reject, &[]);
         assert_eq!(approvals(Some(&p), &steps).len(), 2);
-        assert!(matches!(approvals(Some(&p), &steps)[1], StepAction::Reject { .. }));
+        assert!(matches!(
+            approvals(Some(&p), &steps)[1],
+            StepAction::Reject { .. }
+        ));
     }
 
     #[test]

@@ -183,7 +183,12 @@ mod tests {
 
     #[test]
     fn no_policy_no_run() {
-        let d = due(None, &WorkflowStatus::default(), at("2026-01-01T00:00:00Z"), at("2026-02-01T00:00:00Z"));
+        let d = due(
+            None,
+            &WorkflowStatus::default(),
+            at("2026-01-01T00:00:00Z"),
+            at("2026-02-01T00:00:00Z"),
+        );
         assert_eq!(d.unwrap(), Due::default());
     }
 
@@ -195,7 +200,12 @@ mod tests {
         let d = due(Some(&p), &status, created, created).unwrap();
         assert_eq!(d.triggers, vec![Trigger::Token("r1".into())]);
         d.triggers[0].record(&mut status);
-        assert!(due(Some(&p), &status, created, created).unwrap().triggers.is_empty());
+        assert!(
+            due(Some(&p), &status, created, created)
+                .unwrap()
+                .triggers
+                .is_empty()
+        );
         let p = policy(Some("r2"), None);
         assert_eq!(
             due(Some(&p), &status, created, created).unwrap().triggers,
@@ -218,7 +228,10 @@ mod tests {
             vec![Trigger::Schedule("2026-01-04T03:00:00Z".into())]
         );
         d.triggers[0].record(&mut status);
-        assert_eq!(status.last_scheduled_time.as_deref(), Some("2026-01-04T03:00:00Z"));
+        assert_eq!(
+            status.last_scheduled_time.as_deref(),
+            Some("2026-01-04T03:00:00Z")
+        );
         let d = due(Some(&p), &status, created, at("2026-01-04T05:00:00Z")).unwrap();
         assert!(d.triggers.is_empty());
     }
@@ -263,12 +276,18 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(phase(Some(&run("succeeded", None)), "ok"), Phase::Converged { .. }));
+        assert!(matches!(
+            phase(Some(&run("succeeded", None)), "ok"),
+            Phase::Converged { .. }
+        ));
         assert!(matches!(
             phase(Some(&run("error", None)), "ok"),
             Phase::Stalled { reason, .. } if reason == crate::workflow::reason::RUN_FAILED
         ));
-        assert!(matches!(phase(Some(&run("paused", None)), "ok"), Phase::Progressing { .. }));
+        assert!(matches!(
+            phase(Some(&run("paused", None)), "ok"),
+            Phase::Progressing { .. }
+        ));
     }
 
     #[test]

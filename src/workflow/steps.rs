@@ -156,7 +156,10 @@ mod tests {
         assert!(!same(&desired, &[]));
         assert!(!same(
             &desired,
-            &[json!({"type": "wait", "name": "gate"}), json!({"type": "wait"})]
+            &[
+                json!({"type": "wait", "name": "gate"}),
+                json!({"type": "wait"})
+            ]
         ));
         assert!(!same(&desired, &[json!({"type": "wait"})]));
     }
