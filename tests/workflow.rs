@@ -110,6 +110,26 @@ async fn writes(needle: &str) -> usize {
         .count()
 }
 
+/// Rewrites status as the controller would have left it (its field manager, the whole status),
+/// to stand for a controller that stopped at an awkward moment.
+async fn set_status(
+    api: &Api<Workflow>,
+    name: &str,
+    change: impl FnOnce(&mut converge::workflow::crd::WorkflowStatus),
+) {
+    let mut status = api.get(name).await.unwrap().status.unwrap();
+    change(&mut status);
+    let patch =
+        json!({"apiVersion": "converge.dev/v1alpha1", "kind": "Workflow", "status": status});
+    api.patch_status(
+        name,
+        &PatchParams::apply(converge::controller::context::FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .unwrap();
+}
+
 fn status(w: &Workflow) -> &converge::workflow::crd::WorkflowStatus {
     w.status.as_ref().unwrap()
 }
@@ -281,13 +301,7 @@ async fn opschain_runs_once_per_token_and_approves_only_by_policy() {
     assert_eq!(oc.list_runs(code, "release").await.unwrap().len(), 2);
 
     // Status loses the token (a crash before it was written): the run is found, not restarted.
-    api.patch_status(
-        "release",
-        &PatchParams::default(),
-        &Patch::Merge(&json!({"status": {"lastRunToken": null}})),
-    )
-    .await
-    .unwrap();
+    set_status(&api, "release", |s| s.last_run_token = None).await;
     wait_until(
         &api,
         "release",
@@ -469,4 +483,135 @@ async fn opschain_suspend_and_observe_only_write_nothing() {
         "Workflow held"
     );
     assert_eq!(oc.list_runs(code, "held").await.unwrap().len(), 1);
+}
+
+fn cycloid() -> converge::clients::cycloid::CycloidClient {
+    converge::clients::cycloid::CycloidClient::new(
+        converge::clients::cycloid::CycloidClient::config(env().endpoint("cycloid")),
+        converge::clients::Secret::new("sandbox-cycloid-api-key"),
+        "acme",
+        ClientMetrics::default(),
+    )
+    .unwrap()
+}
+
+const PIPELINE: &str = "jobs:\n  - name: deploy\n    plan:\n      - task: deploy\n        config:\n          platform: linux\n          run: {path: /bin/true}\n";
+
+/// A Cycloid Project "proj" (canonical `canonical`, environment staging) and a Component "api"
+/// (canonical `{canonical}-api`) with one pipeline `{canonical}-api-deploy` holding job deploy.
+fn cycloid_objects(canonical: &str) -> (Value, Value) {
+    let project = json!({
+        "apiVersion": "converge.dev/v1alpha1", "kind": "Project", "metadata": {"name": "proj"},
+        "spec": {"connectionRef": {"name": "cycloid"}, "deletionPolicy": "Orphan",
+                 "cycloid": {"canonical": canonical, "name": canonical,
+                             "configRepositoryCanonical": "acme-config",
+                             "environments": [{"canonical": "staging"}]}},
+    });
+    let component = json!({
+        "apiVersion": "converge.dev/v1alpha1", "kind": "Component", "metadata": {"name": "api"},
+        "spec": {"connectionRef": {"name": "cycloid"}, "projectRef": {"name": "proj"},
+                 "deletionPolicy": "Orphan",
+                 "cycloid": {"canonical": format!("{canonical}-api"), "name": "API",
+                             "environment": "staging", "stackRef": "cycloidio:stack-docker",
+                             "useCase": "default",
+                             "pipelines": [{"name": format!("{canonical}-api-deploy"),
+                                            "config": PIPELINE, "paused": false}]}},
+    });
+    (project, component)
+}
+
+fn cycloid_workflow(canonical: &str, extra: Value) -> Value {
+    let mut spec = json!({
+        "connectionRef": {"name": "cycloid"}, "projectRef": {"name": "proj"},
+        "driftInterval": "5s",
+        "cycloid": {"componentRef": {"name": "api"}, "pipeline": format!("{canonical}-api-deploy"),
+                    "job": "deploy"},
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        spec[k] = v.clone();
+    }
+    json!({"apiVersion": "converge.dev/v1alpha1", "kind": "Workflow",
+           "metadata": {"name": "build"}, "spec": spec})
+}
+
+#[tokio::test]
+async fn cycloid_job_builds_once_per_token_waits_for_its_component_and_is_deleted() {
+    let ns = "wf-cycloid";
+    let canonical = "wf-cy";
+    let (client, api) = setup(ns, "cycloid").await;
+    let (project, component) = cycloid_objects(canonical);
+    // The workflow first: it waits for its Project and Component.
+    apply(
+        &client,
+        ns,
+        cycloid_workflow(canonical, json!({"run": {"token": "t1"}})),
+    )
+    .await;
+    wait_reason(&api, "build", "Reconciling", "WaitingForReference").await;
+    apply(&client, ns, project).await;
+    apply(&client, ns, component).await;
+    let w = wait_until(&api, "build", "built t1", Duration::from_secs(60), |w| {
+        is_ready(w) && status(w).last_run_token.as_deref() == Some("t1")
+    })
+    .await;
+    let s = status(&w);
+    assert!(s.workflow_id.is_some(), "the job id");
+    let first = s.last_run.clone().unwrap();
+    assert_eq!(first.status, "succeeded");
+    assert_eq!(first.trigger.as_deref(), Some("token"));
+    let cy = cycloid();
+    let at = converge::clients::cycloid::ComponentPath::new(canonical, "staging", "wf-cy-api");
+    let pipeline = "wf-cy-api-deploy";
+    let builds = || async { cy.list_builds(&at, pipeline, "deploy").await.unwrap().len() };
+    assert_eq!(builds().await, 1);
+
+    // Nothing new declared: no build across two drift intervals.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert_eq!(builds().await, 1);
+
+    // A new token: one more build.
+    patch_spec(&api, "build", json!({"run": {"token": "t2"}})).await;
+    let w = wait_until(&api, "build", "built t2", Duration::from_secs(60), |w| {
+        is_ready(w) && status(w).last_run_token.as_deref() == Some("t2")
+    })
+    .await;
+    assert_eq!(status(&w).runs.len(), 2);
+    assert_eq!(builds().await, 2);
+
+    // A crash right after the trigger, before status recorded it: the build is found, not
+    // started again.
+    set_status(&api, "build", |s| {
+        s.last_run_token = Some("t1".into());
+        s.common.pending_create = Some(format!("run:token:t2@after:{}", first.id));
+    })
+    .await;
+    wait_until(
+        &api,
+        "build",
+        "t2 recorded again",
+        Duration::from_secs(60),
+        |w| {
+            let s = status(w);
+            s.last_run_token.as_deref() == Some("t2") && s.common.pending_create.is_none()
+        },
+    )
+    .await;
+    assert_eq!(builds().await, 2, "no second build for t2");
+
+    // Suspended: a new token is reported, not built.
+    patch_spec(
+        &api,
+        "build",
+        json!({"suspend": true, "run": {"token": "t3"}}),
+    )
+    .await;
+    let w = wait_reason(&api, "build", "Ready", "Suspended").await;
+    let message = condition(&w, "Ready").unwrap().message;
+    assert!(message.contains("build job"), "{message}");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(builds().await, 2);
+
+    // Deletion leaves the job (the Component's pipeline owns it).
+    delete_and_wait(&api, "build").await;
+    assert!(cy.get_job(&at, pipeline, "deploy").await.unwrap().is_some());
 }
