@@ -615,3 +615,58 @@ async fn cycloid_job_builds_once_per_token_waits_for_its_component_and_is_delete
     delete_and_wait(&api, "build").await;
     assert!(cy.get_job(&at, pipeline, "deploy").await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn opschain_schedule_catches_up_once_after_missed_times() {
+    let ns = "wf-cron";
+    let code = "wf_cron";
+    let (client, api) = setup(ns, "opschain").await;
+    project(&client, ns, code).await;
+    apply(
+        &client,
+        ns,
+        workflow(
+            "nightly",
+            code,
+            "nightly",
+            json!({"run": {"schedule": "0 0 * * *"}}),
+        ),
+    )
+    .await;
+    wait_ready(&api, "nightly").await;
+    let oc = opschain();
+    assert!(
+        oc.list_runs(code, "nightly").await.unwrap().is_empty(),
+        "no time passed yet"
+    );
+
+    // As if the controller had been down for three nights: one catch-up run, for the latest.
+    let three_days_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(72);
+    set_status(&api, "nightly", |s| {
+        s.last_scheduled_time = Some(three_days_ago.to_string())
+    })
+    .await;
+    let w = wait_until(&api, "nightly", "caught up", Duration::from_secs(60), |w| {
+        is_ready(w) && status(w).last_run.is_some()
+    })
+    .await;
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .start_of_day()
+        .unwrap()
+        .timestamp();
+    assert_eq!(
+        status(&w).last_scheduled_time.as_deref(),
+        Some(today.to_string().as_str())
+    );
+    assert_eq!(
+        status(&w).last_run.as_ref().unwrap().trigger.as_deref(),
+        Some("schedule")
+    );
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        oc.list_runs(code, "nightly").await.unwrap().len(),
+        1,
+        "one run, not three"
+    );
+}
