@@ -291,8 +291,9 @@ pub struct ComponentStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_build: Option<String>,
     /// The latest build Converge triggered for the declared revision.
+    // Boxed: it keeps every Component small enough to sit unboxed in `manifests::Manifest`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build: Option<BuildStatus>,
+    pub build: Option<Box<BuildStatus>>,
     /// Choreo: the deployment in each declared environment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deployments: Vec<DeploymentStatus>,

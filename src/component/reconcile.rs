@@ -84,31 +84,6 @@ impl Managed for Component {
     }
 }
 
-/// The referenced Project once it is Ready.
-pub async fn ready_project(
-    cx: &Cx<Component>,
-    name: &str,
-) -> Result<crate::project::crd::Project, Failure> {
-    use crate::common::conditions::READY;
-    let api =
-        kube::Api::<crate::project::crd::Project>::namespaced(cx.ctx.client.clone(), &cx.namespace);
-    let Some(p) = api.get_opt(name).await? else {
-        return Err(Failure::waiting(format!(
-            "waiting for Project {name:?}, which does not exist"
-        )));
-    };
-    let ready = p.status.as_ref().is_some_and(|s| {
-        s.common.is_true(READY) && s.common.observed_generation == p.metadata.generation
-    });
-    if ready {
-        Ok(p)
-    } else {
-        Err(Failure::waiting(format!(
-            "waiting for Project {name:?} to be Ready"
-        )))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -29,18 +29,10 @@ pub async fn run(
     // One line per managed kind; each runs on the shared engine (`crate::engine`).
     let kinds: Vec<futures::future::BoxFuture<'static, ()>> = vec![
         wiring::run::<Project>(client.clone(), ctx.clone(), stop.clone()).boxed(),
-        crate::engine::wiring::run::<crate::component::crd::Component>(
-            client.clone(),
-            ctx.clone(),
-            stop.clone(),
-        )
-        .boxed(),
-        crate::engine::wiring::run::<crate::workflow::crd::Workflow>(
-            client.clone(),
-            ctx.clone(),
-            stop.clone(),
-        )
-        .boxed(),
+        wiring::run::<crate::component::crd::Component>(client.clone(), ctx.clone(), stop.clone())
+            .boxed(),
+        wiring::run::<crate::workflow::crd::Workflow>(client.clone(), ctx.clone(), stop.clone())
+            .boxed(),
     ];
     futures::future::join(
         run_connections(client, ctx, stop),

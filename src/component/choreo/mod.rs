@@ -11,6 +11,7 @@ use crate::common::conditions::reason;
 use crate::component::crd::{BuildStatus, ChoreoComponent, Component};
 use crate::component::reasons;
 use crate::engine::{Cx, Failure, Phase};
+use crate::project::crd::Project;
 use plan::{BuildStep, ComponentStep, Next, Outcome};
 
 /// How soon to look again while Choreo builds or deploys.
@@ -33,7 +34,7 @@ pub async fn converge(
 ) -> Result<Phase, Failure> {
     let client = client(cx)?;
     let project_name = &obj.spec.project_ref.name;
-    let project = crate::component::reconcile::ready_project(cx, project_name).await?;
+    let project = cx.ready::<Project>(project_name).await?;
     let project_id = project.status.and_then(|s| s.project_id).ok_or_else(|| {
         Failure::waiting(format!(
             "waiting for Project {project_name:?} to record its Choreo id"
@@ -195,13 +196,13 @@ pub async fn converge(
 }
 
 fn record_build(cx: &mut Cx<Component>, build: &Build, key: &str) {
-    cx.status.build = Some(BuildStatus {
+    cx.status.build = Some(Box::new(BuildStatus {
         id: build.id.clone(),
         status: build.status.to_string(),
         revision: Some(key.to_string()),
         trigger: None,
         event_id: None,
-    });
+    }));
     if cx.status.pending_build.as_deref() == Some(key) {
         cx.status.pending_build = None;
     }

@@ -404,12 +404,12 @@ mod tests {
 
     fn recorded(id: &str, revision: &str) -> ComponentStatus {
         ComponentStatus {
-            build: Some(BuildStatus {
+            build: Some(Box::new(BuildStatus {
                 id: id.into(),
                 status: "Success".into(),
                 revision: Some(revision.into()),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         }
     }

@@ -13,6 +13,7 @@ use crate::component::crd::{
 };
 use crate::component::reasons;
 use crate::engine::{Cx, Failure, Phase};
+use crate::project::crd::Project;
 use plan::{BuildStep, ComponentStep, Desired, Observed, Outcome, PipelineAction};
 
 /// How soon to look again while a job build runs.
@@ -54,7 +55,7 @@ pub async fn converge(
 ) -> Result<Phase, Failure> {
     let client = client(cx)?;
     let project_name = &obj.spec.project_ref.name;
-    let project = crate::component::reconcile::ready_project(cx, project_name).await?;
+    let project = cx.ready::<Project>(project_name).await?;
     let project_status = project.status.unwrap_or_default();
     let Some(project_canonical) = project_status.project_id else {
         return Err(Failure::waiting(format!(
@@ -287,13 +288,13 @@ fn record_build(cx: &mut Cx<Component>, spec: &CycloidBuild, build: &Build) {
         .as_ref()
         .filter(|b| b.id == id)
         .and_then(|b| b.event_id.clone());
-    cx.status.build = Some(BuildStatus {
+    cx.status.build = Some(Box::new(BuildStatus {
         id,
         status: plan::status_name(build.status).to_string(),
         revision: spec.revision.clone(),
         trigger: spec.trigger.clone(),
         event_id,
-    });
+    }));
     if cx.status.pending_build.as_deref() == Some(plan::build_key(spec).as_str()) {
         cx.status.pending_build = None;
     }

@@ -765,13 +765,13 @@ mod tests {
 
     fn with_build(id: &str, revision: Option<&str>, trigger: Option<&str>) -> ComponentStatus {
         ComponentStatus {
-            build: Some(BuildStatus {
+            build: Some(Box::new(BuildStatus {
                 id: id.into(),
                 status: "succeeded".into(),
                 revision: revision.map(str::to_string),
                 trigger: trigger.map(str::to_string),
                 event_id: None,
-            }),
+            })),
             ..Default::default()
         }
     }
