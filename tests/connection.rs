@@ -4,168 +4,20 @@
 
 mod common;
 
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use common::controlplane;
+use common::converge::{credentials, env, namespace, put_secret};
 use converge::connection::crd::PlatformConnection;
-use converge::controller::context::Context;
-use converge::controller::metrics::Metrics;
-use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-
-/// Sandboxes and one controller for the whole test binary, on a runtime of their own so that
-/// they outlive any single test's runtime.
-struct Env {
-    endpoints: Vec<(&'static str, String)>,
-    metrics: Metrics,
-    logs: Logs,
-}
-
-/// Every log line of this test binary (the controller's included), at debug level.
-#[derive(Clone, Default)]
-struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn env() -> &'static Env {
-    static ENV: OnceLock<Env> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .init();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async move {
-                let cp = controlplane::shared().await;
-                let crds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
-                let o = cp
-                    .kubectl()
-                    .args(["apply", "--server-side", "-f", crds.to_str().unwrap()])
-                    .output()
-                    .unwrap();
-                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-                let o = cp
-                    .kubectl()
-                    .args([
-                        "wait",
-                        "--for=condition=Established",
-                        "--timeout=60s",
-                        "crd",
-                        "--all",
-                    ])
-                    .output()
-                    .unwrap();
-                assert!(o.status.success());
-                let sandboxes = converge::sandbox::all::Sandboxes::start(
-                    converge::sandbox::all::Options::ephemeral(),
-                )
-                .await
-                .unwrap();
-                let endpoints = sandboxes
-                    .endpoints()
-                    .into_iter()
-                    .map(|(p, _, api)| (p, api))
-                    .collect();
-                let client = cp.client().await.unwrap();
-                let metrics = Metrics::default();
-                let ctx = Arc::new(Context::new(client.clone(), metrics.clone()));
-                tx.send(Env {
-                    endpoints,
-                    metrics,
-                    logs,
-                })
-                .unwrap();
-                converge::controller::controllers::run(client, ctx, std::future::pending()).await;
-                drop(sandboxes);
-            });
-        });
-        rx.recv().expect("the controller thread started")
-    })
-}
-
-async fn namespace(client: &kube::Client, name: &str) {
-    let ns: Namespace =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
-    let _ = Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await;
-}
-
-async fn put_secret(client: &kube::Client, ns: &str, name: &str, data: serde_json::Value) {
-    let secret: Secret = serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data
-    }))
-    .unwrap();
-    Api::<Secret>::namespaced(client.clone(), ns)
-        .patch(
-            name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&secret),
-        )
-        .await
-        .unwrap();
-}
+use k8s_openapi::api::core::v1::Event;
+use kube::api::{Api, ListParams, PostParams};
 
 fn connection(name: &str, platform: &str, endpoint: &str, secret: &str) -> PlatformConnection {
-    let mut spec =
-        serde_json::json!({ "endpoint": endpoint, "credentials": {"secretName": secret} });
-    match platform {
-        "choreo" => spec["choreo"] = serde_json::json!({"organizationId": "acme"}),
-        "cycloid" => spec["cycloid"] = serde_json::json!({"organization": "acme"}),
-        "frends" => spec["frends"] = serde_json::json!({"defaultAgentGroupId": 1}),
-        "api7" => spec["api7"] = serde_json::json!({"organizationId": "1001", "clusterId": "2001"}),
-        _ => {
-            spec["opschain"] = serde_json::json!({});
-            spec["credentials"]["type"] = "Basic".into();
-        }
-    }
     serde_json::from_value(serde_json::json!({
         "apiVersion": "converge.dev/v1alpha1", "kind": "PlatformConnection",
-        "metadata": {"name": name}, "spec": spec
+        "metadata": {"name": name},
+        "spec": common::converge::connection_spec(platform, endpoint, secret)
     }))
     .unwrap()
-}
-
-/// Waits until the connection satisfies `done`; returns it.
-async fn wait_until(
-    api: &Api<PlatformConnection>,
-    name: &str,
-    what: &str,
-    done: impl Fn(&PlatformConnection) -> bool,
-) -> PlatformConnection {
-    let mut last = None;
-    for _ in 0..150 {
-        let c = api.get(name).await.unwrap();
-        if done(&c) {
-            return c;
-        }
-        last = Some(c);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!(
-        "{name} never became {what}: {:?}",
-        last.and_then(|c| c.status)
-    );
 }
 
 fn condition(
@@ -176,6 +28,16 @@ fn condition(
         .as_ref()
         .and_then(|s| s.common.condition(type_))
         .cloned()
+}
+
+/// Waits until the connection satisfies `done`; returns it.
+async fn wait_until(
+    api: &Api<PlatformConnection>,
+    name: &str,
+    what: &str,
+    done: impl Fn(&PlatformConnection) -> bool,
+) -> PlatformConnection {
+    common::converge::wait_until(api, name, what, Duration::from_secs(30), done).await
 }
 
 /// Waits until the connection's condition `type_` has `status`.
@@ -191,24 +53,14 @@ async fn wait_for(
     .await
 }
 
-fn credentials(platform: &str) -> serde_json::Value {
-    match platform {
-        "choreo" => serde_json::json!({"token": "sandbox-choreo-token"}),
-        "cycloid" => serde_json::json!({"token": "sandbox-cycloid-api-key"}),
-        "frends" => serde_json::json!({"token": "sandbox-frends-token"}),
-        "api7" => serde_json::json!({"token": "sandbox-api7-token"}),
-        _ => serde_json::json!({"username": "sandbox-user", "password": "sandbox-password"}),
-    }
-}
-
 #[tokio::test]
 async fn every_platform_connects_and_reports_what_it_checked() {
     let env = env();
-    let client = controlplane::shared().await.client().await.unwrap();
+    let client = common::converge::client().await;
     let ns = "conn-ready";
     namespace(&client, ns).await;
     let api = Api::<PlatformConnection>::namespaced(client.clone(), ns);
-    for (platform, endpoint) in &env.endpoints {
+    for (platform, _, endpoint) in &env.endpoints {
         put_secret(&client, ns, platform, credentials(platform)).await;
         api.create(
             &PostParams::default(),
@@ -217,7 +69,7 @@ async fn every_platform_connects_and_reports_what_it_checked() {
         .await
         .unwrap();
     }
-    for (platform, _) in &env.endpoints {
+    for (platform, _, _) in &env.endpoints {
         let c = wait_for(&api, platform, "Ready", "True").await;
         let status = c.status.unwrap();
         assert_eq!(status.platform.as_deref(), Some(*platform));
@@ -248,18 +100,13 @@ async fn every_platform_connects_and_reports_what_it_checked() {
 #[tokio::test]
 async fn a_wrong_token_stalls_with_the_platforms_message_and_a_rotation_recovers_it() {
     let env = env();
-    let client = controlplane::shared().await.client().await.unwrap();
+    let client = common::converge::client().await;
     let ns = "conn-rotate";
     namespace(&client, ns).await;
     let api = Api::<PlatformConnection>::namespaced(client.clone(), ns);
     let wrong = "wrong-token-for-the-redaction-check-8812";
     put_secret(&client, ns, "creds", serde_json::json!({"token": wrong})).await;
-    let endpoint = &env
-        .endpoints
-        .iter()
-        .find(|(p, _)| *p == "choreo")
-        .unwrap()
-        .1;
+    let endpoint = env.endpoint("choreo");
     api.create(
         &PostParams::default(),
         &connection("choreo", "choreo", endpoint, "creds"),
@@ -338,16 +185,11 @@ async fn a_wrong_token_stalls_with_the_platforms_message_and_a_rotation_recovers
 #[tokio::test]
 async fn a_missing_secret_stalls_until_it_is_created() {
     let env = env();
-    let client = controlplane::shared().await.client().await.unwrap();
+    let client = common::converge::client().await;
     let ns = "conn-missing";
     namespace(&client, ns).await;
     let api = Api::<PlatformConnection>::namespaced(client.clone(), ns);
-    let endpoint = &env
-        .endpoints
-        .iter()
-        .find(|(p, _)| *p == "opschain")
-        .unwrap()
-        .1;
+    let endpoint = env.endpoint("opschain");
     api.create(
         &PostParams::default(),
         &connection("ops", "opschain", endpoint, "later"),

@@ -250,13 +250,21 @@ pub struct ApiSpecStatus {
     /// SHA-256 of the definition last written to the platform, to detect content changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub definition_hash: Option<String>,
+    /// Frends: hash of the definition and passthrough settings last published, so the same
+    /// content is never published twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_hash: Option<String>,
+    /// Frends: the hash being published while a publish call is in flight; a controller
+    /// restarted after the call sees activeVersion moved on and does not publish again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_publish: Option<String>,
     /// Frends: the active (editable) version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_version: Option<i32>,
     /// Frends: the latest published version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_version: Option<i32>,
-    /// Frends: the version deployed to each agent group.
+    /// Frends: the version Converge deployed to each agent group.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deployments: Vec<FrendsDeploymentStatus>,
     /// Choreo: Created, Published, Deprecated or Retired.

@@ -1,3 +1,29 @@
 //! ApiSpec: an OpenAPI definition on Frends (versions, publish, deploy, passthrough), API7 Cloud (imported as an application) or Choreo (observed).
 
+pub mod api7;
+pub mod choreo;
 pub mod crd;
+pub mod document;
+pub mod frends;
+pub mod reconcile;
+
+/// Condition reasons of this kind (the shared ones are in `common::conditions::reason`).
+pub mod reason {
+    /// The declared OpenAPI document cannot be used as it is.
+    pub const INVALID_DEFINITION: &str = "InvalidDefinition";
+    /// The Choreo API to observe is not there (or not only one is).
+    pub const API_NOT_FOUND: &str = "ApiNotFound";
+}
+
+/// Event reasons of this kind's platform writes.
+pub mod event {
+    pub const CREATED: &str = "Created";
+    pub const UPDATED: &str = "Updated";
+    pub const PUBLISHED: &str = "Published";
+    pub const DEPLOYED: &str = "Deployed";
+    pub const UNDEPLOYED: &str = "Undeployed";
+    pub const PASSTHROUGH: &str = "PassthroughChanged";
+    pub const REIMPORTED: &str = "Reimported";
+    /// A recorded platform object is gone; Converge creates it again.
+    pub const RECREATING: &str = "Recreating";
+}

@@ -14,9 +14,11 @@ use kube::runtime::watcher;
 use super::context::Context;
 use super::error::Error;
 use super::metrics::ErrorLabels;
+use crate::apispec::crd::ApiSpec;
 use crate::connection::crd::PlatformConnection;
 use crate::connection::reconcile as connection;
 use crate::engine::wiring;
+use crate::gateway::crd::GatewayApplication;
 use crate::project::crd::Project;
 
 /// Runs every controller until `stop` resolves, then lets in-flight reconciles finish.
@@ -29,6 +31,8 @@ pub async fn run(
     // One line per managed kind; each runs on the shared engine (`crate::engine`).
     let kinds: Vec<futures::future::BoxFuture<'static, ()>> = vec![
         wiring::run::<Project>(client.clone(), ctx.clone(), stop.clone()).boxed(),
+        wiring::run::<ApiSpec>(client.clone(), ctx.clone(), stop.clone()).boxed(),
+        wiring::run::<GatewayApplication>(client.clone(), ctx.clone(), stop.clone()).boxed(),
         wiring::run::<crate::component::crd::Component>(client.clone(), ctx.clone(), stop.clone())
             .boxed(),
         wiring::run::<crate::workflow::crd::Workflow>(client.clone(), ctx.clone(), stop.clone())

@@ -18,6 +18,9 @@ use crate::cli::RunArgs;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let stop = shutdown_signal();
+    // Failpoints (the `fail` crate) from the FAILPOINTS variable, for the crash tests, e.g.
+    // FAILPOINTS=after-platform-create=pause. Without the variable nothing is configured.
+    let _failpoints = std::env::var_os("FAILPOINTS").map(|_| fail::FailScenario::setup());
     let client = kube::Client::try_default()
         .await
         .context("cannot reach a cluster: no usable kubeconfig and not running in a pod")?;

@@ -134,6 +134,8 @@ impl<K: Managed> Cx<K> {
     /// Call right after a create, once the platform id is in `status`: clears the pending
     /// create and writes status.
     pub async fn created(&mut self) -> Result<(), Failure> {
+        // The window the crash tests aim at: created on the platform, id not yet recorded.
+        fail::fail_point!("after-platform-create");
         self.common().pending_create = None;
         self.save().await
     }

@@ -316,6 +316,10 @@ pub struct ApiStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CanaryStatus {
+    /// The release this status describes (spec.canary.name when it was written); a release of
+    /// another name starts afresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// API7 Cloud canary release id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,

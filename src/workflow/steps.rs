@@ -5,8 +5,8 @@
 //! wants `requires_approval_from`, `children` and `run_as`. Comparison looks only at what the
 //! spec writes, so keys the platform adds to a stored step are not fought over.
 
-use ring::digest::{SHA256, digest};
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 
 use super::crd::{OpsChainStep, StepType};
 
@@ -88,8 +88,7 @@ fn covers(desired: &Value, observed: &Value) -> bool {
 /// SHA-256 (hex) of the steps as sent: what status records as the definition last written.
 pub fn hash(steps: &[Value]) -> String {
     let text = serde_json::to_string(steps).unwrap_or_default();
-    digest(&SHA256, text.as_bytes())
-        .as_ref()
+    Sha256::digest(text.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

@@ -47,43 +47,45 @@ impl std::io::Write for Logs {
 }
 
 /// The shared environment; started on first use, on a runtime of its own so that it outlives
-/// any single test's runtime.
+/// any single test's runtime. Sandboxes on free ports.
 pub fn env() -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .init();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async move {
-                let cp = controlplane::shared().await;
-                install_crds(cp);
-                let sandboxes = converge::sandbox::all::Sandboxes::start(
-                    converge::sandbox::all::Options::ephemeral(),
-                )
+    ENV.get_or_init(|| start(converge::sandbox::all::Options::ephemeral()))
+}
+
+/// Starts the control plane (with the CRDs), sandboxes with `options`, and an in-process
+/// controller on a thread and runtime of their own; they live as long as the test process.
+pub fn start(options: converge::sandbox::all::Options) -> Env {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let cp = controlplane::shared().await;
+            install_crds(cp);
+            let sandboxes = converge::sandbox::all::Sandboxes::start(options)
                 .await
                 .unwrap();
-                let client = cp.client().await.unwrap();
-                let metrics = Metrics::default();
-                let ctx = Arc::new(Context::new(client.clone(), metrics.clone()));
-                tx.send(Env {
-                    endpoints: sandboxes.endpoints(),
-                    metrics,
-                    logs,
-                })
-                .unwrap();
-                converge::controller::controllers::run(client, ctx, std::future::pending()).await;
-                drop(sandboxes);
-            });
+            let client = cp.client().await.unwrap();
+            let metrics = Metrics::default();
+            let ctx = Arc::new(Context::new(client.clone(), metrics.clone()));
+            tx.send(Env {
+                endpoints: sandboxes.endpoints(),
+                metrics,
+                logs,
+            })
+            .unwrap();
+            converge::controller::controllers::run(client, ctx, std::future::pending()).await;
+            drop(sandboxes);
         });
-        rx.recv().expect("the controller thread started")
-    })
+    });
+    rx.recv().expect("the controller thread started")
 }
 
 /// Applies `crds/` and waits until every CRD is Established.

@@ -1,0 +1,321 @@
+//! The GatewayApplication reconciler: find the application (recorded id, externalId, or name)
+//! → decide (pure: `plan`, over `application`, `apis`, `canary`) → write what differs, in an
+//! order the platform accepts → status.
+//!
+//! Write order: a release no longer declared is ended first (it may hold an upstream version
+//! the application update drops); then the application (which may add the canary's version or
+//! promote it); then the APIs; then the canary step.
+
+use super::apis::ApiAction;
+use super::application::{self, spec_default_version};
+use super::canary::{self, Write};
+use super::crd::{ApiStatus, GatewayApplication, GatewayApplicationStatus};
+use super::plan::{self, Observed};
+use super::reason;
+use crate::clients::PlatformClient;
+use crate::clients::api7::{Api7Client, Application, CanaryRelease, CanaryState, ListFilter};
+use crate::common::conditions::{CommonStatus, reason as common_reason};
+use crate::common::policy::Management;
+use crate::engine::ownership::{self, Ownership};
+use crate::engine::{Cx, Failure, Managed, Phase, drift};
+
+pub const KIND: &str = "GatewayApplication";
+
+impl Managed for GatewayApplication {
+    const KIND: &'static str = KIND;
+    type Status = GatewayApplicationStatus;
+
+    fn management(&self) -> &Management {
+        &self.spec.management
+    }
+    fn connection_name(&self) -> &str {
+        &self.spec.connection_ref.name
+    }
+    fn platform(&self) -> &'static str {
+        "api7"
+    }
+    fn status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+    fn common(status: &Self::Status) -> &CommonStatus {
+        &status.common
+    }
+    fn common_mut(status: &mut Self::Status) -> &mut CommonStatus {
+        &mut status.common
+    }
+    fn platform_id(status: &Self::Status) -> Option<&str> {
+        status.application_id.as_deref()
+    }
+
+    async fn converge(&self, cx: &mut Cx<Self>) -> Result<Phase, Failure> {
+        converge(self, cx).await
+    }
+
+    async fn delete(&self, cx: &mut Cx<Self>) -> Result<(), Failure> {
+        let api7 = client(cx)?;
+        let id = match (&cx.status.application_id, &cx.status.common.pending_create) {
+            (Some(id), _) => id.clone(),
+            // A create whose id was never recorded: the application under that name is ours.
+            (None, Some(name)) => match api7.find_application_by_name(name).await? {
+                Some(app) => app.id,
+                None => return Ok(()),
+            },
+            (None, None) => return Ok(()),
+        };
+        // cascade: the application's APIs and canary releases go with it.
+        gone_is_fine(api7.delete_application(&id, true).await)
+    }
+}
+
+fn client(cx: &Cx<GatewayApplication>) -> Result<Api7Client, Failure> {
+    match &cx.client {
+        PlatformClient::Api7(c) => Ok(c.clone()),
+        other => Err(Failure::stalled(
+            common_reason::INVALID_SPEC,
+            format!(
+                "a GatewayApplication needs an api7 PlatformConnection, not {}",
+                other.platform()
+            ),
+        )),
+    }
+}
+
+fn gone_is_fine(result: Result<(), crate::clients::ClientError>) -> Result<(), Failure> {
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// The application this object manages, if the platform has it: by recorded id, by
+/// externalId, else by name. Ownership is decided by the caller.
+async fn find_application(
+    api7: &Api7Client,
+    obj: &GatewayApplication,
+    recorded: Option<&str>,
+) -> Result<Option<Application>, Failure> {
+    let by_id = recorded.or(obj.spec.management.external_id.as_deref());
+    if let Some(id) = by_id {
+        match api7.get_application(id).await {
+            Ok(app) => return Ok(Some(app)),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(api7.find_application_by_name(&obj.spec.name).await?)
+}
+
+async fn converge(
+    obj: &GatewayApplication,
+    cx: &mut Cx<GatewayApplication>,
+) -> Result<Phase, Failure> {
+    let api7 = client(cx)?;
+    let spec = &obj.spec;
+    let recorded = cx.status.application_id.clone();
+
+    let found = find_application(&api7, obj, recorded.as_deref()).await?;
+    let app = match found {
+        Some(app) => {
+            let pending = cx.common().pending_create.clone();
+            let whose = ownership::of(
+                &spec.management,
+                recorded.as_deref(),
+                pending.as_deref(),
+                &spec.name,
+                &app.id,
+            );
+            if whose == Ownership::Conflict {
+                return Err(Failure::stalled(
+                    common_reason::CONFLICT,
+                    ownership::conflict_message("API7 Cloud", "application", &spec.name, &app.id),
+                ));
+            }
+            if cx.status.application_id.as_deref() != Some(app.id.as_str()) {
+                cx.status.application_id = Some(app.id.clone());
+                cx.common().pending_create = None;
+            }
+            app
+        }
+        None if !cx.may_write() => return Ok(cx.held(plan::create_changes(spec))),
+        None => {
+            cx.before_create(&spec.name).await?;
+            let body = application::create_body(spec, spec_default_version(spec));
+            let app = api7.create_application(&body).await?;
+            cx.status.application_id = Some(app.id.clone());
+            cx.status.apis.clear();
+            cx.did(
+                reason::CREATED,
+                format!("created application {} (id {})", spec.name, app.id),
+            );
+            cx.created().await?;
+            app
+        }
+    };
+
+    // Observe the rest.
+    let release = match &spec.canary {
+        Some(c) => api7.find_canary_release_by_name(&app.id, &c.name).await?,
+        None => None,
+    };
+    let retired = undeclared_release(&api7, obj, &app.id, cx.status.canary.as_ref()).await?;
+    let observed_apis = api7.list_apis(&app.id, &ListFilter::default()).await?;
+    let observed = Observed {
+        app: &app,
+        release: release.as_ref(),
+        undeclared_release: retired.as_ref(),
+        apis: &observed_apis,
+    };
+
+    let plan = plan::decide(spec, &observed, &cx.status, jiff::Timestamp::now());
+    cx.status.apis = plan.api_ids.clone();
+    if !cx.may_write() {
+        cx.status.canary = spec.canary.as_ref().and_then(|c| {
+            canary::observed(
+                c,
+                release.as_ref(),
+                cx.status.canary.as_ref(),
+                &app.spec.default_upstream_version,
+            )
+        });
+        return Ok(cx.held(plan.changes()));
+    }
+
+    // Write.
+    if let Some(w) = &plan.retire {
+        write_canary(&api7, cx, &app.id, w, reason::CANARY_ABORTED).await?;
+    }
+    if !plan.app_changes.is_empty() {
+        api7.patch_application(&app.id, &plan.patch).await?;
+        let what = plan.app_changes.join("; ");
+        cx.did(
+            reason::UPDATED,
+            format!("updated application {}: {what}", spec.name),
+        );
+    }
+    for action in &plan.api_actions {
+        apply_api(&api7, cx, &app.id, action).await?;
+    }
+    if spec.canary.is_none() {
+        cx.status.canary = None;
+    }
+    let Some(mut step) = plan.canary else {
+        return Ok(converged(spec, &app.id, None));
+    };
+    if let Some(w) = &step.write {
+        let why = canary_reason(w, step.promote);
+        if let Some(id) = write_canary(&api7, cx, &app.id, w, why).await? {
+            step.status.id = Some(id);
+        }
+    }
+    cx.status.canary = Some(step.status);
+    let recheck = step
+        .recheck
+        .map(|r| r.min(drift::interval(&spec.management)));
+    Ok(match recheck {
+        Some(recheck) => Phase::progressing(step.message, recheck),
+        None => converged(spec, &app.id, Some(&step.message)),
+    })
+}
+
+fn converged(spec: &super::crd::GatewayApplicationSpec, id: &str, canary: Option<&str>) -> Phase {
+    let mut message = format!(
+        "application {} (id {id}) matches the spec with {} API(s)",
+        spec.name,
+        spec.apis.len()
+    );
+    if let Some(c) = canary {
+        message.push_str("; ");
+        message.push_str(c);
+    }
+    Phase::converged(message)
+}
+
+/// A release status recorded that the spec no longer declares under that name, if still there.
+async fn undeclared_release(
+    api7: &Api7Client,
+    obj: &GatewayApplication,
+    app_id: &str,
+    recorded: Option<&super::crd::CanaryStatus>,
+) -> Result<Option<CanaryRelease>, Failure> {
+    let Some(rec) = recorded else {
+        return Ok(None);
+    };
+    let declared = obj.spec.canary.as_ref().map(|c| c.name.as_str());
+    let (Some(id), false) = (rec.id.as_deref(), rec.name.as_deref() == declared) else {
+        return Ok(None);
+    };
+    match api7.get_canary_release(app_id, id).await {
+        Ok(r) => Ok(Some(r)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The Event reason of a canary write.
+fn canary_reason(write: &Write, promote: bool) -> &'static str {
+    match write {
+        Write::Create(_) => reason::CANARY_STARTED,
+        Write::Update { body, .. } if body.state == CanaryState::Finished && promote => {
+            reason::CANARY_PROMOTED
+        }
+        Write::Update { body, .. } if body.state == CanaryState::Finished => reason::CANARY_ABORTED,
+        Write::Update { .. } => reason::CANARY_ADVANCED,
+    }
+}
+
+/// Does one canary write; returns the id of a created release.
+async fn write_canary(
+    api7: &Api7Client,
+    cx: &mut Cx<GatewayApplication>,
+    app_id: &str,
+    write: &Write,
+    why: &'static str,
+) -> Result<Option<String>, Failure> {
+    match write {
+        Write::Create(body) => {
+            // Releases are looked up by name before this, so a create lost in a crash is
+            // found again rather than repeated.
+            let r = api7.create_canary_release(app_id, body).await?;
+            cx.did(why, format!("{} (id {})", write.describe(), r.id));
+            Ok(Some(r.id))
+        }
+        Write::Update { id, body, what } => {
+            api7.update_canary_release(app_id, id, body).await?;
+            cx.did(why, what.clone());
+            Ok(None)
+        }
+    }
+}
+
+async fn apply_api(
+    api7: &Api7Client,
+    cx: &mut Cx<GatewayApplication>,
+    app_id: &str,
+    action: &ApiAction,
+) -> Result<(), Failure> {
+    match action {
+        ApiAction::Create { name, body } => {
+            let api = api7.create_api(app_id, body).await?;
+            cx.status.apis.push(ApiStatus {
+                name: name.clone(),
+                id: api.id.clone(),
+            });
+            cx.did(
+                reason::API_CREATED,
+                format!("created API {name} (id {})", api.id),
+            );
+            // Recorded at once: only recorded APIs are ever deleted as ours.
+            cx.save().await?;
+        }
+        ApiAction::Update { id, body, .. } => {
+            api7.update_api(app_id, id, body).await?;
+            cx.did(reason::API_UPDATED, action.describe());
+        }
+        ApiAction::Delete { id, .. } => {
+            gone_is_fine(api7.delete_api(app_id, id).await)?;
+            cx.status.apis.retain(|a| a.id != *id);
+            cx.did(reason::API_DELETED, action.describe());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,730 @@
+//! ApiSpec against the real apiserver and the Frends, API7 Cloud and Choreo sandboxes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::converge::*;
+use converge::apispec::crd::ApiSpec;
+use converge::clients::api7::{Active, Api7Client, Api7Scope, ApplicationPatch};
+use converge::clients::choreo::ChoreoClient;
+use converge::clients::frends::FrendsClient;
+use converge::clients::{Auth, ClientMetrics, Secret};
+use kube::api::Api;
+use serde_json::{Value, json};
+
+async fn setup(ns: &str, platform: &str) -> (kube::Client, Api<ApiSpec>) {
+    env();
+    let client = client().await;
+    namespace(&client, ns).await;
+    if platform == "choreo" {
+        connect_choreo(&client, ns).await;
+    } else {
+        connect(&client, ns, platform).await;
+    }
+    let api = Api::namespaced(client.clone(), ns);
+    (client, api)
+}
+
+/// `Sandboxes::endpoints` lists (platform, base URL, API base URL), which `Env` reads the
+/// other way round; they differ only for Choreo, whose API lives under `/api/v1`.
+fn api_base(platform: &str) -> &'static str {
+    if platform == "choreo" {
+        env().sandbox(platform)
+    } else {
+        env().endpoint(platform)
+    }
+}
+
+fn admin_base(platform: &str) -> &'static str {
+    if platform == "choreo" {
+        env().endpoint(platform)
+    } else {
+        env().sandbox(platform)
+    }
+}
+
+async fn connect_choreo(client: &kube::Client, ns: &str) {
+    put_secret(client, ns, "choreo-credentials", credentials("choreo")).await;
+    apply(
+        client,
+        ns,
+        json!({
+            "apiVersion": "converge.dev/v1alpha1", "kind": "PlatformConnection",
+            "metadata": {"name": "choreo"},
+            "spec": connection_spec("choreo", api_base("choreo"), "choreo-credentials"),
+        }),
+    )
+    .await;
+    let api = Api::<converge::connection::crd::PlatformConnection>::namespaced(client.clone(), ns);
+    wait_until(&api, "choreo", "Ready", Duration::from_secs(30), |c| {
+        c.status.as_ref().is_some_and(|s| s.common.is_true("Ready"))
+    })
+    .await;
+}
+
+fn frends() -> FrendsClient {
+    FrendsClient::new(
+        FrendsClient::config(api_base("frends")),
+        Auth::bearer("sandbox-frends-token"),
+        ClientMetrics::default(),
+        Some(1),
+    )
+    .unwrap()
+}
+
+fn api7() -> Api7Client {
+    Api7Client::new(
+        Api7Client::config(api_base("api7")),
+        Auth::bearer("sandbox-api7-token"),
+        ClientMetrics::default(),
+        Api7Scope {
+            organization_id: "1001".into(),
+            cluster_id: "2001".into(),
+        },
+    )
+    .unwrap()
+}
+
+fn choreo() -> ChoreoClient {
+    ChoreoClient::new(
+        ChoreoClient::config(api_base("choreo")),
+        Secret::new("sandbox-choreo-token"),
+        "acme",
+        ClientMetrics::default(),
+    )
+    .unwrap()
+}
+
+/// An OpenAPI 3 document with one GET operation per path.
+fn openapi3(title: &str, server: &str, paths: &[&str], description: Option<&str>) -> String {
+    let description = description
+        .map(|d| format!("  description: {d}\n"))
+        .unwrap_or_default();
+    let mut doc = format!(
+        "openapi: 3.0.1\ninfo:\n  title: {title}\n  version: 1.0.0\n{description}servers:\n  - url: {server}\npaths:\n"
+    );
+    for p in paths {
+        doc.push_str(&format!(
+            "  {p}:\n    get:\n      responses:\n        \"200\":\n          description: ok\n"
+        ));
+    }
+    doc
+}
+
+fn apispec(name: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": "converge.dev/v1alpha1", "kind": "ApiSpec",
+        "metadata": {"name": name}, "spec": spec,
+    })
+}
+
+fn config_map(name: &str, text: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name}, "data": {"openapi.yaml": text},
+    })
+}
+
+/// Calls to `platform`'s sandbox that were not reads, on the path `needle` or under it.
+async fn writes(platform: &str, needle: &str) -> Vec<String> {
+    let calls: Vec<Value> = reqwest::get(format!("{}/_sandbox/calls", admin_base(platform)))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    calls
+        .into_iter()
+        .filter(|c| {
+            let path = c["path"].as_str().unwrap_or("");
+            c["method"] != "GET" && (path.ends_with(needle) || path.contains(&format!("{needle}/")))
+        })
+        .map(|c| format!("{} {}", c["method"], c["path"]))
+        .collect()
+}
+
+fn status(o: &ApiSpec) -> &converge::apispec::crd::ApiSpecStatus {
+    o.status.as_ref().unwrap()
+}
+
+fn ready_message(o: &ApiSpec) -> String {
+    condition(o, "Ready").map(|c| c.message).unwrap_or_default()
+}
+
+async fn wait_event(client: &kube::Client, ns: &str, name: &str, reason: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let all = events(client, ns, name).await;
+        if let Some(e) = all.iter().find(|e| e.starts_with(&format!("{reason}:"))) {
+            return e.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {reason} Event for {name}; got {all:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn poll<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(t) = f().await {
+            return t;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} never happened"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Create from a ConfigMap, publish, deploy and add a passthrough; edit the ConfigMap → a new
+/// version is written, published once and deployed; delete → gone from Frends.
+#[tokio::test]
+async fn frends_creates_publishes_deploys_updates_and_deletes() {
+    let ns = "apispec-frends-life";
+    let (client, api) = setup(ns, "frends").await;
+    let base = "/api/life/v1";
+    apply(
+        &client,
+        ns,
+        config_map("life-doc", &openapi3("Life Pets", base, &["/pets"], None)),
+    )
+    .await;
+    apply(
+        &client,
+        ns,
+        apispec(
+            "life",
+            json!({
+                "connectionRef": {"name": "frends"}, "driftInterval": "5s",
+                "definition": {"configMapKeyRef": {"name": "life-doc", "key": "openapi.yaml"}},
+                "frends": {
+                    "basePath": base,
+                    "publish": {"changeDescription": "Published by Converge"},
+                    "deployments": [{"agentGroupId": 2}],
+                    "passthrough": [{"isDefault": true, "targetUrl": {"server": "https://life.internal"}}],
+                },
+            }),
+        ),
+    )
+    .await;
+    let o = wait_ready(&api, "life").await;
+    let s = status(&o);
+    let id: i64 = s.api_id.as_deref().unwrap().parse().unwrap();
+    assert_eq!((s.active_version, s.published_version), (Some(2), Some(1)));
+    assert_eq!(s.deployments.len(), 1);
+    assert_eq!(
+        (s.deployments[0].agent_group_id, s.deployments[0].version),
+        (2, 1)
+    );
+    let f = frends();
+    let platform = f.get_specification(id).await.unwrap();
+    assert_eq!(
+        (platform.name.as_str(), platform.active_version),
+        ("Life Pets", 2)
+    );
+    let published = f.list_passthroughs(id, 1).await.unwrap();
+    assert_eq!(
+        published.len(),
+        1,
+        "the passthrough was published with version 1"
+    );
+    assert_eq!(
+        published[0].settings.target_url.server,
+        "https://life.internal"
+    );
+
+    let hash = s.definition_hash.clone();
+    apply(
+        &client,
+        ns,
+        config_map(
+            "life-doc",
+            &openapi3("Life Pets", base, &["/pets", "/owners"], Some("v2")),
+        ),
+    )
+    .await;
+    let o = wait_until(&api, "life", "updated", Duration::from_secs(60), |o| {
+        is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash
+    })
+    .await;
+    let s = status(&o);
+    assert_eq!((s.active_version, s.published_version), (Some(3), Some(2)));
+    assert_eq!(
+        (s.deployments[0].agent_group_id, s.deployments[0].version),
+        (2, 2)
+    );
+    let platform = f.get_specification(id).await.unwrap();
+    assert_eq!(platform.description.as_deref(), Some("v2"));
+    let publishes = writes("frends", &format!("/{id}/publish")).await;
+    assert_eq!(publishes.len(), 2, "one publish per content: {publishes:?}");
+
+    delete_and_wait(&api, "life").await;
+    assert!(
+        f.find_specification(id).await.unwrap().is_none(),
+        "deleted from Frends"
+    );
+}
+
+/// Nothing is written while nothing differs; a document replaced on Frends and a deleted
+/// passthrough are put back, with a DriftCorrected Event.
+#[tokio::test]
+async fn frends_corrects_drift_and_writes_nothing_when_converged() {
+    let ns = "apispec-frends-drift";
+    let (client, api) = setup(ns, "frends").await;
+    let base = "/api/drift/v1";
+    let doc = openapi3("Drift Pets", base, &["/pets"], None);
+    apply(
+        &client,
+        ns,
+        apispec(
+            "drift",
+            json!({
+                "connectionRef": {"name": "frends"}, "driftInterval": "5s",
+                "definition": {"inline": doc},
+                "frends": {
+                    "basePath": base,
+                    "passthrough": [{"path": "/pets", "method": "GET", "corsEnabled": true,
+                        "allowedOrigins": ["https://shop.test"],
+                        "targetUrl": {"server": "https://drift.internal"}}],
+                },
+            }),
+        ),
+    )
+    .await;
+    let o = wait_ready(&api, "drift").await;
+    let id: i64 = status(&o).api_id.as_deref().unwrap().parse().unwrap();
+    let before = writes("frends", &format!("/api-specifications/{id}")).await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(
+        writes("frends", &format!("/api-specifications/{id}")).await,
+        before,
+        "no write across two drift intervals when nothing differs"
+    );
+
+    let f = frends();
+    f.update_specification(id, &openapi3("Hijacked", base, &["/pets"], None))
+        .await
+        .unwrap();
+    poll("the document put back", async || {
+        (f.get_specification(id).await.unwrap().name == "Drift Pets").then_some(())
+    })
+    .await;
+    let e = wait_event(&client, ns, "drift", "DriftCorrected").await;
+    assert!(e.contains("wrote the definition"), "{e}");
+
+    let pt = f.list_passthroughs(id, 1).await.unwrap();
+    f.delete_passthrough(id, 1, pt[0].id).await.unwrap();
+    let back = poll("the passthrough put back", async || {
+        let now = f.list_passthroughs(id, 1).await.unwrap();
+        (!now.is_empty()).then_some(now)
+    })
+    .await;
+    assert_eq!(back[0].settings.allowed_origins, vec!["https://shop.test"]);
+    assert!(back[0].settings.cors_enabled);
+    delete_and_wait(&api, "drift").await;
+}
+
+/// A specification Converge did not create stalls until adopted; adopted, it keeps its id and
+/// no second one appears; deletionPolicy Orphan leaves it on Frends.
+#[tokio::test]
+async fn frends_adopts_only_when_asked_and_orphans() {
+    let ns = "apispec-frends-adopt";
+    let (client, api) = setup(ns, "frends").await;
+    let base = "/api/adopt/v1";
+    let doc = openapi3("Adopt Pets", base, &["/pets"], None);
+    let f = frends();
+    let existing = f.create_specification(&doc).await.unwrap();
+    apply(
+        &client,
+        ns,
+        apispec(
+            "adopt",
+            json!({
+                "connectionRef": {"name": "frends"},
+                "definition": {"inline": doc}, "frends": {"basePath": base},
+            }),
+        ),
+    )
+    .await;
+    let o = wait_reason(&api, "adopt", "Stalled", "AlreadyExistsNotAdopted").await;
+    let m = condition(&o, "Stalled").unwrap().message;
+    assert!(
+        m.contains("adoptionPolicy: Adopt") && m.contains(&existing.id.to_string()),
+        "{m}"
+    );
+    patch_spec(
+        &api,
+        "adopt",
+        json!({"adoptionPolicy": "Adopt", "deletionPolicy": "Orphan"}),
+    )
+    .await;
+    let o = wait_ready(&api, "adopt").await;
+    assert_eq!(status(&o).api_id, Some(existing.id.to_string()));
+    let named = f
+        .list_specifications()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.name == "Adopt Pets")
+        .count();
+    assert_eq!(named, 1, "no second specification");
+    delete_and_wait(&api, "adopt").await;
+    assert!(
+        f.find_specification(existing.id).await.unwrap().is_some(),
+        "orphaned, kept"
+    );
+}
+
+/// A missing ConfigMap is waited for; a document that is not OpenAPI stalls with a message
+/// saying why; fixing the ConfigMap converges.
+#[tokio::test]
+async fn frends_waits_for_its_configmap_and_stalls_on_an_invalid_document() {
+    let ns = "apispec-frends-ref";
+    let (client, api) = setup(ns, "frends").await;
+    let base = "/api/ref/v1";
+    apply(
+        &client,
+        ns,
+        apispec(
+            "ref",
+            json!({
+                "connectionRef": {"name": "frends"},
+                "definition": {"configMapKeyRef": {"name": "ref-doc", "key": "openapi.yaml"}},
+                "frends": {"basePath": base},
+            }),
+        ),
+    )
+    .await;
+    let o = wait_reason(&api, "ref", "Reconciling", "WaitingForReference").await;
+    assert!(
+        ready_message(&o).contains("ref-doc"),
+        "{}",
+        ready_message(&o)
+    );
+    apply(
+        &client,
+        ns,
+        config_map("ref-doc", "info:\n  title: Ref\npaths: {}\n"),
+    )
+    .await;
+    let o = wait_reason(&api, "ref", "Stalled", "InvalidDefinition").await;
+    let m = condition(&o, "Stalled").unwrap().message;
+    assert!(m.contains("no OpenAPI version"), "{m}");
+    apply(
+        &client,
+        ns,
+        config_map("ref-doc", &openapi3("Ref Pets", base, &["/pets"], None)),
+    )
+    .await;
+    let o = wait_ready(&api, "ref").await;
+    assert!(status(&o).api_id.is_some());
+    delete_and_wait(&api, "ref").await;
+}
+
+/// suspend creates nothing and says what it would do; ObserveOnly reports a changed definition
+/// without writing it, and deleting under ObserveOnly leaves the specification.
+#[tokio::test]
+async fn frends_suspend_and_observe_only_never_write() {
+    let ns = "apispec-frends-held";
+    let (client, api) = setup(ns, "frends").await;
+    let base = "/api/held/v1";
+    let doc = openapi3("Held Pets", base, &["/pets"], None);
+    apply(
+        &client,
+        ns,
+        apispec(
+            "held",
+            json!({
+                "connectionRef": {"name": "frends"}, "suspend": true, "driftInterval": "5s",
+                "definition": {"inline": doc}, "frends": {"basePath": base},
+            }),
+        ),
+    )
+    .await;
+    let o = wait_reason(&api, "held", "Ready", "Suspended").await;
+    assert!(ready_message(&o).contains("create the Frends API specification"));
+    let f = frends();
+    let exists = |name: &'static str| {
+        let f = f.clone();
+        async move {
+            f.list_specifications()
+                .await
+                .unwrap()
+                .into_iter()
+                .any(|s| s.name == name)
+        }
+    };
+    assert!(!exists("Held Pets").await, "suspended: nothing created");
+
+    patch_spec(&api, "held", json!({"suspend": false})).await;
+    let o = wait_ready(&api, "held").await;
+    let id = status(&o).api_id.clone().unwrap();
+    let before = writes("frends", &format!("/api-specifications/{id}")).await;
+    patch_spec(
+        &api,
+        "held",
+        json!({"managementPolicy": "ObserveOnly",
+               "definition": {"inline": openapi3("Held Pets", base, &["/pets"], Some("changed"))}}),
+    )
+    .await;
+    let o = wait_reason(&api, "held", "Ready", "Observed").await;
+    assert!(
+        ready_message(&o).contains("write the definition"),
+        "{}",
+        ready_message(&o)
+    );
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        writes("frends", &format!("/api-specifications/{id}")).await,
+        before,
+        "ObserveOnly wrote"
+    );
+    delete_and_wait(&api, "held").await;
+    assert!(exists("Held Pets").await, "ObserveOnly never deletes");
+}
+
+/// Import with labels → Ready; no writes while converged; labels changed on API7 are put back
+/// (DriftCorrected); a changed definition is re-imported (one application, new id); delete
+/// removes it.
+#[tokio::test]
+async fn api7_imports_corrects_drift_reimports_and_deletes() {
+    let ns = "apispec-api7-life";
+    let (client, api) = setup(ns, "api7").await;
+    let server = "http://inventory.internal:8080";
+    let spec = |paths: &[&str]| {
+        json!({
+            "connectionRef": {"name": "api7"}, "driftInterval": "5s",
+            "definition": {"inline": openapi3("inv-life", server, paths, None)},
+            "api7": {"labels": ["warehouse"], "published": true},
+        })
+    };
+    apply(&client, ns, apispec("inv", spec(&["/items"]))).await;
+    let o = wait_ready(&api, "inv").await;
+    let id = status(&o).api_id.clone().unwrap();
+    let a = api7();
+    let app = a.get_application(&id).await.unwrap();
+    assert_eq!(app.spec.labels, vec!["warehouse"]);
+    assert_eq!(app.spec.active, Active::Published);
+
+    let before = writes("api7", &id).await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(
+        writes("api7", &id).await,
+        before,
+        "no write when nothing differs"
+    );
+
+    let drift = ApplicationPatch {
+        labels: Some(vec!["other".into()]),
+        ..Default::default()
+    };
+    a.patch_application(&id, &drift).await.unwrap();
+    poll("the labels put back", async || {
+        (a.get_application(&id).await.unwrap().spec.labels == vec!["warehouse"]).then_some(())
+    })
+    .await;
+    wait_event(&client, ns, "inv", "DriftCorrected").await;
+
+    apply(&client, ns, apispec("inv", spec(&["/items", "/orders"]))).await;
+    let o = wait_until(&api, "inv", "re-imported", Duration::from_secs(60), |o| {
+        is_ready(o) && o.status.as_ref().unwrap().api_id.as_deref() != Some(id.as_str())
+    })
+    .await;
+    let new_id = status(&o).api_id.clone().unwrap();
+    let apps = a
+        .list_applications(&Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|x| x.spec.name == "inv-life")
+        .collect::<Vec<_>>();
+    assert_eq!(apps.len(), 1, "one application after the re-import");
+    assert_eq!(apps[0].id, new_id);
+    assert_eq!(apps[0].spec.labels, vec!["warehouse"]);
+    assert!(a.get_application(&id).await.unwrap_err().is_not_found());
+
+    delete_and_wait(&api, "inv").await;
+    assert!(a.get_application(&new_id).await.unwrap_err().is_not_found());
+}
+
+/// An application imported by someone else stalls until adopted; adopted, it keeps its id;
+/// suspend holds a label change; Orphan leaves it on API7.
+#[tokio::test]
+async fn api7_adopts_only_when_asked_suspends_and_orphans() {
+    let ns = "apispec-api7-adopt";
+    let (client, api) = setup(ns, "api7").await;
+    let doc = openapi3("inv-adopt", "http://adopt.internal", &["/items"], None);
+    let a = api7();
+    let existing = a.import_openapi(&doc).await.unwrap();
+    apply(
+        &client,
+        ns,
+        apispec(
+            "adopt",
+            json!({"connectionRef": {"name": "api7"}, "definition": {"inline": doc}, "api7": {}}),
+        ),
+    )
+    .await;
+    let o = wait_reason(&api, "adopt", "Stalled", "AlreadyExistsNotAdopted").await;
+    assert!(
+        condition(&o, "Stalled")
+            .unwrap()
+            .message
+            .contains("adoptionPolicy: Adopt")
+    );
+    patch_spec(
+        &api,
+        "adopt",
+        json!({"adoptionPolicy": "Adopt", "deletionPolicy": "Orphan"}),
+    )
+    .await;
+    let o = wait_ready(&api, "adopt").await;
+    assert_eq!(status(&o).api_id.as_deref(), Some(existing.id.as_str()));
+
+    let before = writes("api7", &existing.id).await;
+    patch_spec(
+        &api,
+        "adopt",
+        json!({"suspend": true, "api7": {"labels": ["held"]}}),
+    )
+    .await;
+    let o = wait_reason(&api, "adopt", "Ready", "Suspended").await;
+    assert!(
+        ready_message(&o).contains("set labels to [held]"),
+        "{}",
+        ready_message(&o)
+    );
+    assert_eq!(
+        writes("api7", &existing.id).await,
+        before,
+        "suspended: no write"
+    );
+
+    delete_and_wait(&api, "adopt").await;
+    assert!(
+        a.get_application(&existing.id).await.is_ok(),
+        "orphaned, kept"
+    );
+}
+
+/// Choreo APIs are observed: Ready with lifecycle status and visibility; a missing one stalls
+/// until it appears; deletion and ObserveOnly write nothing to Choreo.
+#[tokio::test]
+async fn choreo_observes_and_never_writes() {
+    let ns = "apispec-choreo";
+    let (client, api) = setup(ns, "choreo").await;
+    apply(
+        &client,
+        ns,
+        apispec(
+            "orders",
+            json!({"connectionRef": {"name": "choreo"}, "choreo": {"name": "Orders API", "version": "v1"}}),
+        ),
+    )
+    .await;
+    apply(
+        &client,
+        ns,
+        apispec(
+            "observed",
+            json!({"connectionRef": {"name": "choreo"}, "managementPolicy": "ObserveOnly",
+                   "choreo": {"name": "Orders API"}}),
+        ),
+    )
+    .await;
+    apply(
+        &client,
+        ns,
+        apispec(
+            "refunds",
+            json!({"connectionRef": {"name": "choreo"}, "choreo": {"name": "Refunds API"}}),
+        ),
+    )
+    .await;
+    let o = wait_ready(&api, "orders").await;
+    let s = status(&o);
+    assert_eq!(s.lifecycle_status.as_deref(), Some("Published"));
+    assert_eq!(s.visibility.as_deref(), Some("Public"));
+    let orders_id = s.api_id.clone().unwrap();
+    let o = wait_ready(&api, "observed").await;
+    assert_eq!(condition(&o, "Ready").unwrap().reason, "Observed");
+
+    let o = wait_reason(&api, "refunds", "Stalled", "ApiNotFound").await;
+    assert!(
+        condition(&o, "Stalled")
+            .unwrap()
+            .message
+            .contains("Refunds API")
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/_sandbox/seed", admin_base("choreo")))
+        .json(
+            &json!({"apis": [{"orgId": "acme", "name": "Refunds API", "version": "v1",
+                                "status": "Created", "visibility": "Organization"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text().await);
+    let o = wait_ready(&api, "refunds").await;
+    assert_eq!(status(&o).lifecycle_status.as_deref(), Some("Created"));
+    assert_eq!(status(&o).visibility.as_deref(), Some("Organization"));
+
+    for name in ["orders", "observed", "refunds"] {
+        delete_and_wait(&api, name).await;
+    }
+    assert!(
+        choreo().get_api(&orders_id).await.is_ok(),
+        "never deleted on Choreo"
+    );
+    assert_eq!(
+        writes("choreo", "").await,
+        Vec::<String>::new(),
+        "no write to Choreo"
+    );
+}
+
+/// The documents of a YAML manifest file of `examples/`, as JSON.
+fn example(path: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap();
+    serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| {
+            let v: serde_yaml_ng::Value = serde::Deserialize::deserialize(d).unwrap();
+            serde_json::to_value(v).unwrap()
+        })
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// The ApiSpec examples converge against the sandboxes (their connections, named as the
+/// examples name them, point at this test's sandboxes).
+#[tokio::test]
+async fn the_examples_converge() {
+    for (platform, file) in [
+        ("frends", "examples/frends/apispec.yaml"),
+        ("api7", "examples/api7/apispec.yaml"),
+        ("choreo", "examples/choreo/apispec.yaml"),
+    ] {
+        let ns = format!("apispec-example-{platform}");
+        let (client, api) = setup(&ns, platform).await;
+        let mut names = Vec::new();
+        for object in example(file) {
+            if object["kind"] == "ApiSpec" {
+                names.push(object["metadata"]["name"].as_str().unwrap().to_string());
+            }
+            apply(&client, &ns, object).await;
+        }
+        assert!(!names.is_empty(), "{file} declares an ApiSpec");
+        for name in names {
+            let o = wait_ready(&api, &name).await;
+            assert!(status(&o).api_id.is_some(), "{file}: {name}");
+            delete_and_wait(&api, &name).await;
+        }
+    }
+}
