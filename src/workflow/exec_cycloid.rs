@@ -142,7 +142,7 @@ pub async fn converge(
     }
     Ok(runs::phase(
         cx.status.last_run.as_ref(),
-        &format!("Cycloid job {path} (id {}) is ready to build", job.id),
+        &format!("Cycloid job {path} (id {})", job.id),
     ))
 }
 
