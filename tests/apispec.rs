@@ -17,50 +17,17 @@ async fn setup(ns: &str, platform: &str) -> (kube::Client, Api<ApiSpec>) {
     env();
     let client = client().await;
     namespace(&client, ns).await;
-    if platform == "choreo" {
-        connect_choreo(&client, ns).await;
-    } else {
-        connect(&client, ns, platform).await;
-    }
+    connect(&client, ns, platform).await;
     let api = Api::namespaced(client.clone(), ns);
     (client, api)
 }
 
-/// `Sandboxes::endpoints` lists (platform, base URL, API base URL), which `Env` reads the
-/// other way round; they differ only for Choreo, whose API lives under `/api/v1`.
 fn api_base(platform: &str) -> &'static str {
-    if platform == "choreo" {
-        env().sandbox(platform)
-    } else {
-        env().endpoint(platform)
-    }
+    env().endpoint(platform)
 }
 
 fn admin_base(platform: &str) -> &'static str {
-    if platform == "choreo" {
-        env().endpoint(platform)
-    } else {
-        env().sandbox(platform)
-    }
-}
-
-async fn connect_choreo(client: &kube::Client, ns: &str) {
-    put_secret(client, ns, "choreo-credentials", credentials("choreo")).await;
-    apply(
-        client,
-        ns,
-        json!({
-            "apiVersion": "converge.dev/v1alpha1", "kind": "PlatformConnection",
-            "metadata": {"name": "choreo"},
-            "spec": connection_spec("choreo", api_base("choreo"), "choreo-credentials"),
-        }),
-    )
-    .await;
-    let api = Api::<converge::connection::crd::PlatformConnection>::namespaced(client.clone(), ns);
-    wait_until(&api, "choreo", "Ready", Duration::from_secs(30), |c| {
-        c.status.as_ref().is_some_and(|s| s.common.is_true("Ready"))
-    })
-    .await;
+    env().sandbox(platform)
 }
 
 fn frends() -> FrendsClient {

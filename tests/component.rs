@@ -835,3 +835,83 @@ async fn the_component_examples_converge_against_the_sandboxes() {
     assert_eq!(build.status, "succeeded");
     assert!(build.event_id.is_some());
 }
+
+#[tokio::test]
+async fn cycloid_suspend_and_observe_only_write_nothing_then_removed_pipelines_are_deleted() {
+    let env = env();
+    let client = client().await;
+    let ns = "comp-cycloid-hold";
+    namespace(&client, ns).await;
+    connect(&client, ns, "cycloid").await;
+    apply(&client, ns, cycloid_project("billing", "comp-hold")).await;
+    project_id(&client, ns, "billing").await;
+    let api = Api::<Component>::namespaced(client.clone(), ns);
+    apply(
+        &client,
+        ns,
+        cycloid_component("api", "billing", "held-api", json!({})),
+    )
+    .await;
+    let first = status(&wait_ready(&api, "api").await).build.unwrap();
+    let writes = env.writes("cycloid", "held-api").await;
+
+    let changed = |extra: Value| {
+        let mut spec = json!({"cycloid": {"build": {"revision": "2.0"},
+            "pipelines": [{"name": "held-api-deploy", "config": PIPELINE,
+                           "vars": "task: deploy\n", "paused": true}]}});
+        merge(&mut spec, extra);
+        cycloid_component("api", "billing", "held-api", spec)
+    };
+    apply(&client, ns, changed(json!({"suspend": true}))).await;
+    let c = wait_reason(&api, "api", "Ready", "Suspended").await;
+    let message = condition(&c, "Ready").unwrap().message;
+    assert!(
+        message.contains("pause pipeline") && message.contains("trigger a build"),
+        "{message}"
+    );
+    apply(
+        &client,
+        ns,
+        changed(json!({"managementPolicy": "ObserveOnly"})),
+    )
+    .await;
+    wait_reason(&api, "api", "Ready", "Observed").await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        env.writes("cycloid", "held-api").await,
+        writes,
+        "held: no write"
+    );
+    let at = ComponentPath::new("comp-hold", "staging", "held-api");
+    let cy = cycloid();
+    assert_eq!(
+        cy.list_builds(&at, "held-api-deploy", "deploy")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(cycloid_events("held-api", &first.id).await, 1);
+
+    // Managed again, without pipelines or build: the pipeline Converge created is deleted.
+    apply(
+        &client,
+        ns,
+        cycloid_component(
+            "api",
+            "billing",
+            "held-api",
+            json!({"cycloid": {"pipelines": null, "build": null, "completionEvent": null}}),
+        ),
+    )
+    .await;
+    let c = wait_ready(&api, "api").await;
+    assert!(status(&c).pipelines.is_empty());
+    assert!(
+        cy.get_pipeline(&at, "held-api-deploy")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(cy.get_component(&at).await.unwrap().is_some());
+}

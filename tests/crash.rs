@@ -3,7 +3,10 @@
 //!
 //! The controller runs as a real `converge run` process. The `after-platform-create` failpoint
 //! (the `fail` crate, configured through FAILPOINTS) pauses it right after the create returns;
-//! the test then kills it with SIGKILL, as a node failure or OOM kill would.
+//! the test then kills it with SIGKILL, as a node failure or an OOM kill would. One case per
+//! platform whose objects Converge creates by a natural key: a Cycloid Project (canonical), a
+//! Frends ApiSpec (name: Frends allows two specifications with one name, so a second create
+//! would be a real duplicate) and an API7 GatewayApplication (name).
 
 mod common;
 
@@ -12,9 +15,46 @@ use std::time::Duration;
 
 use common::controlplane;
 use common::converge::{apply, connection_spec, credentials, install_crds, namespace, put_secret};
-use converge::project::crd::Project;
 use kube::api::Api;
-use serde_json::json;
+use kube::core::{DynamicObject, GroupVersionKind};
+use serde_json::{Value, json};
+
+struct Case {
+    platform: &'static str,
+    kind: &'static str,
+    object: Value,
+    /// A create call: POST to a path ending with this.
+    create_path: &'static str,
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            platform: "cycloid",
+            kind: "Project",
+            object: json!({"connectionRef": {"name": "cycloid"},
+                "cycloid": {"canonical": "crash-shop", "name": "Shop", "configRepositoryCanonical": "acme-config"}}),
+            create_path: "/organizations/acme/projects",
+        },
+        Case {
+            platform: "frends",
+            kind: "ApiSpec",
+            object: json!({"connectionRef": {"name": "frends"},
+                "definition": {"inline": "openapi: 3.0.1\ninfo:\n  title: Crash Orders\n  version: 1.0.0\nservers:\n  - url: /api/crash/v1\npaths: {}\n"},
+                "frends": {"basePath": "/api/crash/v1"}}),
+            create_path: "/api-management/api-specifications",
+        },
+        Case {
+            platform: "api7",
+            kind: "GatewayApplication",
+            object: json!({"connectionRef": {"name": "api7"}, "name": "crash-app",
+                "hosts": ["crash.acme.test"], "pathPrefix": "/crash",
+                "upstreams": [{"version": "v1", "targets": [{"host": "v1.internal", "port": 8080}]}],
+                "defaultUpstreamVersion": "v1"}),
+            create_path: "/apps",
+        },
+    ]
+}
 
 fn controller(
     kubeconfig: &std::path::Path,
@@ -48,13 +88,32 @@ fn kill(child: &mut Child) {
     let _ = child.wait();
 }
 
-async fn calls(sandbox: &str) -> Vec<serde_json::Value> {
-    reqwest::get(format!("{sandbox}/_sandbox/calls"))
+async fn creates(sandbox: &str, path: &str) -> usize {
+    let calls: Vec<Value> = reqwest::get(format!("{sandbox}/_sandbox/calls"))
         .await
         .unwrap()
         .json()
         .await
-        .unwrap()
+        .unwrap();
+    calls
+        .iter()
+        .filter(|c| c["method"] == "POST" && c["path"].as_str().unwrap().ends_with(path))
+        .count()
+}
+
+async fn api(client: &kube::Client, ns: &str, kind: &str) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("converge.dev", "v1alpha1", kind);
+    let (ar, _) = kube::discovery::pinned_kind(client, &gvk).await.unwrap();
+    Api::namespaced_with(client.clone(), ns, &ar)
+}
+
+fn ready(o: &DynamicObject) -> bool {
+    let status = &o.data["status"];
+    status["observedGeneration"] == json!(o.metadata.generation)
+        && status["conditions"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
 }
 
 #[tokio::test]
@@ -65,80 +124,99 @@ async fn a_controller_killed_after_a_create_does_not_create_twice() {
         converge::sandbox::all::Sandboxes::start(converge::sandbox::all::Options::ephemeral())
             .await
             .unwrap();
-    let (_, sandbox, endpoint) = sandboxes
-        .endpoints()
-        .into_iter()
-        .find(|e| e.0 == "cycloid")
-        .unwrap();
     let client = cp.client().await.unwrap();
-    let ns = "crash";
-    namespace(&client, ns).await;
-    put_secret(&client, ns, "cycloid-credentials", credentials("cycloid")).await;
-    apply(
-        &client,
-        ns,
-        json!({"apiVersion": "converge.dev/v1alpha1", "kind": "PlatformConnection",
-               "metadata": {"name": "cycloid"},
-               "spec": connection_spec("cycloid", &endpoint, "cycloid-credentials")}),
-    )
-    .await;
-    apply(
-        &client,
-        ns,
-        json!({"apiVersion": "converge.dev/v1alpha1", "kind": "Project", "metadata": {"name": "shop"},
-               "spec": {"connectionRef": {"name": "cycloid"},
-                        "cycloid": {"canonical": "crash-shop", "name": "Shop",
-                                    "configRepositoryCanonical": "acme-config"}}}),
-    )
-    .await;
     let logs = tempfile::tempdir().unwrap();
-    let api = Api::<Project>::namespaced(client.clone(), ns);
 
-    // First run: paused right after Cycloid created the project, then killed.
-    let mut first = controller(
-        cp.kubeconfig(),
-        Some("after-platform-create=pause"),
-        &logs.path().join("first.log"),
-    );
-    let created = |calls: &[serde_json::Value]| {
-        calls
-            .iter()
-            .filter(|c| c["method"] == "POST" && c["path"].as_str().unwrap().ends_with("/projects"))
-            .count()
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while created(&calls(&sandbox).await) == 0 {
+    for case in cases() {
+        let (_, sandbox, endpoint) = sandboxes
+            .endpoints()
+            .into_iter()
+            .find(|e| e.0 == case.platform)
+            .unwrap();
+        let ns = format!("crash-{}", case.platform);
+        namespace(&client, &ns).await;
+        let secret = format!("{}-credentials", case.platform);
+        put_secret(&client, &ns, &secret, credentials(case.platform)).await;
+        apply(
+            &client,
+            &ns,
+            json!({"apiVersion": "converge.dev/v1alpha1", "kind": "PlatformConnection",
+                   "metadata": {"name": case.platform},
+                   "spec": connection_spec(case.platform, &endpoint, &secret)}),
+        )
+        .await;
+        apply(
+            &client,
+            &ns,
+            json!({"apiVersion": "converge.dev/v1alpha1", "kind": case.kind,
+                   "metadata": {"name": "crash"}, "spec": case.object}),
+        )
+        .await;
+        let objects = api(&client, &ns, case.kind).await;
+        let creates_before = creates(&sandbox, case.create_path).await;
+
+        // First run: paused right after the platform created the object, then killed.
+        let log = logs.path().join(format!("{}-first.log", case.platform));
+        let mut first = controller(cp.kubeconfig(), Some("after-platform-create=pause"), &log);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while creates(&sandbox, case.create_path).await == creates_before {
+            if tokio::time::Instant::now() >= deadline {
+                let o = objects.get("crash").await.unwrap();
+                panic!(
+                    "{}: the first controller never created it; status {:?}; log:\n{}",
+                    case.kind,
+                    o.data["status"],
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = objects.get("crash").await.unwrap();
         assert!(
-            tokio::time::Instant::now() < deadline,
-            "the first controller never created the project: {}",
-            std::fs::read_to_string(logs.path().join("first.log")).unwrap_or_default()
+            before.data["status"]["pendingCreate"].is_string(),
+            "{}: the pending create is recorded before the call: {:?}",
+            case.kind,
+            before.data["status"]
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = api.get("shop").await.unwrap().status.unwrap_or_default();
-    assert_eq!(before.common.pending_create.as_deref(), Some("crash-shop"));
-    assert_eq!(
-        before.project_id, None,
-        "the id must not have been recorded yet"
-    );
-    kill(&mut first);
+        kill(&mut first);
 
-    // Second run: recognises its own project.
-    let mut second = controller(cp.kubeconfig(), None, &logs.path().join("second.log"));
-    let p = common::converge::wait_until(
-        &api,
-        "shop",
-        "Ready",
-        Duration::from_secs(60),
-        |p: &Project| common::converge::is_ready(p),
-    )
-    .await;
-    let status = p.status.unwrap();
-    assert_eq!(status.project_id.as_deref(), Some("crash-shop"));
-    assert_eq!(status.common.pending_create, None);
-    assert!(status.common.condition("Stalled").is_none());
-    let calls = calls(&sandbox).await;
-    assert_eq!(created(&calls), 1, "exactly one create call in all");
-    kill(&mut second);
+        // Second run: recognises the object it created.
+        let log = logs.path().join(format!("{}-second.log", case.platform));
+        let mut second = controller(cp.kubeconfig(), None, &log);
+        let o = common::converge::wait_until(
+            &objects,
+            "crash",
+            "Ready",
+            Duration::from_secs(60),
+            ready,
+        )
+        .await;
+        kill(&mut second);
+        let status = &o.data["status"];
+        assert!(
+            status["pendingCreate"].is_null(),
+            "{}: {status:?}",
+            case.kind
+        );
+        assert!(
+            !status["conditions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["type"] == "Stalled"),
+            "{}: {status:?}",
+            case.kind
+        );
+        assert_eq!(
+            creates(&sandbox, case.create_path).await - creates_before,
+            1,
+            "{}: exactly one create across the crash",
+            case.kind
+        );
+        eprintln!(
+            "{} on {}: killed after the create, converged with one create",
+            case.kind, case.platform
+        );
+    }
 }

@@ -182,6 +182,15 @@ fn yaml_to_json(v: serde_yaml_ng::Value) -> Result<Value, String> {
     })
 }
 
+/// Lowercase hex SHA-256 (the `sha2` crate).
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,13 +243,4 @@ mod tests {
         assert_eq!(path_key("/api/v1"), "/api/v1");
         assert_eq!(path_key("https://gw.test"), "/");
     }
-}
-
-/// Lowercase hex SHA-256 (the `sha2` crate).
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

@@ -20,6 +20,10 @@ struct Entry {
 pub struct Connections {
     metrics: ClientMetrics,
     entries: RwLock<HashMap<(String, String), Entry>>,
+    /// Bumped whenever a connection's client becomes usable. A restarted controller finds
+    /// every connection already Ready in status, so no watch event follows the first check:
+    /// this is what wakes the objects that were waiting for it.
+    became_ready: tokio::sync::watch::Sender<u64>,
 }
 
 fn key(namespace: &str, name: &str) -> (String, String) {
@@ -31,6 +35,7 @@ impl Connections {
         Connections {
             metrics,
             entries: RwLock::default(),
+            became_ready: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -77,8 +82,22 @@ impl Connections {
             .unwrap_or_else(|e| e.into_inner())
             .get_mut(&k)
         {
+            let now_usable = ready && !e.ready;
             e.ready = ready;
+            if now_usable {
+                self.became_ready.send_modify(|n| *n = n.wrapping_add(1));
+            }
         }
+    }
+
+    /// Yields each time some connection's client becomes usable (not for the state at the
+    /// time of the call).
+    pub fn ready_events(&self) -> impl futures::Stream<Item = ()> + Send + 'static {
+        let mut rx = self.became_ready.subscribe();
+        rx.mark_unchanged();
+        futures::stream::unfold(rx, |mut rx| async move {
+            rx.changed().await.ok().map(|()| ((), rx))
+        })
     }
 
     /// Drops the clients of connections that no longer exist: deletion reaches no reconcile,
@@ -140,10 +159,7 @@ mod tests {
 
     #[test]
     fn a_client_is_reused_until_the_spec_changes_and_pruned_once_its_connection_is_gone() {
-        let registry = Connections {
-            metrics: ClientMetrics::default(),
-            entries: RwLock::default(),
-        };
+        let registry = Connections::new(ClientMetrics::default());
         let a = conn("ns", "a");
         registry
             .connect(&a, Auth::basic("u", "password1"), None)
@@ -170,5 +186,20 @@ mod tests {
         let existing = [("ns".to_string(), "b".to_string())].into_iter().collect();
         assert_eq!(registry.retain(&existing), 1);
         assert_eq!(registry.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn becoming_usable_is_announced_once() {
+        use futures::StreamExt;
+        let registry = Connections::new(ClientMetrics::default());
+        let mut events = Box::pin(registry.ready_events());
+        let a = conn("ns", "a");
+        registry.connect(&a, Auth::basic("u", "p"), None).unwrap();
+        registry.mark(&a, true);
+        let next = tokio::time::timeout(std::time::Duration::from_secs(1), events.next());
+        assert_eq!(next.await.unwrap(), Some(()));
+        registry.mark(&a, true);
+        let none = tokio::time::timeout(std::time::Duration::from_millis(50), events.next());
+        assert!(none.await.is_err(), "still usable is not news");
     }
 }

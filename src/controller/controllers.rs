@@ -15,6 +15,7 @@ use super::context::Context;
 use super::error::Error;
 use super::metrics::ErrorLabels;
 use crate::apispec::crd::ApiSpec;
+use crate::component::crd::Component;
 use crate::connection::crd::PlatformConnection;
 use crate::connection::reconcile as connection;
 use crate::engine::wiring;
@@ -33,8 +34,7 @@ pub async fn run(
         wiring::run::<Project>(client.clone(), ctx.clone(), stop.clone()).boxed(),
         wiring::run::<ApiSpec>(client.clone(), ctx.clone(), stop.clone()).boxed(),
         wiring::run::<GatewayApplication>(client.clone(), ctx.clone(), stop.clone()).boxed(),
-        wiring::run::<crate::component::crd::Component>(client.clone(), ctx.clone(), stop.clone())
-            .boxed(),
+        wiring::run::<Component>(client.clone(), ctx.clone(), stop.clone()).boxed(),
         wiring::run::<crate::workflow::crd::Workflow>(client.clone(), ctx.clone(), stop.clone())
             .boxed(),
     ];

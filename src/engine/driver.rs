@@ -157,6 +157,11 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
         },
     };
 
+    // Once the platform id is recorded it proves ownership; a create marker left by a crash
+    // (and recognised by the kind's lookup) has done its job.
+    if K::platform_id(&status).is_some() {
+        K::common_mut(&mut status).pending_create = None;
+    }
     let before = K::common(&status).clone();
     phase::apply(
         K::common_mut(&mut status),

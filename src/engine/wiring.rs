@@ -87,6 +87,8 @@ pub async fn run<K: Managed>(
         };
     }
     controller
+        // Objects that found their connection not yet usable try again once it is.
+        .reconcile_all_on(ctx.connections.ready_events())
         .graceful_shutdown_on(stop)
         .run(
             driver::reconcile::<K>,

@@ -33,11 +33,15 @@ pub async fn converge(
     match &doc.base_path {
         Some(b) if path_key(b) == path_key(&f.base_path) => {}
         declared => {
+            let declared = match declared {
+                Some(b) => format!("declares the base path {b:?}"),
+                None => "declares no base path (no servers[0].url or basePath)".to_string(),
+            };
             return Err(Failure::stalled(
                 reason::INVALID_DEFINITION,
                 format!(
-                    "the definition's base path / server URL is {declared:?} but frends.basePath \
-                     is {:?}; Frends never changes a specification's base path, so make them match",
+                    "the definition {declared} but frends.basePath is {:?}; Frends never changes \
+                     a specification's base path, so make them match",
                     f.base_path
                 ),
             ));
