@@ -582,7 +582,7 @@ async fn cycloid_job_builds_once_per_token_waits_for_its_component_and_is_delete
     // started again.
     set_status(&api, "build", |s| {
         s.last_run_token = Some("t1".into());
-        s.common.pending_create = Some(format!("run:token:t2@after:{}", first.id));
+        s.pending_run = Some(format!("run:token:t2@after:{}", first.id));
     })
     .await;
     wait_until(
@@ -592,7 +592,7 @@ async fn cycloid_job_builds_once_per_token_waits_for_its_component_and_is_delete
         Duration::from_secs(60),
         |w| {
             let s = status(w);
-            s.last_run_token.as_deref() == Some("t2") && s.common.pending_create.is_none()
+            s.last_run_token.as_deref() == Some("t2") && s.pending_run.is_none()
         },
     )
     .await;

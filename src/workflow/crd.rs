@@ -236,6 +236,10 @@ pub struct WorkflowStatus {
     /// When the schedule last started a run (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scheduled_time: Option<String>,
+    /// Cycloid: a build trigger in flight (its trigger, and the newest build before it), so a
+    /// controller restarted after the trigger finds that build instead of building again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_run: Option<String>,
     /// The latest run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run: Option<RunStatus>,

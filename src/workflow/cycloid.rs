@@ -2,7 +2,8 @@
 //!
 //! A Cycloid build carries no marker of who started it, so a trigger is made crash-safe on the
 //! Kubernetes side: right before the call, status records the trigger and the newest build id
-//! seen (`pendingCreate: run:<marker>@after:<id>`). A controller restarted after the call finds
+//! seen (`pendingRun: run:<marker>@after:<id>`; not `pendingCreate`, which the engine clears
+//! once an id is known, also after a failed call that may have reached Cycloid). A controller restarted after the call finds
 //! the first build newer than that id and takes it as the trigger's run instead of building
 //! again.
 

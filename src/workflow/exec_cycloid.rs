@@ -81,8 +81,7 @@ pub async fn converge(
     let mut started = Vec::new();
     if let Some((trigger, after)) = cx
         .status
-        .common
-        .pending_create
+        .pending_run
         .as_deref()
         .and_then(plan::parse_pending)
     {
@@ -92,7 +91,7 @@ pub async fn converge(
             trigger.record(&mut cx.status);
             started.push(plan::run_status(b, Some(trigger.kind())));
         }
-        cx.status.common.pending_create = None;
+        cx.status.pending_run = None;
     }
 
     let due: Due = runs::due(wf.spec.run.as_ref(), &cx.status, created, now)
@@ -116,15 +115,16 @@ pub async fn converge(
                 ),
             ));
         }
-        let pending = plan::pending(trigger, plan::newest(&builds));
-        cx.before_create(&pending).await?;
+        cx.status.pending_run = Some(plan::pending(trigger, plan::newest(&builds)));
+        cx.save().await?;
         let build = client.trigger_build(&at, &spec.pipeline, &spec.job).await?;
         trigger.record(&mut cx.status);
         started.push(plan::run_status(&build, Some(trigger.kind())));
         cx.status.runs = plan::history(&cx.status.runs, started.clone(), &builds, limit);
         cx.status.last_run = cx.status.runs.first().cloned();
         builds.insert(0, build.clone());
-        cx.created().await?;
+        cx.status.pending_run = None;
+        cx.save().await?;
         cx.did(
             "BuildStarted",
             format!(

@@ -81,6 +81,9 @@ pub async fn converge(
             None
         }
         Definition::Create(new) => {
+            // An id recorded for a workflow since deleted proves nothing about the new one; the
+            // create marker alone must recognise it after a crash.
+            cx.status.workflow_id = None;
             cx.status.platform_path = Some(key.clone());
             cx.before_create(&key).await?;
             let w = client.create_workflow(&project, &new).await?;
