@@ -220,6 +220,31 @@ async fn opschain_definition_is_created_versioned_drift_corrected_and_deleted() 
     assert_eq!(found.name, "Workflow release");
     assert_eq!(found.latest_version, 2, "renaming back adds no version");
 
+    // Steps changed by hand (a version 3): one version 4 with the declared steps, no more.
+    oc.update_workflow(
+        code,
+        "release",
+        &WorkflowUpdate {
+            steps: Some(vec![json!({"type": "wait", "name": "by hand"})]),
+            draft: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    wait_until(
+        &api,
+        "release",
+        "at version 4",
+        Duration::from_secs(60),
+        |w| is_ready(w) && status(w).latest_published_version == Some(4),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let found = oc.get_workflow(code, "release").await.unwrap().unwrap();
+    assert_eq!(found.latest_version, 4);
+    assert_eq!(found.steps.len(), 3, "the declared steps are back");
+
     delete_and_wait(&api, "release").await;
     assert!(
         oc.get_workflow(code, "release").await.unwrap().is_none(),

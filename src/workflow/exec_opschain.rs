@@ -249,15 +249,10 @@ fn note_waiting(cx: &mut Cx<Workflow>, latest: Option<&super::crd::RunStatus>) {
 /// Deletes the workflow recorded in status (OpsChain archives one that ever ran).
 pub async fn delete(cx: &mut Cx<Workflow>) -> Result<(), Failure> {
     let client = client(cx)?;
-    let recorded = cx
-        .status
-        .platform_path
-        .clone()
-        .or_else(|| cx.status.common.pending_create.clone());
-    let Some((project, code)) = recorded.as_deref().and_then(|p| p.split_once('/')) else {
+    let Some((project, code)) = plan::recorded(&cx.status) else {
         return Ok(());
     };
-    match client.delete_workflow(project, code).await {
+    match client.delete_workflow(&project, &code).await {
         Err(e) if e.is_not_found() => Ok(()),
         other => Ok(other?),
     }

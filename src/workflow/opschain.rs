@@ -177,6 +177,17 @@ pub fn waiting_label(name: &str, from: Option<&str>) -> String {
     }
 }
 
+/// The project and workflow codes deletion works on: the recorded path, or the key of a create
+/// in flight. Nothing recorded means nothing was created.
+pub fn recorded(status: &super::crd::WorkflowStatus) -> Option<(String, String)> {
+    let path = status
+        .platform_path
+        .as_deref()
+        .or(status.common.pending_create.as_deref())?;
+    let (project, code) = path.split_once('/')?;
+    Some((project.to_string(), code.to_string()))
+}
+
 /// Our runs as status shows them: newest first, at most `limit`.
 pub fn history(runs: &[Run], limit: usize) -> Vec<RunStatus> {
     let mut sorted: Vec<&Run> = runs.iter().collect();
@@ -440,6 +451,16 @@ mod tests {
             StepAction::Leave { from: None, .. }
         ));
         assert!(waiting_label("pause", None).contains("continued by a person"));
+    }
+
+    #[test]
+    fn deletion_works_on_what_status_recorded() {
+        let mut s = crate::workflow::crd::WorkflowStatus::default();
+        assert_eq!(recorded(&s), None, "nothing created, nothing to delete");
+        s.common.pending_create = Some("web/release".into());
+        assert_eq!(recorded(&s), Some(("web".into(), "release".into())));
+        s.platform_path = Some("web/other".into());
+        assert_eq!(recorded(&s), Some(("web".into(), "other".into())));
     }
 
     #[test]
