@@ -35,6 +35,8 @@ pub async fn run(
         wiring::run::<ApiSpec>(client.clone(), ctx.clone(), stop.clone()).boxed(),
         wiring::run::<GatewayApplication>(client.clone(), ctx.clone(), stop.clone()).boxed(),
         wiring::run::<Component>(client.clone(), ctx.clone(), stop.clone()).boxed(),
+        wiring::run::<crate::workflow::crd::Workflow>(client.clone(), ctx.clone(), stop.clone())
+            .boxed(),
     ];
     futures::future::join(
         run_connections(client, ctx, stop),

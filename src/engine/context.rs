@@ -35,6 +35,7 @@ pub struct Cx<K: Managed> {
     pub(super) notes: Vec<Note>,
     pub(super) writes: Vec<String>,
     pub(super) left_in_place: Option<String>,
+    pub(super) wake: Option<std::time::Duration>,
 }
 
 impl<K: Managed> Cx<K> {
@@ -57,6 +58,7 @@ impl<K: Managed> Cx<K> {
             notes: Vec::new(),
             writes: Vec::new(),
             left_in_place: None,
+            wake: None,
         }
     }
 
@@ -71,6 +73,12 @@ impl<K: Managed> Cx<K> {
             by: self.hold.unwrap_or(Hold::Suspended),
             changes,
         }
+    }
+
+    /// Look again within `after` at the latest, even when the phase would wait longer (a
+    /// schedule that fires before the next drift check).
+    pub fn wake_within(&mut self, after: std::time::Duration) {
+        self.wake = Some(self.wake.map_or(after, |w| w.min(after)));
     }
 
     pub fn common(&mut self) -> &mut CommonStatus {

@@ -104,7 +104,8 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
         .map(K::common)
         .is_some_and(|c| c.is_true(READY) && c.observed_generation == obj.meta().generation);
 
-    let (mut status, saved, outcome, notes, writes) = match ctx.connections.ready(&ns, &conn) {
+    let (mut status, saved, outcome, notes, writes, wake) = match ctx.connections.ready(&ns, &conn)
+    {
         None => (
             obj.status().cloned().unwrap_or_default(),
             obj.status().cloned(),
@@ -113,6 +114,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
             ))),
             Vec::new(),
             Vec::new(),
+            None,
         ),
         Some(client) if client.platform() != obj.platform() => (
             obj.status().cloned().unwrap_or_default(),
@@ -130,11 +132,12 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
             )),
             Vec::new(),
             Vec::new(),
+            None,
         ),
         Some(client) => {
             let mut cx = Cx::new(ctx.clone(), client, &*obj, ns.clone(), hold);
             let outcome = obj.converge(&mut cx).await;
-            (cx.status, cx.saved, outcome, cx.notes, cx.writes)
+            (cx.status, cx.saved, outcome, cx.notes, cx.writes, cx.wake)
         }
     };
 
@@ -184,21 +187,27 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
     }
     publish(&ctx, &*obj, notes).await;
 
-    Ok(match phase {
+    let after = match &phase {
         Phase::Converged { .. } | Phase::Held { .. } => {
             ctx.backoff.succeeded(&key);
-            Action::requeue(drift::next_check(obj.management()))
+            drift::next_check(obj.management())
         }
         Phase::Progressing { recheck, .. } => {
             ctx.backoff.succeeded(&key);
-            Action::requeue(recheck)
+            *recheck
         }
-        Phase::Waiting { .. } => Action::requeue(WAIT_RECHECK),
+        Phase::Waiting { .. } => WAIT_RECHECK,
         Phase::Retrying { .. } | Phase::Stalled { .. } => {
             let wait = ctx.backoff.failed(&key);
-            Action::requeue(retry_after.map_or(wait, |r| r.max(wait)))
+            retry_after.map_or(wait, |r| r.max(wait))
         }
-    })
+    };
+    // A kind's own deadline (a schedule) may come sooner, except while it waits on a reference.
+    let after = match wake {
+        Some(w) if !matches!(phase, Phase::Waiting { .. }) => after.min(w),
+        _ => after,
+    };
+    Ok(Action::requeue(after))
 }
 
 /// Events for a change of phase a person should hear about: becoming Stalled or retrying.

@@ -217,6 +217,10 @@ pub struct WorkflowStatus {
     /// The platform's id of the workflow (OpsChain) or pipeline job (Cycloid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_id: Option<String>,
+    /// Where the workflow lives, recorded for deletion: OpsChain `project/workflow` codes;
+    /// Cycloid `project/environment/component/pipeline/job`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_path: Option<String>,
     /// OpsChain: the latest version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_version: Option<i32>,
@@ -232,6 +236,10 @@ pub struct WorkflowStatus {
     /// When the schedule last started a run (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scheduled_time: Option<String>,
+    /// Cycloid: a build trigger in flight (its trigger, and the newest build before it), so a
+    /// controller restarted after the trigger finds that build instead of building again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_run: Option<String>,
     /// The latest run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run: Option<RunStatus>,

@@ -1,0 +1,300 @@
+//! When a run is due, and what the latest run means for the object (pure; both platforms).
+//!
+//! A run starts for a run token the object has not run yet, and for the latest cron time
+//! passed since the last scheduled run (or since the object was created): however many times
+//! were missed while the controller was down, one catch-up run at most. Each run carries a
+//! marker (trigger and value) so a controller that crashed after starting it finds it again
+//! instead of starting it twice.
+
+use std::time::Duration;
+
+use croner::Cron;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use super::crd::{RunPolicy, RunStatus, WorkflowStatus};
+use crate::engine::Phase;
+
+/// How many runs status keeps unless run.historyLimit says otherwise.
+pub const DEFAULT_HISTORY: usize = 5;
+/// How often a run under way is looked at again.
+pub const RUN_RECHECK: Duration = Duration::from_secs(3);
+/// How often a run waiting for a person is looked at again.
+pub const APPROVAL_RECHECK: Duration = Duration::from_secs(20);
+
+/// What started a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// A run token the object had not run yet.
+    Token(String),
+    /// A cron time (RFC 3339).
+    Schedule(String),
+}
+
+impl Trigger {
+    /// "token" or "schedule": the `trigger` of the run in status.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Trigger::Token(_) => "token",
+            Trigger::Schedule(_) => "schedule",
+        }
+    }
+
+    /// Unique for this object: what the run is tagged with and looked up by.
+    pub fn marker(&self) -> String {
+        match self {
+            Trigger::Token(t) | Trigger::Schedule(t) => format!("{}:{t}", self.kind()),
+        }
+    }
+
+    /// For Events and held changes.
+    pub fn describe(&self) -> String {
+        match self {
+            Trigger::Token(t) => format!("run token {t:?}"),
+            Trigger::Schedule(t) => format!("schedule time {t}"),
+        }
+    }
+
+    /// Records in status that this trigger has had its run.
+    pub fn record(&self, status: &mut WorkflowStatus) {
+        match self {
+            Trigger::Token(t) => status.last_run_token = Some(t.clone()),
+            Trigger::Schedule(t) => status.last_scheduled_time = Some(t.clone()),
+        }
+    }
+}
+
+/// The runs due now, and when the schedule fires next.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Due {
+    pub triggers: Vec<Trigger>,
+    pub next_fire: Option<Duration>,
+}
+
+/// The cron schedule, parsed (five fields, UTC, or @daily and friends).
+pub fn parse(schedule: &str) -> Result<Cron, String> {
+    schedule
+        .parse::<Cron>()
+        .map_err(|e| format!("run.schedule {schedule:?} is not a cron schedule: {e}"))
+}
+
+/// The runs `policy` asks for at `now`, given what status says already ran and when the
+/// object was created. An invalid schedule is an error for a person to fix.
+pub fn due(
+    policy: Option<&RunPolicy>,
+    status: &WorkflowStatus,
+    created: Timestamp,
+    now: Timestamp,
+) -> Result<Due, String> {
+    let mut out = Due::default();
+    let Some(policy) = policy else {
+        return Ok(out);
+    };
+    if let Some(token) = &policy.token
+        && status.last_run_token.as_deref() != Some(token)
+    {
+        out.triggers.push(Trigger::Token(token.clone()));
+    }
+    if let Some(schedule) = &policy.schedule {
+        let cron = parse(schedule)?;
+        let since = status
+            .last_scheduled_time
+            .as_deref()
+            .and_then(|t| t.parse::<Timestamp>().ok())
+            .unwrap_or(created);
+        let now_z = now.to_zoned(TimeZone::UTC);
+        if let Ok(latest) = cron.find_previous_occurrence(&now_z, true)
+            && latest.timestamp() > since
+        {
+            out.triggers
+                .push(Trigger::Schedule(latest.timestamp().to_string()));
+        }
+        if let Ok(next) = cron.find_next_occurrence(&now_z, false) {
+            let secs = next.timestamp().as_second() - now.as_second();
+            out.next_fire = Some(Duration::from_secs(secs.max(1) as u64));
+        }
+    }
+    Ok(out)
+}
+
+/// How many runs status keeps.
+pub fn history_limit(policy: Option<&RunPolicy>) -> usize {
+    policy
+        .and_then(|p| p.history_limit)
+        .map_or(DEFAULT_HISTORY, |n| n.max(1) as usize)
+}
+
+/// Whether a run status (either platform's spelling) is over.
+pub fn is_final(status: &str) -> bool {
+    matches!(
+        status,
+        "success" | "succeeded" | "error" | "errored" | "failed" | "cancelled" | "aborted"
+    )
+}
+
+fn succeeded(status: &str) -> bool {
+    matches!(status, "success" | "succeeded")
+}
+
+/// Where the latest run leaves the object, the definition being in sync: under way →
+/// Progressing (a person's approval looked at less often); failed → Stalled until a new run
+/// succeeds; succeeded or none → Converged.
+pub fn phase(latest: Option<&RunStatus>, in_sync: &str) -> Phase {
+    let Some(run) = latest else {
+        return Phase::converged(in_sync);
+    };
+    if let Some(step) = &run.waiting_step {
+        return Phase::progressing(
+            format!("run {} is waiting for approval of step {step}", run.id),
+            APPROVAL_RECHECK,
+        );
+    }
+    if !is_final(&run.status) {
+        return Phase::progressing(format!("run {} is {}", run.id, run.status), RUN_RECHECK);
+    }
+    if succeeded(&run.status) {
+        Phase::converged(format!("{in_sync}; run {} succeeded", run.id))
+    } else {
+        Phase::stalled(
+            super::reason::RUN_FAILED,
+            format!(
+                "run {} ended {}; fix the cause, then change run.token to run again",
+                run.id, run.status
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn policy(token: Option<&str>, schedule: Option<&str>) -> RunPolicy {
+        RunPolicy {
+            token: token.map(str::to_string),
+            schedule: schedule.map(str::to_string),
+            history_limit: None,
+        }
+    }
+
+    #[test]
+    fn no_policy_no_run() {
+        let d = due(
+            None,
+            &WorkflowStatus::default(),
+            at("2026-01-01T00:00:00Z"),
+            at("2026-02-01T00:00:00Z"),
+        );
+        assert_eq!(d.unwrap(), Due::default());
+    }
+
+    #[test]
+    fn a_new_token_runs_once() {
+        let p = policy(Some("r1"), None);
+        let created = at("2026-01-01T00:00:00Z");
+        let mut status = WorkflowStatus::default();
+        let d = due(Some(&p), &status, created, created).unwrap();
+        assert_eq!(d.triggers, vec![Trigger::Token("r1".into())]);
+        d.triggers[0].record(&mut status);
+        assert!(
+            due(Some(&p), &status, created, created)
+                .unwrap()
+                .triggers
+                .is_empty()
+        );
+        let p = policy(Some("r2"), None);
+        assert_eq!(
+            due(Some(&p), &status, created, created).unwrap().triggers,
+            vec![Trigger::Token("r2".into())]
+        );
+    }
+
+    #[test]
+    fn the_schedule_runs_once_per_time_and_catches_up_at_most_once() {
+        let p = policy(None, Some("0 3 * * *"));
+        let created = at("2026-01-01T12:00:00Z");
+        let mut status = WorkflowStatus::default();
+        let d = due(Some(&p), &status, created, at("2026-01-01T13:00:00Z")).unwrap();
+        assert!(d.triggers.is_empty(), "nothing fired since creation");
+        assert_eq!(d.next_fire, Some(Duration::from_secs(14 * 3600)));
+        // Down for three days: one run, for the latest time missed.
+        let d = due(Some(&p), &status, created, at("2026-01-04T05:00:00Z")).unwrap();
+        assert_eq!(
+            d.triggers,
+            vec![Trigger::Schedule("2026-01-04T03:00:00Z".into())]
+        );
+        d.triggers[0].record(&mut status);
+        assert_eq!(
+            status.last_scheduled_time.as_deref(),
+            Some("2026-01-04T03:00:00Z")
+        );
+        let d = due(Some(&p), &status, created, at("2026-01-04T05:00:00Z")).unwrap();
+        assert!(d.triggers.is_empty());
+    }
+
+    #[test]
+    fn aliases_work_and_nonsense_is_refused() {
+        assert!(parse("@hourly").is_ok());
+        assert!(parse("0 3 * * 1").is_ok());
+        let e = parse("every monday").unwrap_err();
+        assert!(e.contains("run.schedule"), "{e}");
+    }
+
+    #[test]
+    fn markers_name_the_trigger() {
+        assert_eq!(Trigger::Token("r1".into()).marker(), "token:r1");
+        assert_eq!(
+            Trigger::Schedule("2026-01-04T03:00:00Z".into()).marker(),
+            "schedule:2026-01-04T03:00:00Z"
+        );
+    }
+
+    fn run(status: &str, waiting: Option<&str>) -> RunStatus {
+        RunStatus {
+            id: "r".into(),
+            status: status.into(),
+            waiting_step: waiting.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_latest_run_decides_the_phase() {
+        assert!(matches!(phase(None, "ok"), Phase::Converged { .. }));
+        assert!(matches!(
+            phase(Some(&run("running", None)), "ok"),
+            Phase::Progressing { recheck, .. } if recheck == RUN_RECHECK
+        ));
+        match phase(Some(&run("waiting", Some("gate (from ops)"))), "ok") {
+            Phase::Progressing { message, recheck } => {
+                assert!(message.contains("waiting for approval of step gate"));
+                assert_eq!(recheck, APPROVAL_RECHECK);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            phase(Some(&run("succeeded", None)), "ok"),
+            Phase::Converged { .. }
+        ));
+        assert!(matches!(
+            phase(Some(&run("error", None)), "ok"),
+            Phase::Stalled { reason, .. } if reason == crate::workflow::reason::RUN_FAILED
+        ));
+        assert!(matches!(
+            phase(Some(&run("paused", None)), "ok"),
+            Phase::Progressing { .. }
+        ));
+    }
+
+    #[test]
+    fn history_defaults_to_five() {
+        assert_eq!(history_limit(None), 5);
+        let mut p = policy(None, None);
+        p.history_limit = Some(2);
+        assert_eq!(history_limit(Some(&p)), 2);
+    }
+}
