@@ -21,6 +21,7 @@ use crate::connection::reconcile as connection;
 use crate::engine::wiring;
 use crate::gateway::crd::GatewayApplication;
 use crate::project::crd::Project;
+use crate::workflow::crd::Workflow;
 
 /// Runs every controller until `stop` resolves, then lets in-flight reconciles finish.
 pub async fn run(
@@ -35,8 +36,7 @@ pub async fn run(
         wiring::run::<ApiSpec>(client.clone(), ctx.clone(), stop.clone()).boxed(),
         wiring::run::<GatewayApplication>(client.clone(), ctx.clone(), stop.clone()).boxed(),
         wiring::run::<Component>(client.clone(), ctx.clone(), stop.clone()).boxed(),
-        wiring::run::<crate::workflow::crd::Workflow>(client.clone(), ctx.clone(), stop.clone())
-            .boxed(),
+        wiring::run::<Workflow>(client.clone(), ctx.clone(), stop.clone()).boxed(),
     ];
     futures::future::join(
         run_connections(client, ctx, stop),

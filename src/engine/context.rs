@@ -124,8 +124,11 @@ impl<K: Managed> Cx<K> {
         Ok(())
     }
 
-    /// Call right before a platform create: records the natural key so a controller restarted
-    /// after the create recognises the object as its own (see `ownership`).
+    /// Call right before creating the object's own platform object (the one whose id
+    /// `Managed::platform_id` returns): records the natural key so a controller restarted after
+    /// the create recognises it as its own (see `ownership`). The engine clears the marker once
+    /// that id is recorded, so creates of further objects (builds, runs) need markers of their
+    /// own in the kind's status.
     pub async fn before_create(&mut self, key: &str) -> Result<(), Failure> {
         self.common().pending_create = Some(key.to_string());
         self.save().await
