@@ -95,6 +95,30 @@ pub fn classify(failure: Failure) -> Result<(Phase, Option<Duration>), kube::Err
     }
 }
 
+/// What one `converge` left behind (or the stop before it), for the engine to report.
+struct Ran<K: Managed> {
+    status: K::Status,
+    saved: Option<K::Status>,
+    outcome: Result<Phase, Failure>,
+    notes: Vec<Note>,
+    writes: Vec<String>,
+    wake: Option<Duration>,
+}
+
+impl<K: Managed> Ran<K> {
+    /// Stopped before reaching the kind: status as the object shows it, nothing written.
+    fn before_converge(obj: &K, failure: Failure) -> Self {
+        Ran {
+            status: obj.status().cloned().unwrap_or_default(),
+            saved: obj.status().cloned(),
+            outcome: Err(failure),
+            notes: Vec::new(),
+            writes: Vec::new(),
+            wake: None,
+        }
+    }
+}
+
 async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result<Action, Error> {
     let key = backoff_key(&*obj);
     let hold = hold_of(&*obj);
@@ -104,22 +128,23 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
         .map(K::common)
         .is_some_and(|c| c.is_true(READY) && c.observed_generation == obj.meta().generation);
 
-    let (mut status, saved, outcome, notes, writes, wake) = match ctx.connections.ready(&ns, &conn)
-    {
-        None => (
-            obj.status().cloned().unwrap_or_default(),
-            obj.status().cloned(),
-            Err(Failure::waiting(format!(
+    let Ran {
+        mut status,
+        saved,
+        outcome,
+        notes,
+        writes,
+        wake,
+    } = match ctx.connections.ready(&ns, &conn) {
+        None => Ran::before_converge(
+            &*obj,
+            Failure::waiting(format!(
                 "waiting for PlatformConnection {conn:?} to be Ready"
-            ))),
-            Vec::new(),
-            Vec::new(),
-            None,
+            )),
         ),
-        Some(client) if client.platform() != obj.platform() => (
-            obj.status().cloned().unwrap_or_default(),
-            obj.status().cloned(),
-            Err(Failure::stalled(
+        Some(client) if client.platform() != obj.platform() => Ran::before_converge(
+            &*obj,
+            Failure::stalled(
                 reason::INVALID_SPEC,
                 format!(
                     "connectionRef {conn:?} is a {} connection, but this {} declares {}; \
@@ -129,15 +154,19 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
                     obj.platform(),
                     obj.platform()
                 ),
-            )),
-            Vec::new(),
-            Vec::new(),
-            None,
+            ),
         ),
         Some(client) => {
             let mut cx = Cx::new(ctx.clone(), client, &*obj, ns.clone(), hold);
             let outcome = obj.converge(&mut cx).await;
-            (cx.status, cx.saved, outcome, cx.notes, cx.writes, cx.wake)
+            Ran {
+                status: cx.status,
+                saved: cx.saved,
+                outcome,
+                notes: cx.notes,
+                writes: cx.writes,
+                wake: cx.wake,
+            }
         }
     };
 
@@ -389,5 +418,68 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Resu
             publish(&ctx, &*obj, notes).await;
             Err(Error::Deleting(message))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::ClientError;
+
+    fn status(code: u16, retry_after: Option<Duration>) -> Failure {
+        Failure::Platform(ClientError::Status {
+            platform: "cycloid",
+            operation: "createProject",
+            status: code,
+            message: "the platform's words".into(),
+            retry_after,
+        })
+    }
+
+    #[test]
+    fn retryable_failures_keep_reconciling_and_carry_retry_after() {
+        let (phase, after) = classify(status(429, Some(Duration::from_secs(7)))).unwrap();
+        assert!(
+            matches!(&phase, Phase::Retrying { message } if message.contains("the platform's words"))
+        );
+        assert_eq!(after, Some(Duration::from_secs(7)));
+        assert!(matches!(
+            classify(status(503, None)).unwrap().0,
+            Phase::Retrying { .. }
+        ));
+        let transport = Failure::Platform(ClientError::Transport {
+            platform: "api7",
+            operation: "listApplication",
+            message: "connection reset".into(),
+            timeout: false,
+        });
+        assert!(matches!(
+            classify(transport).unwrap().0,
+            Phase::Retrying { .. }
+        ));
+    }
+
+    #[test]
+    fn refused_credentials_point_at_the_connection() {
+        let (phase, _) = classify(status(401, None)).unwrap();
+        assert!(
+            matches!(&phase, Phase::Retrying { message } if message.contains("PlatformConnection"))
+        );
+    }
+
+    #[test]
+    fn other_client_errors_stall_with_the_platforms_message() {
+        let (phase, _) = classify(status(422, None)).unwrap();
+        assert!(matches!(
+            &phase,
+            Phase::Stalled { reason, message }
+                if *reason == reason::PLATFORM_ERROR && message.contains("the platform's words")
+        ));
+    }
+
+    #[test]
+    fn a_stop_is_reported_as_is() {
+        let stop = Phase::waiting("waiting for Project \"shop\"");
+        assert_eq!(classify(Failure::Stop(stop.clone())).unwrap(), (stop, None));
     }
 }
