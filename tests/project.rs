@@ -492,3 +492,76 @@ async fn choreo_project_is_created_and_left_on_choreo_when_deleted() {
             .any(|e| e.starts_with("LeftInPlace:") && e.contains("no operation to delete")),
     );
 }
+
+#[tokio::test]
+async fn opschain_and_choreo_projects_are_adopted_only_when_asked_and_opschain_delete_archives() {
+    let client = client().await;
+    let ns = "proj-adopt-more";
+    namespace(&client, ns).await;
+    connect(&client, ns, "opschain").await;
+    connect(&client, ns, "choreo").await;
+    let api = Api::<Project>::namespaced(client.clone(), ns);
+
+    // OpsChain: someone else's project with our code.
+    let oc = opschain_client();
+    let theirs = oc
+        .create_project(&converge::clients::opschain::NewProject {
+            code: "ops_theirs".into(),
+            name: "Ops Theirs".into(),
+            description: None,
+            project_type: "Enterprise".into(),
+        })
+        .await
+        .unwrap();
+    let spec = |extra: Value| {
+        let mut spec = json!({"connectionRef": {"name": "opschain"},
+            "opschain": {"code": "ops_theirs", "name": "Ops Theirs", "projectType": "Enterprise"}});
+        merge(&mut spec, extra);
+        project("ops", spec)
+    };
+    apply(&client, ns, spec(json!({}))).await;
+    let p = wait_reason(&api, "ops", "Stalled", "AlreadyExistsNotAdopted").await;
+    assert!(
+        condition(&p, "Stalled")
+            .unwrap()
+            .message
+            .contains(&theirs.id)
+    );
+    apply(&client, ns, spec(json!({"externalId": theirs.id}))).await;
+    let p = wait_ready(&api, "ops").await;
+    assert_eq!(p.status.unwrap().project_id, Some(theirs.id.clone()));
+    // deletionPolicy Delete: OpsChain's delete archives.
+    delete_and_wait(&api, "ops").await;
+    assert!(
+        oc.get_project("ops_theirs")
+            .await
+            .unwrap()
+            .unwrap()
+            .archived
+    );
+
+    // Choreo: someone else's project with our name.
+    let PlatformClient::Choreo(ch) = env().platform_client("choreo") else {
+        unreachable!()
+    };
+    let existing = ch
+        .create_project(&converge::clients::choreo::ProjectCreate {
+            name: "Their Web".into(),
+            description: None,
+        })
+        .await
+        .unwrap();
+    let choreo = |extra: Value| {
+        let mut spec =
+            json!({"connectionRef": {"name": "choreo"}, "choreo": {"name": "Their Web"}});
+        merge(&mut spec, extra);
+        project("web", spec)
+    };
+    apply(&client, ns, choreo(json!({}))).await;
+    wait_reason(&api, "web", "Stalled", "AlreadyExistsNotAdopted").await;
+    apply(&client, ns, choreo(json!({"adoptionPolicy": "Adopt"}))).await;
+    let p = wait_ready(&api, "web").await;
+    assert_eq!(p.status.unwrap().project_id, Some(existing.id));
+    let named = ch.list_projects().await.unwrap();
+    assert_eq!(named.iter().filter(|p| p.name == "Their Web").count(), 1);
+}
