@@ -45,6 +45,9 @@ pub enum Command {
         #[arg(short = 'f', long = "filename", default_value = "examples")]
         path: PathBuf,
     },
+    /// Measure what converging N objects costs, against the cluster of the current kubeconfig
+    /// and the built-in sandboxes; prints JSON.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]

@@ -4,6 +4,7 @@
 //! what the kinds share; `controller/` is the process that runs them.
 
 pub mod apispec;
+pub mod bench;
 pub mod cli;
 pub mod clients;
 pub mod common;

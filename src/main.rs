@@ -17,6 +17,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Run(args) => converge::controller::run(args).await?,
         Command::Sandbox(args) => converge::sandbox::all::run(&args).await?,
+        Command::Bench(args) => converge::bench::run(args).await?,
         Command::Local { path } => {
             if !converge::local::run(&path)? {
                 std::process::exit(1);

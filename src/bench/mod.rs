@@ -1,0 +1,379 @@
+//! `converge bench`: what converging N objects costs. Against the cluster of the current
+//! kubeconfig (CRDs installed) and the built-in sandboxes, it starts a real `converge run`
+//! process, creates a realistic mix of objects (`mix.rs`), and prints JSON figures
+//! (`report.rs`): time to Ready with per-object percentiles, platform calls and apiserver writes
+//! per object, the controller's peak RSS and CPU time, and the same costs at rest.
+
+pub mod mix;
+pub mod report;
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::GroupVersionKind;
+use serde_json::json;
+
+use crate::sandbox::all::{Options, Sandboxes};
+use crate::sandbox::ops::RateLimit;
+use report::Report;
+
+const KINDS: [&str; 5] = [
+    "Project",
+    "Component",
+    "ApiSpec",
+    "GatewayApplication",
+    "Workflow",
+];
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// How many objects to create (a mix of every kind and platform, in units of ten).
+    #[arg(long, default_value_t = 100)]
+    pub objects: usize,
+    /// Limit each sandbox to this many requests per second per credential (and set the
+    /// connections' request budget to match). Unlimited when absent.
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// How long to watch the converged objects at rest.
+    #[arg(long, default_value = "60s", value_parser = crate::common::duration::parse)]
+    pub steady: Duration,
+    /// Give up when not everything is Ready after this long.
+    #[arg(long, default_value = "10m", value_parser = crate::common::duration::parse)]
+    pub timeout: Duration,
+    /// Keep the namespace and its objects afterwards (default: delete them).
+    #[arg(long)]
+    pub keep: bool,
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let client = kube::Client::try_default()
+        .await
+        .context("converge bench needs a cluster: no usable kubeconfig")?;
+    crate::controller::crd_check::ensure_installed(&client).await?;
+    let mut options = Options::ephemeral();
+    options.rate_limit = args.rate_limit.map(|r| RateLimit {
+        per_second: r,
+        burst: r,
+    });
+    let sandboxes = Sandboxes::start(options).await?;
+    let ns = format!(
+        "converge-bench-{}",
+        k8s_openapi::jiff::Timestamp::now().as_second()
+    );
+    create_namespace(&client, &ns).await?;
+    let budget = args.rate_limit.map_or(10_000, |r| r as i32);
+    for (platform, _, endpoint) in sandboxes.endpoints() {
+        connect(&client, &ns, platform, &endpoint, budget).await?;
+    }
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut controller = Command::new(std::env::current_exe()?)
+        .args(["run", "--health-addr", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("cannot start the controller")?;
+    let outcome = measure(&client, &ns, &args, &sandboxes, port, &controller).await;
+    if !args.keep {
+        eprintln!("deleting namespace {ns} (the controller cleans up the platform objects)");
+        let _ = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+            .delete(&ns, &Default::default())
+            .await;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline
+            && kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+                .get_opt(&ns)
+                .await?
+                .is_some()
+        {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    stop(&mut controller);
+    let report = outcome?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+async fn measure(
+    client: &kube::Client,
+    ns: &str,
+    args: &BenchArgs,
+    sandboxes: &Sandboxes,
+    port: u16,
+    controller: &Child,
+) -> anyhow::Result<Report> {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .map(|r| !r.status().is_success())
+        .unwrap_or(true)
+    {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the controller never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Let the connections become Ready before the clock starts.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let mut apis = HashMap::new();
+    for kind in KINDS {
+        let gvk = GroupVersionKind::gvk("converge.dev", "v1alpha1", kind);
+        let (ar, _) = kube::discovery::pinned_kind(client, &gvk).await?;
+        apis.insert(
+            kind,
+            Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar),
+        );
+    }
+    let counts_before = counts(&http, sandboxes).await?;
+    let metrics_before = apiserver_metrics(client).await?;
+
+    let started = Instant::now();
+    let mut created_at = HashMap::new();
+    let mut mix = BTreeMap::new();
+    for i in 0..args.objects {
+        let o = mix::object(i);
+        let kind = o["kind"].as_str().unwrap_or_default().to_string();
+        let name = o["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let obj: DynamicObject = serde_json::from_value(o)?;
+        apis[kind.as_str()]
+            .create(&PostParams::default(), &obj)
+            .await?;
+        created_at.insert((kind.clone(), name), started.elapsed());
+        *mix.entry(kind).or_insert(0) += 1;
+    }
+
+    let mut ready_after = HashMap::new();
+    while ready_after.len() < args.objects {
+        anyhow::ensure!(
+            started.elapsed() < args.timeout,
+            "only {} of {} objects Ready after {:?}",
+            ready_after.len(),
+            args.objects,
+            args.timeout
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = started.elapsed();
+        for (kind, api) in &apis {
+            for o in api.list(&ListParams::default()).await?.items {
+                let key = (
+                    kind.to_string(),
+                    o.metadata.name.clone().unwrap_or_default(),
+                );
+                if ready(&o) && !ready_after.contains_key(&key) {
+                    ready_after.insert(key, now);
+                }
+            }
+        }
+    }
+    let all_ready = started.elapsed();
+    let counts_ready = counts(&http, sandboxes).await?;
+    let metrics_ready = apiserver_metrics(client).await?;
+
+    tokio::time::sleep(args.steady).await;
+    let counts_steady = counts(&http, sandboxes).await?;
+    let metrics_steady = apiserver_metrics(client).await?;
+    let (rss, cpu) = process_usage(controller.id())?;
+
+    let n = args.objects as f64;
+    let per_object: Vec<f64> = ready_after
+        .iter()
+        .map(|(k, at)| at.saturating_sub(created_at[k]).as_secs_f64())
+        .collect();
+    let calls = report::delta(&counts_before, &counts_ready);
+    let total_calls: u64 = calls.values().sum();
+    let converge_writes = |m: &str| report::apiserver_writes(m, "converge.dev", None);
+    let events = |m: &str| report::apiserver_writes(m, "events.k8s.io", Some("events"));
+    // The benchmark's own writes: one create per object.
+    let writes = converge_writes(&metrics_ready)
+        .saturating_sub(converge_writes(&metrics_before))
+        .saturating_sub(args.objects as u64);
+    let steady_calls = report::delta(&counts_ready, &counts_steady);
+    let steady_reads: u64 = steady_calls
+        .iter()
+        .filter(|(k, _)| k.split(' ').nth(1) == Some("GET"))
+        .map(|(_, v)| v)
+        .sum();
+    let hour = 3600.0 / args.steady.as_secs_f64().max(1.0);
+    let seconds = all_ready.as_secs_f64();
+    let ideal = args
+        .rate_limit
+        .map(|r| total_calls as f64 / (f64::from(r) * platforms_used(&calls) as f64));
+    Ok(Report {
+        objects: args.objects,
+        mix,
+        sandbox_rate_limit: args.rate_limit,
+        seconds_to_all_ready: seconds,
+        ready_p50_seconds: report::quantile(&per_object, 0.5),
+        ready_p99_seconds: report::quantile(&per_object, 0.99),
+        platform_calls_per_object_total: total_calls as f64 / n,
+        platform_calls_per_object: calls
+            .iter()
+            .map(|(k, v)| (k.clone(), *v as f64 / n))
+            .collect(),
+        ideal_seconds: ideal,
+        over_ideal_percent: ideal.map(|i| (seconds / i - 1.0) * 100.0),
+        apiserver_writes_per_object: writes as f64 / n,
+        events_per_object: events(&metrics_ready).saturating_sub(events(&metrics_before)) as f64
+            / n,
+        controller_peak_rss_mib: rss,
+        controller_cpu_seconds: cpu,
+        steady_window_seconds: args.steady.as_secs_f64(),
+        steady_platform_calls_per_object_per_hour: steady_calls.values().sum::<u64>() as f64 / n
+            * hour,
+        steady_platform_reads_per_object_per_hour: steady_reads as f64 / n * hour,
+        steady_apiserver_writes_per_object_per_hour: converge_writes(&metrics_steady)
+            .saturating_sub(converge_writes(&metrics_ready))
+            as f64
+            / n
+            * hour,
+    })
+}
+
+/// Each platform has its own sandbox and connection, so calls to different platforms do not
+/// share a budget.
+fn platforms_used(calls: &BTreeMap<String, u64>) -> usize {
+    let mut platforms: Vec<&str> = calls.keys().filter_map(|k| k.split(' ').next()).collect();
+    platforms.dedup();
+    platforms.len().max(1)
+}
+
+fn ready(o: &DynamicObject) -> bool {
+    let status = &o.data["status"];
+    status["observedGeneration"] == json!(o.metadata.generation)
+        && status["conditions"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+}
+
+/// Calls per "PLATFORM METHOD ROUTE" over every sandbox.
+async fn counts(
+    http: &reqwest::Client,
+    sandboxes: &Sandboxes,
+) -> anyhow::Result<BTreeMap<String, u64>> {
+    let mut all = BTreeMap::new();
+    for (platform, base, _) in sandboxes.endpoints() {
+        let c: BTreeMap<String, u64> = http
+            .get(format!("{base}/_sandbox/counts"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        all.extend(c.into_iter().map(|(k, v)| (format!("{platform} {k}"), v)));
+    }
+    Ok(all)
+}
+
+async fn apiserver_metrics(client: &kube::Client) -> anyhow::Result<String> {
+    let request = http::Request::get("/metrics").body(Vec::new())?;
+    Ok(client.request_text(request).await?)
+}
+
+/// Peak resident memory (MiB) and CPU seconds of a process, from /proc.
+fn process_usage(pid: u32) -> anyhow::Result<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let hwm_kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Ok((hwm_kib / 1024.0, ticks / per_second.max(1.0)))
+}
+
+fn stop(child: &mut Child) {
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+}
+
+async fn create_namespace(client: &kube::Client, ns: &str) -> anyhow::Result<()> {
+    let namespace: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(json!({"metadata": {"name": ns}}))?;
+    kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await?;
+    Ok(())
+}
+
+/// A Secret with the sandbox's default credentials and a PlatformConnection to the sandbox.
+async fn connect(
+    client: &kube::Client,
+    ns: &str,
+    platform: &str,
+    endpoint: &str,
+    budget: i32,
+) -> anyhow::Result<()> {
+    let (data, extra) = match platform {
+        "choreo" => (
+            json!({"token": "sandbox-choreo-token"}),
+            json!({"choreo": {"organizationId": "acme"}}),
+        ),
+        "cycloid" => (
+            json!({"token": "sandbox-cycloid-api-key"}),
+            json!({"cycloid": {"organization": "acme"}}),
+        ),
+        "frends" => (
+            json!({"token": "sandbox-frends-token"}),
+            json!({"frends": {"defaultAgentGroupId": 1}}),
+        ),
+        "api7" => (
+            json!({"token": "sandbox-api7-token"}),
+            json!({"api7": {"organizationId": "1001", "clusterId": "2001"}}),
+        ),
+        _ => (
+            json!({"username": "sandbox-user", "password": "sandbox-password"}),
+            json!({"opschain": {}}),
+        ),
+    };
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": platform}, "stringData": data
+    }))?;
+    kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &secret)
+        .await?;
+    let mut spec = json!({
+        "endpoint": endpoint,
+        "credentials": {"secretName": platform},
+        "requestBudget": {"requestsPerSecond": budget, "burst": budget},
+    });
+    if platform == "opschain" {
+        spec["credentials"]["type"] = "Basic".into();
+    }
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        spec[k] = v.clone();
+    }
+    let conn = json!({"apiVersion": "converge.dev/v1alpha1", "kind": "PlatformConnection",
+                      "metadata": {"name": platform}, "spec": spec});
+    kube::Api::<crate::connection::crd::PlatformConnection>::namespaced(client.clone(), ns)
+        .patch(
+            platform,
+            &PatchParams::apply("converge-bench"),
+            &Patch::Apply(&conn),
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! The figures a benchmark prints (pure): percentiles and per-object rates.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+#[derive(Serialize, Debug, Default, PartialEq)]
+pub struct Report {
+    pub objects: usize,
+    pub mix: BTreeMap<String, usize>,
+    /// Requests per second each sandbox allowed per credential (None: unlimited).
+    pub sandbox_rate_limit: Option<u32>,
+    /// From the first create until every object was Ready.
+    pub seconds_to_all_ready: f64,
+    /// Per object, from its create until it was first seen Ready.
+    pub ready_p50_seconds: f64,
+    pub ready_p99_seconds: f64,
+    /// Platform calls per object while converging, by "PLATFORM METHOD ROUTE".
+    pub platform_calls_per_object: BTreeMap<String, f64>,
+    pub platform_calls_per_object_total: f64,
+    /// Under a rate limit: the platform calls made ÷ (rate × connections used), the least time
+    /// those calls could take; and how far the measured time is above it.
+    pub ideal_seconds: Option<f64>,
+    pub over_ideal_percent: Option<f64>,
+    /// Writes the apiserver served for converge.dev objects (status, finalizers) and Events,
+    /// per object, the benchmark's own creates excluded.
+    pub apiserver_writes_per_object: f64,
+    pub events_per_object: f64,
+    pub controller_peak_rss_mib: f64,
+    pub controller_cpu_seconds: f64,
+    pub steady_window_seconds: f64,
+    /// At rest, after everything was Ready, scaled to an hour.
+    pub steady_platform_calls_per_object_per_hour: f64,
+    pub steady_platform_reads_per_object_per_hour: f64,
+    pub steady_apiserver_writes_per_object_per_hour: f64,
+}
+
+/// The `q` quantile (0..1) of `values`, nearest rank.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
+}
+
+/// `after - before` per key, dropping keys that did not move.
+pub fn delta(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .filter_map(|(k, a)| {
+            let d = a.saturating_sub(*before.get(k).unwrap_or(&0));
+            (d > 0).then(|| (k.clone(), d))
+        })
+        .collect()
+}
+
+/// Sums `apiserver_request_total` samples of write verbs for one API group and resource kind
+/// from the apiserver's Prometheus text. `resource` None sums every resource of the group.
+pub fn apiserver_writes(metrics: &str, group: &str, resource: Option<&str>) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("apiserver_request_total{"))
+        .filter(|l| {
+            [
+                "\"POST\"",
+                "\"PUT\"",
+                "\"PATCH\"",
+                "\"DELETE\"",
+                "\"APPLY\"",
+            ]
+            .iter()
+            .any(|v| l.contains(&format!("verb={v}")))
+        })
+        .filter(|l| l.contains(&format!("group=\"{group}\"")))
+        .filter(|l| resource.is_none_or(|r| l.contains(&format!("resource=\"{r}\""))))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|v| v as u64)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_use_the_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(quantile(&v, 0.5), 50.0);
+        assert_eq!(quantile(&v, 0.99), 99.0);
+        assert_eq!(quantile(&[3.0], 0.99), 3.0);
+        assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn delta_keeps_what_moved() {
+        let before = BTreeMap::from([("a".to_string(), 2), ("b".to_string(), 5)]);
+        let after = BTreeMap::from([("a".into(), 2), ("b".into(), 9), ("c".into(), 1)]);
+        assert_eq!(
+            delta(&before, &after),
+            BTreeMap::from([("b".to_string(), 4), ("c".to_string(), 1)])
+        );
+    }
+
+    #[test]
+    fn apiserver_writes_sum_write_verbs_of_a_group() {
+        let text = r#"
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="converge.dev",resource="projects",scope="resource",subresource="status",verb="APPLY",version="v1alpha1"} 7
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="converge.dev",resource="projects",scope="resource",subresource="",verb="PATCH",version="v1alpha1"} 3
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="converge.dev",resource="projects",scope="resource",subresource="",verb="GET",version="v1alpha1"} 40
+apiserver_request_total{code="201",component="apiserver",dry_run="",group="events.k8s.io",resource="events",scope="resource",subresource="",verb="POST",version="v1"} 5
+"#;
+        assert_eq!(apiserver_writes(text, "converge.dev", None), 10);
+        assert_eq!(
+            apiserver_writes(text, "converge.dev", Some("components")),
+            0
+        );
+        assert_eq!(apiserver_writes(text, "events.k8s.io", Some("events")), 5);
+    }
+}
