@@ -246,7 +246,7 @@ async fn one_replica_reconciles_and_the_other_takes_over_when_it_dies() {
         holder(&leases, "converge-test").await.as_deref() == Some("a")
     })
     .await;
-    let b = Replica::start(cp.kubeconfig(), &args("b"), logs.path().join("b.log"));
+    let mut b = Replica::start(cp.kubeconfig(), &args("b"), logs.path().join("b.log"));
     wait_for("b to be ready", Duration::from_secs(30), async || {
         b.get("/readyz").await.is_some()
     })
@@ -311,4 +311,34 @@ async fn one_replica_reconciles_and_the_other_takes_over_when_it_dies() {
     .await;
     assert_eq!(b.get("/readyz").await.as_deref(), Some("ok: leader"));
     assert!(b.metric("converge_reconciles_total").await > 0.0);
+
+    // Losing the Lease (here: someone else writes itself in as the holder) stops the leader:
+    // it exits non-zero to rejoin as a follower.
+    let now = serde_json::to_value(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+        k8s_openapi::jiff::Timestamp::now(),
+    ))
+    .unwrap();
+    leases
+        .patch(
+            "converge-test",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"holderIdentity": "intruder",
+                "acquireTime": now, "renewTime": now}})),
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + lease_duration;
+    let status = loop {
+        if let Some(status) = b.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "b still runs after losing the Lease:\n{}",
+            b.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!status.success(), "{status:?}");
+    assert!(b.log().contains("lost the Lease"), "{}", b.log());
 }

@@ -7,10 +7,16 @@
 //! reconciling, and a restarted pod rejoins as a follower with nothing left over in memory.
 //! On a signal it stops its controllers, then releases the Lease so a follower takes over at
 //! once instead of waiting for the Lease to expire.
+//!
+//! The lease manager keeps believing it leads while it cannot reach the apiserver, so the
+//! leader also reads its Lease itself: when it has not seen itself as the holder for a whole
+//! Lease duration (another replica may have taken it over by now), it counts as lost.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -23,6 +29,8 @@ pub struct Election {
     pub namespace: String,
     leading: watch::Receiver<bool>,
     task: JoinHandle<kube_lease_manager::Result<LeaseManager>>,
+    leases: Api<Lease>,
+    duration: Duration,
 }
 
 /// The Lease's namespace: the flag, else the pod's own namespace, else the watched one.
@@ -57,6 +65,7 @@ impl Election {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| format!("converge-{}", uuid::Uuid::new_v4()));
         let namespace = lease_namespace(args, watched);
+        let leases = Api::namespaced(client.clone(), &namespace);
         let manager = LeaseManagerBuilder::new(client, &args.lease_name)
             .with_namespace(&namespace)
             .with_identity(&identity)
@@ -77,6 +86,8 @@ impl Election {
             namespace,
             leading,
             task,
+            leases,
+            duration: args.lease_duration,
         })
     }
 
@@ -89,9 +100,13 @@ impl Election {
         Ok(())
     }
 
-    /// Resolves when this replica no longer holds the Lease.
+    /// Resolves when this replica no longer holds the Lease, or cannot tell that it does.
     pub async fn lost(&mut self) {
-        let _ = self.leading.wait_for(|leading| !*leading).await;
+        let watchdog = watchdog(&self.leases, &self.lease, &self.identity, self.duration);
+        tokio::select! {
+            _ = self.leading.wait_for(|leading| !*leading) => {}
+            _ = watchdog => {}
+        }
     }
 
     /// Releases the Lease (if held) and waits, at most `timeout`, for that to reach the
@@ -105,6 +120,33 @@ impl Election {
             }
             Ok(Err(e)) => tracing::warn!(error = %e, "the lease manager failed"),
             Err(_) => tracing::warn!("releasing the Lease timed out; it expires on its own"),
+        }
+    }
+}
+
+/// Resolves once the Lease names another holder, or once `duration` passed without reading
+/// it naming `identity`.
+async fn watchdog(leases: &Api<Lease>, name: &str, identity: &str, duration: Duration) {
+    let mut confirmed = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(duration / 3).await;
+        match leases.get(name).await {
+            Ok(lease) => {
+                let holder = lease.spec.and_then(|s| s.holder_identity);
+                if holder.as_deref() != Some(identity) {
+                    tracing::error!(holder = ?holder, "the Lease has another holder");
+                    return;
+                }
+                confirmed = tokio::time::Instant::now();
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the Lease"),
+        }
+        if confirmed.elapsed() >= duration {
+            tracing::error!(
+                ?duration,
+                "could not confirm holding the Lease for its whole duration"
+            );
+            return;
         }
     }
 }
