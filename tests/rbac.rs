@@ -56,13 +56,13 @@ fn output(mut c: Command) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
-/// The chart's ServiceAccount and RBAC, leader election on, as `helm template` renders them.
-fn install_rbac(cp: &controlplane::ControlPlane) {
+/// The chart's ServiceAccount and RBAC with `set`, as `helm template` renders them.
+fn install_rbac(cp: &controlplane::ControlPlane, release: &str, set: &str) {
     let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/converge");
     let mut c = cp.helm();
-    c.args(["template", "converge", chart.to_str().unwrap()])
+    c.args(["template", release, chart.to_str().unwrap()])
         .args(["--namespace", RELEASE_NS])
-        .args(["--set", "leaderElection.enabled=true"])
+        .args(["--set", set])
         .args(["--show-only", "templates/serviceaccount.yaml"])
         .args(["--show-only", "templates/rbac.yaml"]);
     let rendered = output(c);
@@ -108,17 +108,22 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// The two tests run one after the other: a cluster-wide controller running beside the
+/// namespaced one would converge its objects too, and prove nothing about the Role.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn is_forbidden<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> bool {
     matches!(r, Err(kube::Error::Api(ref s)) if s.code == 403)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_charts_service_account_converges_the_examples_and_nothing_more() {
+    let _serial = SERIAL.lock().await;
     let cp = controlplane::shared().await;
     install_crds(cp);
     let admin = cp.client().await.unwrap();
     namespace(&admin, RELEASE_NS).await;
-    install_rbac(cp);
+    install_rbac(cp, "converge", "leaderElection.enabled=true");
     let sa = cp
         .client_as(
             SA,
@@ -255,6 +260,80 @@ async fn the_charts_service_account_converges_the_examples_and_nothing_more() {
     ));
 
     let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(10), controller).await;
+    tokio::time::timeout(Duration::from_secs(30), controller)
+        .await
+        .expect("the controller stops")
+        .unwrap();
     lease.release(Duration::from_secs(5)).await;
+}
+
+/// With `watchNamespace` the chart grants a Role in that namespace only (and `get` on the
+/// CRDs): a controller run with `--namespace` converges there with it, and is refused elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_one_watched_namespace_a_role_there_is_enough() {
+    let _serial = SERIAL.lock().await;
+    let cp = controlplane::shared().await;
+    install_crds(cp);
+    let admin = cp.client().await.unwrap();
+    let ns = "rbac-team";
+    namespace(&admin, RELEASE_NS).await;
+    namespace(&admin, ns).await;
+    // Release "team": ServiceAccount team-converge.
+    install_rbac(cp, "team", &format!("watchNamespace={ns}"));
+    let sa = cp
+        .client_as(
+            "system:serviceaccount:converge-system:team-converge",
+            &[
+                "system:serviceaccounts",
+                "system:serviceaccounts:converge-system",
+            ],
+        )
+        .await
+        .unwrap();
+    crd_check::ensure_installed(&sa).await.unwrap();
+    let sandboxes =
+        converge::sandbox::all::Sandboxes::start(converge::sandbox::all::Options::ephemeral())
+            .await
+            .unwrap();
+    let scope = converge::controller::scope::Scope {
+        namespace: Some(ns.into()),
+        selector: None,
+    };
+    scope.check(&sa).await.unwrap();
+    let ctx = Arc::new(Context::new(sa.clone(), Metrics::default()).with_scope(scope));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controller = tokio::spawn(controllers::run(sa.clone(), ctx, async {
+        let _ = stopped.await;
+    }));
+
+    let opschain = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/opschain");
+    let mut yaml = String::new();
+    for f in ["connection.yaml", "project.yaml"] {
+        yaml.push_str("\n---\n");
+        yaml.push_str(&std::fs::read_to_string(opschain.join(f)).unwrap());
+    }
+    let url = sandboxes
+        .endpoints()
+        .into_iter()
+        .find(|e| e.0 == "opschain")
+        .unwrap()
+        .1;
+    apply_stdin(cp, Some(ns), &yaml.replace("http://127.0.0.1:18105", &url));
+    let mut c = cp.kubectl();
+    c.args(["wait", "-n", ns, "--for=condition=Ready", "--timeout=60s"])
+        .args(["platformconnections,projects.converge.dev", "--all"]);
+    output(c);
+
+    assert!(is_forbidden(
+        Api::<Secret>::all(sa.clone())
+            .list(&ListParams::default())
+            .await
+    ));
+    assert!(is_forbidden(
+        Api::<converge::project::crd::Project>::namespaced(sa.clone(), "rbac-examples")
+            .list(&ListParams::default())
+            .await
+    ));
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), controller).await;
 }
