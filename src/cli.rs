@@ -80,8 +80,8 @@ pub struct ElectionArgs {
     /// else `default`.
     #[arg(long, env = "CONVERGE_LEASE_NAMESPACE")]
     pub lease_namespace: Option<String>,
-    /// How long a Lease stays held without renewal: the longest a takeover waits after a
-    /// leader dies (whole seconds).
+    /// How long a Lease stays held without renewal, so about how long a takeover waits after
+    /// a leader dies without releasing it (whole seconds).
     #[arg(long, default_value = "15s", value_parser = crate::sandbox::all::parse_duration)]
     pub lease_duration: std::time::Duration,
     /// The leader renews this long before its Lease expires (whole seconds; below the duration).
