@@ -342,3 +342,58 @@ async fn one_replica_reconciles_and_the_other_takes_over_when_it_dies() {
     assert!(!status.success(), "{status:?}");
     assert!(b.log().contains("lost the Lease"), "{}", b.log());
 }
+
+/// The leader's own check of its Lease: it gives up when the renewals it can see stop (as when
+/// the lease manager cannot reach the apiserver), and not while they continue.
+#[tokio::test]
+async fn the_watchdog_gives_up_just_before_an_unrenewed_lease_expires() {
+    let cp = controlplane::shared().await;
+    let client = cp.client().await.unwrap();
+    namespace(&client, "watchdog").await;
+    let leases = Api::<Lease>::namespaced(client.clone(), "watchdog");
+    let renew = async |name: &str| {
+        let now = serde_json::to_value(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+            k8s_openapi::jiff::Timestamp::now(),
+        ))
+        .unwrap();
+        leases
+            .patch(
+                name,
+                &kube::api::PatchParams::apply("test").force(),
+                &kube::api::Patch::Apply(json!({"apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease", "metadata": {"name": name},
+                    "spec": {"holderIdentity": "me", "leaseDurationSeconds": 3, "renewTime": now}})),
+            )
+            .await
+            .unwrap();
+    };
+    let duration = Duration::from_secs(3);
+    let margin = Duration::from_millis(500);
+
+    // Renewed every 500 ms: the watchdog keeps quiet.
+    renew("renewed").await;
+    let watched =
+        converge::controller::leader::watchdog(&leases, "renewed", "me", duration, margin);
+    let renewing = async {
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            renew("renewed").await;
+        }
+    };
+    tokio::select! {
+        _ = watched => panic!("the watchdog gave up on a renewed Lease"),
+        _ = renewing => {}
+    }
+
+    // Renewed once, then never: it gives up before the Lease expires, within the margin.
+    renew("stale").await;
+    let renewed = Instant::now();
+    converge::controller::leader::watchdog(&leases, "stale", "me", duration, margin).await;
+    let after = renewed.elapsed();
+    eprintln!("watchdog gave up {after:?} after the last renewal (lease {duration:?})");
+    assert!(after < duration, "{after:?}");
+    assert!(
+        after >= duration - margin - Duration::from_millis(200),
+        "{after:?}"
+    );
+}

@@ -9,10 +9,13 @@
 //! once instead of waiting for the Lease to expire.
 //!
 //! The lease manager keeps believing it leads while it cannot reach the apiserver, so the
-//! leader also reads its Lease itself: when it has not seen itself as the holder for a whole
-//! Lease duration (another replica may have taken it over by now), it counts as lost.
+//! leader also reads its Lease itself: when the last renewal it could see is about to expire
+//! (another replica may take it over then), the Lease counts as lost.
 
 use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use tokio::time::Instant;
 
 use anyhow::Context as _;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -31,6 +34,7 @@ pub struct Election {
     task: JoinHandle<kube_lease_manager::Result<LeaseManager>>,
     leases: Api<Lease>,
     duration: Duration,
+    renew_before: Duration,
 }
 
 /// The Lease's namespace: the flag, else the pod's own namespace, else the watched one.
@@ -88,6 +92,7 @@ impl Election {
             task,
             leases,
             duration: args.lease_duration,
+            renew_before: args.lease_renew_before,
         })
     }
 
@@ -102,7 +107,13 @@ impl Election {
 
     /// Resolves when this replica no longer holds the Lease, or cannot tell that it does.
     pub async fn lost(&mut self) {
-        let watchdog = watchdog(&self.leases, &self.lease, &self.identity, self.duration);
+        let watchdog = watchdog(
+            &self.leases,
+            &self.lease,
+            &self.identity,
+            self.duration,
+            self.renew_before / 2,
+        );
         tokio::select! {
             _ = self.leading.wait_for(|leading| !*leading) => {}
             _ = watchdog => {}
@@ -124,28 +135,38 @@ impl Election {
     }
 }
 
-/// Resolves once the Lease names another holder, or once `duration` passed without reading
-/// it naming `identity`.
-async fn watchdog(leases: &Api<Lease>, name: &str, identity: &str, duration: Duration) {
-    let mut confirmed = tokio::time::Instant::now();
+/// Resolves once the Lease names another holder, or once it would have expired (its last
+/// renewal seen plus `duration`, less half the renewal margin) without a newer renewal read.
+/// The renewal time is the leader's own clock, so no skew enters the comparison.
+pub async fn watchdog(
+    leases: &Api<Lease>,
+    name: &str,
+    identity: &str,
+    duration: Duration,
+    margin: Duration,
+) {
+    let poll = duration / 3;
+    let mut expires = Instant::now() + duration;
     loop {
-        tokio::time::sleep(duration / 3).await;
+        let deadline = expires.checked_sub(margin).unwrap_or(expires);
+        tokio::time::sleep(poll.min(deadline.saturating_duration_since(Instant::now()))).await;
         match leases.get(name).await {
             Ok(lease) => {
-                let holder = lease.spec.and_then(|s| s.holder_identity);
-                if holder.as_deref() != Some(identity) {
-                    tracing::error!(holder = ?holder, "the Lease has another holder");
+                let spec = lease.spec.unwrap_or_default();
+                if spec.holder_identity.as_deref() != Some(identity) {
+                    tracing::error!(holder = ?spec.holder_identity, "the Lease has another holder");
                     return;
                 }
-                confirmed = tokio::time::Instant::now();
+                if let Some(renewed) = spec.renew_time {
+                    let age = Timestamp::now().duration_since(renewed.0);
+                    let age = Duration::try_from(age).unwrap_or_default();
+                    expires = Instant::now() + duration.saturating_sub(age);
+                }
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the Lease"),
         }
-        if confirmed.elapsed() >= duration {
-            tracing::error!(
-                ?duration,
-                "could not confirm holding the Lease for its whole duration"
-            );
+        if Instant::now() >= expires.checked_sub(margin).unwrap_or(expires) {
+            tracing::error!(?duration, "the Lease is about to expire without a renewal");
             return;
         }
     }
