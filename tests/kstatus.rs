@@ -317,6 +317,25 @@ async fn projects_waiting_stalled_ready_and_suspended_read_alike() {
     )
     .await;
     assert!(r.argocd_message.contains("Renamed"), "{r:#?}");
+
+    // ObserveOnly with the same change: writes held too, so Argo CD reads it as suspended.
+    let mut observed = project(
+        "ready",
+        "opschain",
+        "ks_ready",
+        json!({"managementPolicy": "ObserveOnly"}),
+    );
+    observed["spec"]["opschain"]["name"] = json!("Renamed");
+    apply(&client, ns, observed).await;
+    wait_reason(&api, "ready", "Ready", "Observed").await;
+    let r = assert_reads(
+        (ns, "projects.converge.dev", "ready"),
+        "InProgress",
+        "Suspended",
+        false,
+    )
+    .await;
+    assert!(r.argocd_message.contains("ObserveOnly"), "{r:#?}");
 }
 
 #[tokio::test]
@@ -472,7 +491,7 @@ async fn argocd_cm_covers_every_kind_and_patches_into_argocd_cm() {
     for (key, script) in &data {
         assert!(
             script.as_str() == Some(lua.as_str()),
-            "{key} in argocd-cm.yaml differs from gitops/argocd/health.lua: copy it in again"
+            "{key} in argocd-cm.yaml differs from gitops/argocd/health.lua: run gitops/argocd/render.sh"
         );
     }
 

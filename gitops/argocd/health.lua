@@ -1,6 +1,7 @@
 -- Argo CD health of a Converge object (group converge.dev), read from the kstatus status
 -- Converge writes: status.observedGeneration and the Ready, Reconciling and Stalled conditions.
--- Same verdicts as kstatus (so as Flux), plus Argo CD's Suspended for `spec.suspend: true`.
+-- Same verdicts as kstatus (so as Flux), plus Argo CD's Suspended while writes are held
+-- (`suspend: true`, or ObserveOnly with differences).
 -- Plain Lua 5.1, the dialect Argo CD runs.
 local hs = { status = "Progressing", message = "Waiting for Converge to report status" }
 
@@ -54,6 +55,9 @@ elseif reconciling ~= nil and reconciling.status == "True" then
   hs.status = "Progressing"
 elseif ready ~= nil and ready.status == "True" then
   hs.status = "Healthy"
+elseif ready ~= nil and ready.reason == "Observed" then
+  -- managementPolicy ObserveOnly and the platform differs: writes are held, as when suspended.
+  hs.status = "Suspended"
 end
 -- Otherwise Ready is False or Unknown with nothing abnormal: kstatus reads that as InProgress.
 return hs
