@@ -60,6 +60,39 @@ pub struct RunArgs {
     /// terminationGracePeriodSeconds.
     #[arg(long, default_value = "10s", value_parser = crate::sandbox::all::parse_duration)]
     pub shutdown_grace: std::time::Duration,
+    /// Reconcile only this namespace (every watch and request is namespaced); default: all.
+    #[arg(long, env = "CONVERGE_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Reconcile only PlatformConnections and objects with these labels (a shard), e.g.
+    /// `converge.dev/shard=a`. Label a connection for every shard whose objects use it.
+    #[arg(long, env = "CONVERGE_SELECTOR")]
+    pub selector: Option<String>,
+    #[command(flatten)]
+    pub election: ElectionArgs,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ElectionArgs {
+    /// Run the controllers only while holding a Lease, so that replicas never reconcile twice.
+    #[arg(long, env = "CONVERGE_LEADER_ELECTION")]
+    pub leader_election: bool,
+    /// Name of the Lease.
+    #[arg(long, default_value = "converge", env = "CONVERGE_LEASE_NAME")]
+    pub lease_name: String,
+    /// Namespace of the Lease; default: the pod's namespace (POD_NAMESPACE), else --namespace,
+    /// else `default`.
+    #[arg(long, env = "CONVERGE_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// How long a Lease stays held without renewal, so about how long a takeover waits after
+    /// a leader dies without releasing it (whole seconds).
+    #[arg(long, default_value = "15s", value_parser = crate::sandbox::all::parse_duration)]
+    pub lease_duration: std::time::Duration,
+    /// The leader renews this long before its Lease expires (whole seconds; below the duration).
+    #[arg(long, default_value = "5s", value_parser = crate::sandbox::all::parse_duration)]
+    pub lease_renew_before: std::time::Duration,
+    /// This replica's identity in the Lease; default: POD_NAME, else a random one.
+    #[arg(long, env = "POD_NAME")]
+    pub lease_identity: Option<String>,
 }
 
 #[derive(clap::Args, Debug, Clone)]

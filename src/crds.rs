@@ -22,6 +22,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
             {
                 let mut value = serde_json::to_value(&*schema).expect("a schema serializes");
                 unwrap_descriptions(&mut value);
+                default_status(&mut value);
                 *schema = serde_json::from_value(value).expect("the same schema deserializes");
             }
         }
@@ -49,6 +50,16 @@ fn unwrap_descriptions(v: &mut serde_json::Value) {
         }
         serde_json::Value::Array(a) => a.iter_mut().for_each(unwrap_descriptions),
         _ => {}
+    }
+}
+
+/// kstatus (so Flux) reads an object without `status.observedGeneration` as Current: a Flux
+/// `wait` would pass between `kubectl apply` and Converge's first reconcile. The apiserver
+/// applies schema defaults when it reads an object from etcd, so until Converge writes status
+/// every object shows `observedGeneration: 0`, behind any generation: InProgress.
+fn default_status(schema: &mut serde_json::Value) {
+    if let Some(status) = schema.pointer_mut("/properties/status") {
+        status["default"] = serde_json::json!({ "observedGeneration": 0 });
     }
 }
 
@@ -104,6 +115,30 @@ mod tests {
             all().len(),
             "crds/ holds a file for a kind that no longer exists"
         );
+    }
+
+    /// The controller must read an object that still carries only the status default.
+    #[test]
+    fn every_kind_reads_the_default_status() {
+        let default = serde_json::json!({"observedGeneration": 0});
+        for crd in all() {
+            let schema = serde_json::to_value(&crd.spec.versions[0].schema).unwrap();
+            assert_eq!(
+                schema.pointer("/openAPIV3Schema/properties/status/default"),
+                Some(&default),
+                "{}",
+                crd.spec.names.kind
+            );
+        }
+        fn reads<S: serde::de::DeserializeOwned>(v: &serde_json::Value) {
+            serde_json::from_value::<S>(v.clone()).unwrap();
+        }
+        reads::<crate::connection::crd::PlatformConnectionStatus>(&default);
+        reads::<crate::project::crd::ProjectStatus>(&default);
+        reads::<crate::component::crd::ComponentStatus>(&default);
+        reads::<crate::apispec::crd::ApiSpecStatus>(&default);
+        reads::<crate::gateway::crd::GatewayApplicationStatus>(&default);
+        reads::<crate::workflow::crd::WorkflowStatus>(&default);
     }
 
     #[test]

@@ -385,6 +385,24 @@ async fn suspend_and_observe_only_write_nothing_but_report() {
     );
 }
 
+/// Cycloid project creates the sandbox refused as duplicates (409).
+async fn refused_project_creates(env: &Env) -> usize {
+    let calls: Vec<Value> = reqwest::get(format!("{}/_sandbox/calls", env.sandbox("cycloid")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    calls
+        .iter()
+        .filter(|c| {
+            c["method"] == "POST"
+                && c["path"].as_str().is_some_and(|p| p.ends_with("/projects"))
+                && c["status"] == 409
+        })
+        .count()
+}
+
 #[tokio::test]
 async fn a_create_interrupted_before_its_status_write_is_recognised_not_duplicated() {
     let env = env();
@@ -426,7 +444,11 @@ async fn a_create_interrupted_before_its_status_write_is_recognised_not_duplicat
         })
         .await
         .unwrap();
-    let creates = env.writes("cycloid", "/projects").await;
+    // Other tests of this binary create Cycloid projects meanwhile, so count only this one's:
+    // writes under its canonical, and refused creates (crash-proj exists: a second create of
+    // it would be answered 409).
+    let ours = env.writes("cycloid", "crash-proj").await;
+    let refused = refused_project_creates(env).await;
 
     apply(
         &client,
@@ -447,9 +469,14 @@ async fn a_create_interrupted_before_its_status_write_is_recognised_not_duplicat
     );
     // Environments were created, the project was not created again.
     assert_eq!(
-        env.writes("cycloid", "/projects").await - creates,
+        env.writes("cycloid", "crash-proj").await - ours,
         2,
         "only the two environments were created"
+    );
+    assert_eq!(
+        refused_project_creates(env).await,
+        refused,
+        "the project was not created again"
     );
 }
 

@@ -15,6 +15,8 @@ pub struct Context {
     pub recorder: Recorder,
     pub metrics: Metrics,
     pub connections: Connections,
+    /// The namespace and shard this controller reconciles.
+    pub scope: super::scope::Scope,
 }
 
 impl Context {
@@ -30,6 +32,12 @@ impl Context {
             backoff: Default::default(),
             metrics,
             connections,
+            scope: Default::default(),
         }
+    }
+
+    pub fn with_scope(mut self, scope: super::scope::Scope) -> Self {
+        self.scope = scope;
+        self
     }
 }

@@ -6,10 +6,8 @@ use std::sync::Arc;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
 
 use super::context::Context;
 use super::error::Error;
@@ -53,16 +51,16 @@ async fn run_connections(
     stop: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let connections = Controller::new(
-        Api::<PlatformConnection>::all(client.clone()),
-        watcher::Config::default(),
+        ctx.scope.api::<PlatformConnection>(&client),
+        ctx.scope.reconciled(),
     );
     let store = connections.store();
     let pruning = tokio::spawn(prune_deleted_connections(store.clone(), ctx.clone()));
     connections
         // A created, rotated or deleted Secret re-checks the connections that name it.
         .watches(
-            Api::<Secret>::all(client),
-            watcher::Config::default(),
+            ctx.scope.api::<Secret>(&client),
+            ctx.scope.wakers(),
             move |secret| {
                 let ns = secret.namespace();
                 let name = secret.name_any();

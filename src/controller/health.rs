@@ -1,5 +1,6 @@
 //! /healthz (the process is alive), /readyz (startup checks passed and not shutting down) and
-//! /metrics (Prometheus).
+//! /metrics (Prometheus). With leader election a follower is ready too (see `leader`); the
+//! body of /readyz says which it is.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ impl HealthServer {
 
 pub async fn serve(
     addr: SocketAddr,
-    ready: Arc<AtomicBool>,
+    ready: Arc<Readiness>,
     metrics: super::metrics::Metrics,
 ) -> anyhow::Result<HealthServer> {
     let app = Router::new()
@@ -62,10 +63,24 @@ pub async fn serve(
     Ok(HealthServer { addr, stop, task })
 }
 
-async fn readyz(State(ready): State<Arc<AtomicBool>>) -> (StatusCode, &'static str) {
-    if ready.load(Ordering::SeqCst) {
-        (StatusCode::OK, "ok")
-    } else {
+#[derive(Default)]
+pub struct Readiness {
+    /// Startup checks passed and no signal received.
+    pub ready: AtomicBool,
+    /// Leader election is on.
+    pub elects: AtomicBool,
+    /// This replica holds the Lease.
+    pub leading: AtomicBool,
+}
+
+async fn readyz(State(r): State<Arc<Readiness>>) -> (StatusCode, &'static str) {
+    if !r.ready.load(Ordering::SeqCst) {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    } else if !r.elects.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ok")
+    } else if r.leading.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ok: leader")
+    } else {
+        (StatusCode::OK, "ok: follower, waiting for the Lease")
     }
 }

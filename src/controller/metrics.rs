@@ -6,6 +6,7 @@ use std::sync::Arc;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -33,6 +34,8 @@ pub struct Metrics {
     pub failures: Family<ErrorLabels, Counter>,
     pub durations: Family<KindLabels, Histogram, fn() -> Histogram>,
     pub clients: ClientMetrics,
+    /// 1 while this replica runs the controllers (always, without leader election).
+    pub leader: Gauge,
     pub registry: Arc<Registry>,
 }
 
@@ -58,8 +61,15 @@ impl Default for Metrics {
             "Reconcile duration, by kind",
             durations.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "converge_leader",
+            "1 while this replica runs the controllers (holds the Lease)",
+            leader.clone(),
+        );
         clients.register(&mut registry);
         Metrics {
+            leader,
             reconciles,
             failures,
             durations,

@@ -5,11 +5,14 @@ pub mod controllers;
 pub mod crd_check;
 pub mod error;
 pub mod health;
+pub mod leader;
 pub mod metrics;
+pub mod scope;
 pub mod status;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use tracing::info;
@@ -17,7 +20,7 @@ use tracing::info;
 use crate::cli::RunArgs;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let stop = shutdown_signal();
+    let mut stop = Box::pin(shutdown_signal());
     // Failpoints (the `fail` crate) from the FAILPOINTS variable, for the crash tests, e.g.
     // FAILPOINTS=after-platform-create=pause. Without the variable nothing is configured.
     let _failpoints = std::env::var_os("FAILPOINTS").map(|_| fail::FailScenario::setup());
@@ -25,28 +28,74 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .await
         .context("cannot reach a cluster: no usable kubeconfig and not running in a pod")?;
     let metrics = metrics::Metrics::default();
-    let ready = Arc::new(AtomicBool::new(false));
-    let health = health::serve(args.health_addr, ready.clone(), metrics.clone()).await?;
+    let readiness = Arc::new(health::Readiness::default());
+    let health = health::serve(args.health_addr, readiness.clone(), metrics.clone()).await?;
     info!(addr = %health.addr, "serving /healthz, /readyz and /metrics");
 
     crd_check::ensure_installed(&client).await?;
     info!("all Converge CRDs are installed and established");
-    let ctx = Arc::new(context::Context::new(client.clone(), metrics));
-    ready.store(true, Ordering::SeqCst);
+    let scope = scope::Scope {
+        namespace: args.namespace.clone(),
+        selector: args.selector.clone(),
+    };
+    scope.check(&client).await?;
+    info!(namespace = ?scope.namespace, selector = ?scope.selector, "scope");
+    let ctx = Arc::new(context::Context::new(client.clone(), metrics.clone()).with_scope(scope));
+
+    let mut election = None;
+    if args.election.leader_election {
+        let mut e =
+            leader::Election::join(client.clone(), &args.election, args.namespace.as_deref())
+                .await?;
+        readiness.elects.store(true, Ordering::SeqCst);
+        readiness.ready.store(true, Ordering::SeqCst);
+        info!(identity = %e.identity, lease = %format!("{}/{}", e.namespace, e.lease), "waiting for the Lease");
+        tokio::select! {
+            acquired = e.acquired() => acquired?,
+            _ = &mut stop => {
+                info!("signal received before leading, shutting down");
+                e.release(args.shutdown_grace).await;
+                health.stop().await;
+                return Ok(());
+            }
+        }
+        info!(identity = %e.identity, "holding the Lease: running the controllers");
+        readiness.leading.store(true, Ordering::SeqCst);
+        election = Some(e);
+    }
+    readiness.ready.store(true, Ordering::SeqCst);
+    metrics.leader.set(1);
 
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     let controllers = tokio::spawn(controllers::run(client, ctx, async {
         let _ = stopped.await;
     }));
-    stop.await;
+    let lost = async {
+        match election.as_mut() {
+            Some(e) => e.lost().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = &mut stop => {}
+        _ = lost => {
+            metrics.leader.set(0);
+            controllers.abort();
+            anyhow::bail!("lost the Lease: another replica may be reconciling; exiting to rejoin as a follower");
+        }
+    }
     info!("signal received, shutting down");
-    ready.store(false, Ordering::SeqCst);
+    readiness.ready.store(false, Ordering::SeqCst);
     let _ = stopping.send(());
     if tokio::time::timeout(args.shutdown_grace, controllers)
         .await
         .is_err()
     {
         tracing::warn!(grace = ?args.shutdown_grace, "reconciles still running after the shutdown grace period; exiting anyway");
+    }
+    metrics.leader.set(0);
+    if let Some(e) = election {
+        e.release(Duration::from_secs(5)).await;
     }
     health.stop().await;
     Ok(())

@@ -8,11 +8,9 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use super::{Managed, Watched, driver};
@@ -43,7 +41,7 @@ fn referrers<K: Managed>(
 
 fn watch_meta<K, W>(
     controller: Controller<K>,
-    client: &kube::Client,
+    ctx: &Context,
     store: Store<K>,
     what: Option<Watched>,
 ) -> Controller<K>
@@ -56,12 +54,12 @@ where
         + Send
         + Sync
         + 'static,
-    PartialObjectMeta<W>: Resource<DynamicType = ()>,
+    PartialObjectMeta<W>: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
 {
     // An Api of PartialObjectMeta makes metadata-only list and watch requests.
     controller.watches(
-        Api::<PartialObjectMeta<W>>::all(client.clone()),
-        watcher::Config::default(),
+        ctx.scope.api::<PartialObjectMeta<W>>(&ctx.client),
+        ctx.scope.wakers(),
         move |meta: PartialObjectMeta<W>| {
             referrers(&store, meta.namespace(), &meta.name_any(), what)
         },
@@ -74,16 +72,16 @@ pub async fn run<K: Managed>(
     ctx: Arc<Context>,
     stop: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let mut controller = Controller::new(Api::<K>::all(client.clone()), watcher::Config::default());
+    let mut controller = Controller::new(ctx.scope.api::<K>(&client), ctx.scope.reconciled());
     let store = controller.store();
-    controller = watch_meta::<K, PlatformConnection>(controller, &client, store.clone(), None);
+    controller = watch_meta::<K, PlatformConnection>(controller, &ctx, store.clone(), None);
     for w in K::WATCHES {
         let s = store.clone();
         controller = match w {
-            Watched::Project => watch_meta::<K, Project>(controller, &client, s, Some(*w)),
-            Watched::Component => watch_meta::<K, Component>(controller, &client, s, Some(*w)),
-            Watched::ApiSpec => watch_meta::<K, ApiSpec>(controller, &client, s, Some(*w)),
-            Watched::ConfigMap => watch_meta::<K, ConfigMap>(controller, &client, s, Some(*w)),
+            Watched::Project => watch_meta::<K, Project>(controller, &ctx, s, Some(*w)),
+            Watched::Component => watch_meta::<K, Component>(controller, &ctx, s, Some(*w)),
+            Watched::ApiSpec => watch_meta::<K, ApiSpec>(controller, &ctx, s, Some(*w)),
+            Watched::ConfigMap => watch_meta::<K, ConfigMap>(controller, &ctx, s, Some(*w)),
         };
     }
     controller

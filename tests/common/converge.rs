@@ -49,8 +49,14 @@ impl std::io::Write for Logs {
 /// The shared environment; started on first use, on a runtime of its own so that it outlives
 /// any single test's runtime. Sandboxes on free ports.
 pub fn env() -> &'static Env {
+    env_with(converge::sandbox::all::Options::ephemeral)
+}
+
+/// The shared environment with sandboxes started with `options` (e.g. builds that take time);
+/// the first call of a test binary decides, so a binary should call this before anything else.
+pub fn env_with(options: impl FnOnce() -> converge::sandbox::all::Options) -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
-    ENV.get_or_init(|| start(converge::sandbox::all::Options::ephemeral()))
+    ENV.get_or_init(|| start(options()))
 }
 
 /// Starts the control plane (with the CRDs), sandboxes with `options`, and an in-process
