@@ -20,7 +20,7 @@ async fn bench_converges_a_hundred_objects_and_prints_its_figures() {
             "--steady",
             "15s",
             "--timeout",
-            "5m",
+            "3m",
         ])
         .env("KUBECONFIG", cp.kubeconfig())
         .output()

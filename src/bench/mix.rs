@@ -63,7 +63,7 @@ pub fn object(i: usize) -> Value {
             "ApiSpec",
             format!("a7-{u}"),
             json!({"connectionRef": {"name": "api7"},
-                   "definition": {"inline": openapi(&format!("bench-import-{u}"), &format!("/import-{u}"))},
+                   "definition": {"inline": openapi(&format!("bench-import-{u}"), &format!("https://import-{u}.bench.test"))},
                    "api7": {}}),
         ),
         7 | 8 => {

@@ -158,24 +158,30 @@ async fn measure(
     }
 
     let mut ready_after = HashMap::new();
+    let mut not_ready = Vec::new();
     while ready_after.len() < args.objects {
-        anyhow::ensure!(
-            started.elapsed() < args.timeout,
-            "only {} of {} objects Ready after {:?}",
-            ready_after.len(),
-            args.objects,
-            args.timeout
-        );
+        if started.elapsed() >= args.timeout {
+            anyhow::bail!(
+                "only {} of {} objects Ready after {:?}; not Ready: {}",
+                ready_after.len(),
+                args.objects,
+                args.timeout,
+                not_ready.join("; ")
+            );
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
         let now = started.elapsed();
+        not_ready.clear();
         for (kind, api) in &apis {
             for o in api.list(&ListParams::default()).await?.items {
                 let key = (
                     kind.to_string(),
                     o.metadata.name.clone().unwrap_or_default(),
                 );
-                if ready(&o) && !ready_after.contains_key(&key) {
-                    ready_after.insert(key, now);
+                if ready(&o) {
+                    ready_after.entry(key).or_insert(now);
+                } else if !ready_after.contains_key(&key) {
+                    not_ready.push(format!("{kind} {}: {}", key.1, ready_message(&o)));
                 }
             }
         }
@@ -250,6 +256,15 @@ fn platforms_used(calls: &BTreeMap<String, u64>) -> usize {
     let mut platforms: Vec<&str> = calls.keys().filter_map(|k| k.split(' ').next()).collect();
     platforms.dedup();
     platforms.len().max(1)
+}
+
+fn ready_message(o: &DynamicObject) -> String {
+    o.data["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or("no status yet")
+        .to_string()
 }
 
 fn ready(o: &DynamicObject) -> bool {

@@ -279,8 +279,15 @@ async fn publish<K: Managed>(ctx: &Context, obj: &K, notes: Vec<Note>) {
             action: "Reconcile".into(),
             secondary: None,
         };
-        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
-            tracing::warn!(kind = K::KIND, object = %obj.name_any(), error = %e, "cannot record an Event");
+        match ctx.recorder.publish(&event, &reference).await {
+            // A namespace being deleted refuses new Events; the cleanup is still worth doing.
+            Err(kube::Error::Api(e)) if e.code == 403 && e.message.contains("being terminated") => {
+                tracing::debug!(kind = K::KIND, object = %obj.name_any(), "no Event: the namespace is terminating");
+            }
+            Err(e) => {
+                tracing::warn!(kind = K::KIND, object = %obj.name_any(), error = %e, "cannot record an Event")
+            }
+            Ok(()) => {}
         }
     }
 }
