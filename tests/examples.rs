@@ -6,24 +6,21 @@
 
 mod common;
 
-use std::sync::OnceLock;
-
 use common::controlplane;
-use common::converge::{Env, namespace, start};
+use common::converge::{Env, env_with, namespace};
 
 fn env() -> &'static Env {
-    static ENV: OnceLock<Env> = OnceLock::new();
-    ENV.get_or_init(|| {
+    env_with(|| {
         for (platform, port) in converge::sandbox::all::DEFAULT_PORTS {
             assert!(
                 std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
                 "port {port} ({platform} sandbox) is in use; the examples need it free"
             );
         }
-        start(converge::sandbox::all::Options {
+        converge::sandbox::all::Options {
             ports: converge::sandbox::all::DEFAULT_PORTS,
             ..converge::sandbox::all::Options::ephemeral()
-        })
+        }
     })
 }
 
