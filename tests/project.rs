@@ -242,7 +242,10 @@ async fn an_existing_project_is_adopted_only_when_the_spec_says_so() {
     })
     .await
     .unwrap();
-    let creates_before = env.writes("cycloid", "/projects").await;
+    // Other tests write projects in parallel: count only writes under this canonical and
+    // refused creates (a create of "theirs" would be answered 409).
+    let writes_before = env.writes("cycloid", "/projects/theirs").await;
+    let refused_before = refused_project_creates(env).await;
 
     apply(&client, ns, cycloid("theirs", "theirs", json!({}))).await;
     let p = wait_reason(&api, "theirs", "Stalled", "AlreadyExistsNotAdopted").await;
@@ -252,8 +255,11 @@ async fn an_existing_project_is_adopted_only_when_the_spec_says_so() {
         "{message}"
     );
     assert_eq!(
-        env.writes("cycloid", "/projects").await,
-        creates_before,
+        (
+            env.writes("cycloid", "/projects/theirs").await,
+            refused_project_creates(env).await
+        ),
+        (writes_before, refused_before),
         "nothing is written to a project Converge does not own"
     );
 
