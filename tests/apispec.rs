@@ -119,21 +119,6 @@ fn ready_message(o: &ApiSpec) -> String {
     condition(o, "Ready").map(|c| c.message).unwrap_or_default()
 }
 
-async fn wait_event(client: &kube::Client, ns: &str, name: &str, reason: &str) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let all = events(client, ns, name).await;
-        if let Some(e) = all.iter().find(|e| e.starts_with(&format!("{reason}:"))) {
-            return e.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no {reason} Event for {name}; got {all:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
 async fn poll<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {

@@ -77,21 +77,6 @@ fn cycloid_component(name: &str, project: &str, canonical: &str, extra: Value) -
     object("Component", name, spec)
 }
 
-fn merge(a: &mut Value, b: Value) {
-    match (a, b) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                if v.is_null() {
-                    a.remove(&k);
-                } else {
-                    merge(a.entry(k).or_insert(Value::Null), v);
-                }
-            }
-        }
-        (a, b) => *a = b,
-    }
-}
-
 fn choreo() -> ChoreoClient {
     match env().platform_client("choreo") {
         PlatformClient::Choreo(c) => c,
@@ -104,23 +89,6 @@ fn cycloid() -> CycloidClient {
         PlatformClient::Cycloid(c) => c,
         _ => unreachable!(),
     }
-}
-
-async fn wait_event(client: &kube::Client, ns: &str, name: &str, reason: &str) -> String {
-    for _ in 0..200 {
-        if let Some(e) = events(client, ns, name)
-            .await
-            .into_iter()
-            .find(|e| e.starts_with(&format!("{reason}:")))
-        {
-            return e;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!(
-        "no {reason} Event for {name}: {:?}",
-        events(client, ns, name).await
-    );
 }
 
 /// A Ready Project's platform id.

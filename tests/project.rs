@@ -31,17 +31,6 @@ fn cycloid(name: &str, canonical: &str, extra: Value) -> Value {
     project(name, spec)
 }
 
-fn merge(a: &mut Value, b: Value) {
-    match (a, b) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                merge(a.entry(k).or_insert(Value::Null), v);
-            }
-        }
-        (a, b) => *a = b,
-    }
-}
-
 fn cycloid_client() -> converge::clients::cycloid::CycloidClient {
     match env().platform_client("cycloid") {
         PlatformClient::Cycloid(c) => c,
@@ -54,23 +43,6 @@ fn opschain_client() -> converge::clients::opschain::OpsChainClient {
         PlatformClient::OpsChain(c) => c,
         _ => unreachable!(),
     }
-}
-
-async fn wait_event(client: &kube::Client, ns: &str, name: &str, reason: &str) -> String {
-    for _ in 0..150 {
-        if let Some(e) = events(client, ns, name)
-            .await
-            .into_iter()
-            .find(|e| e.starts_with(&format!("{reason}:")))
-        {
-            return e;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!(
-        "no {reason} Event for {name}: {:?}",
-        events(client, ns, name).await
-    );
 }
 
 #[tokio::test]

@@ -134,21 +134,6 @@ fn status(w: &Workflow) -> &converge::workflow::crd::WorkflowStatus {
     w.status.as_ref().unwrap()
 }
 
-async fn wait_event(client: &kube::Client, ns: &str, name: &str, reason: &str) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let events = events(client, ns, name).await;
-        if let Some(e) = events.iter().find(|e| e.starts_with(&format!("{reason}:"))) {
-            return e.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no {reason} Event for {name}; events: {events:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
 #[tokio::test]
 async fn opschain_definition_is_created_versioned_drift_corrected_and_deleted() {
     let ns = "wf-life";

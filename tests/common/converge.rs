@@ -397,3 +397,38 @@ impl Env {
         .unwrap()
     }
 }
+
+/// Waits for an Event with `reason` on object `name`; returns it as "reason: note".
+pub async fn wait_event(client: &kube::Client, ns: &str, name: &str, reason: &str) -> String {
+    for _ in 0..200 {
+        if let Some(e) = events(client, ns, name)
+            .await
+            .into_iter()
+            .find(|e| e.starts_with(&format!("{reason}:")))
+        {
+            return e;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!(
+        "no {reason} Event for {name}: {:?}",
+        events(client, ns, name).await
+    );
+}
+
+/// JSON merge patch of `b` into `a` (a null removes the key), to vary a manifest per test.
+pub fn merge(a: &mut serde_json::Value, b: serde_json::Value) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                if v.is_null() {
+                    a.remove(&k);
+                } else {
+                    merge(a.entry(k).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (a, b) => *a = b,
+    }
+}
