@@ -198,8 +198,8 @@ mod tests {
         json!({
             "apiVersion": "converge.dev/v1alpha1", "kind": "Project",
             "metadata": {"name": "billing", "namespace": "demo", "generation": generation},
-            "spec": {"connectionRef": {"name": "cycloid"}, "cycloid": {"canonical": "billing", "name": "Billing", "environments": []}},
-            "status": {"observedGeneration": observed, "cycloid": {"canonical": "billing"}, "conditions": conditions},
+            "spec": {"connectionRef": {"name": "cycloid"}, "cycloid": {"canonical": "billing", "name": "Billing", "configRepositoryCanonical": "acme-config", "environments": []}},
+            "status": {"observedGeneration": observed, "projectId": "billing", "conditions": conditions},
         })
     }
 
@@ -247,7 +247,7 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].starts_with("OBJECT"));
         assert!(lines[1].starts_with("Project/billing"), "{t}");
-        assert!(lines[1].contains("cycloid"), "{t}");
+        assert!(lines[1].contains("cycloid  billing"), "{t}");
         assert!(lines[1].contains("Converged"), "{t}");
     }
 
