@@ -241,7 +241,8 @@ mod tests {
         let ready = project(
             1,
             1,
-            json!([{"type": "Ready", "status": "True", "reason": "Converged", "message": "the platform matches"}]),
+            json!([{"type": "Ready", "status": "True", "reason": "Converged", "message": "the platform matches",
+                    "lastTransitionTime": "2026-11-24T00:00:00Z", "observedGeneration": 1}]),
         );
         let t = table(&[ready]);
         let lines: Vec<&str> = t.lines().collect();
