@@ -56,6 +56,13 @@ async fn run_connections(
     );
     let store = connections.store();
     let pruning = tokio::spawn(prune_deleted_connections(store.clone(), ctx.clone()));
+    // A deleted connection waits for the objects that name it; each one going wakes it.
+    let mut connections = connections;
+    connections = wiring::wake_deleting::<_, Project>(connections, &ctx, store.clone());
+    connections = wiring::wake_deleting::<_, ApiSpec>(connections, &ctx, store.clone());
+    connections = wiring::wake_deleting::<_, GatewayApplication>(connections, &ctx, store.clone());
+    connections = wiring::wake_deleting::<_, Component>(connections, &ctx, store.clone());
+    connections = wiring::wake_deleting::<_, Workflow>(connections, &ctx, store.clone());
     connections
         // A created, rotated or deleted Secret re-checks the connections that name it.
         .watches(
@@ -88,8 +95,8 @@ async fn run_connections(
     pruning.abort();
 }
 
-/// Every minute, drops the platform clients of deleted connections (deletion reaches no
-/// reconcile: connections hold no platform object and need no finalizer).
+/// Every minute, drops the platform clients of deleted connections that never reached their
+/// finalizer's release (deleted before their first reconcile, or while no controller ran).
 async fn prune_deleted_connections(
     store: kube::runtime::reflector::Store<PlatformConnection>,
     ctx: Arc<Context>,
