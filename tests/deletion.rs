@@ -9,6 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::converge::*;
+use common::every_kind::everything;
 use converge::connection::crd::PlatformConnection;
 use converge::project::crd::Project;
 use k8s_openapi::api::core::v1::Namespace;
@@ -16,137 +17,9 @@ use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};
 
 const PLATFORMS: [&str; 5] = ["choreo", "cycloid", "frends", "api7", "opschain"];
-const PIPELINE: &str = "jobs:\n  - name: deploy\n    plan:\n      - task: deploy\n        config:\n          platform: linux\n          run: {path: /bin/true}\n";
 /// How long a namespace full of objects may take to go; the namespace controller re-checks
 /// with backoff, so this is mostly its pace, not Converge's.
 const NAMESPACE_GONE: Duration = Duration::from_secs(90);
-
-fn object(kind: &str, name: &str, spec: Value) -> Value {
-    json!({"apiVersion": "converge.dev/v1alpha1", "kind": kind,
-           "metadata": {"name": name}, "spec": spec})
-}
-
-fn openapi(title: &str, server: &str) -> String {
-    format!(
-        "openapi: 3.0.1\ninfo:\n  title: {title}\n  version: 1.0.0\nservers:\n  - url: {server}\npaths:\n  /items:\n    get:\n      responses:\n        \"200\":\n          description: ok\n"
-    )
-}
-
-/// One object of every kind on every platform that has it; every platform name contains
-/// `marker` (except the Choreo project: Choreo cannot delete projects, see the README).
-fn everything(marker: &str, policy: &str) -> Vec<Value> {
-    let m = marker;
-    let with = |mut spec: Value, conn: &str| {
-        spec["connectionRef"] = json!({"name": conn});
-        spec["deletionPolicy"] = json!(policy);
-        spec
-    };
-    vec![
-        // Cycloid: project → component (with a pipeline) → workflow building its job.
-        object(
-            "Project",
-            "cy-proj",
-            with(
-                json!({"cycloid": {"canonical": format!("{m}-cy"),
-            "name": m, "configRepositoryCanonical": "acme-config",
-            "environments": [{"canonical": "staging"}]}}),
-                "cycloid",
-            ),
-        ),
-        object(
-            "Component",
-            "cy-api",
-            with(
-                json!({"projectRef": {"name": "cy-proj"},
-            "cycloid": {"canonical": format!("{m}-cy-api"), "name": "API", "environment": "staging",
-                "stackRef": "cycloidio:stack-docker", "useCase": "default",
-                "pipelines": [{"name": format!("{m}-cy-api-deploy"), "config": PIPELINE, "paused": false}]}}),
-                "cycloid",
-            ),
-        ),
-        object(
-            "Workflow",
-            "cy-build",
-            with(
-                json!({"projectRef": {"name": "cy-proj"},
-            "cycloid": {"componentRef": {"name": "cy-api"}, "pipeline": format!("{m}-cy-api-deploy"),
-                "job": "deploy"}}),
-                "cycloid",
-            ),
-        ),
-        // OpsChain: project → workflow.
-        object(
-            "Project",
-            "oc-proj",
-            with(
-                json!({"opschain": {"code": format!("{m}_oc"),
-            "name": m, "projectType": "Enterprise",
-            "environments": [{"code": "dev", "name": "Dev"}]}}),
-                "opschain",
-            ),
-        ),
-        object(
-            "Workflow",
-            "oc-release",
-            with(
-                json!({"projectRef": {"name": "oc-proj"},
-            "opschain": {"code": format!("{m}_release"), "name": format!("{m} release"),
-                "steps": [{"type": "change", "name": "deploy", "action": "deploy",
-                    "target": format!("/projects/{m}_oc/environments/dev")}]}}),
-                "opschain",
-            ),
-        ),
-        // Choreo: project (left in place by design) → component.
-        object(
-            "Project",
-            "ch-proj",
-            with(
-                json!({"choreo": {"name": format!("left-{}", m.len())}}),
-                "choreo",
-            ),
-        ),
-        object(
-            "Component",
-            "ch-orders",
-            with(
-                json!({"projectRef": {"name": "ch-proj"},
-            "choreo": {"name": format!("{m}-orders"), "type": "Service",
-                "repoUrl": "https://github.com/acme/orders", "branch": "main"}}),
-                "choreo",
-            ),
-        ),
-        // Frends and API7: API specs and a gateway application.
-        object(
-            "ApiSpec",
-            "fr-spec",
-            with(
-                json!({"definition": {"inline": openapi(&format!("{m} pets"), &format!("/api/{m}/v1"))},
-            "frends": {"basePath": format!("/api/{m}/v1")}}),
-                "frends",
-            ),
-        ),
-        object(
-            "ApiSpec",
-            "a7-spec",
-            with(
-                json!({"definition": {"inline": openapi(&format!("{m}-inventory"), "http://inv.internal:8080")},
-            "api7": {}}),
-                "api7",
-            ),
-        ),
-        object(
-            "GatewayApplication",
-            "a7-app",
-            with(
-                json!({"name": format!("{m}-app"),
-            "hosts": [format!("{m}.acme.test")], "pathPrefix": format!("/{m}"),
-            "upstreams": [{"version": "v1", "targets": [{"host": "v1.internal", "port": 8080}]}],
-            "defaultUpstreamVersion": "v1"}),
-                "api7",
-            ),
-        ),
-    ]
-}
 
 /// Every JSON object in the sandbox's state that names `marker` in one of its own strings,
 /// outside archived objects (OpsChain's delete archives, with what the object holds) and
