@@ -2,13 +2,11 @@
 //! the CA that signed its platform's certificate (`tls.caBundle`), and plain http:// is
 //! refused at admission unless it is loopback or `allowInsecureHttp: true`.
 //!
-//! The OpsChain sandbox is put behind a real TLS listener (rustls, a certificate for
-//! "localhost" issued by a CA made for the test with rcgen) that forwards the decrypted
-//! bytes to it.
+//! The sandboxes serve HTTPS here, as `converge sandbox --tls-cert --tls-key` does, with a
+//! certificate for localhost and 127.0.0.1 issued by a CA made for the test with rcgen.
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::converge::*;
@@ -16,12 +14,11 @@ use converge::connection::crd::PlatformConnection;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 use serde_json::json;
-use tokio_rustls::rustls;
 
 struct TestCa {
     ca_pem: String,
-    cert: rustls::pki_types::CertificateDer<'static>,
-    key: rustls::pki_types::PrivateKeyDer<'static>,
+    cert_pem: String,
+    key_pem: String,
 }
 
 fn test_ca() -> TestCa {
@@ -33,51 +30,32 @@ fn test_ca() -> TestCa {
     let ca =
         rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
+    let cert =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
     TestCa {
         ca_pem: ca.pem(),
-        cert: cert.der().clone(),
-        key: rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
     }
 }
 
-/// Serves TLS on a free loopback port and forwards each connection to `backend`; returns the
-/// port. Lives as long as the test's runtime.
-async fn tls_front(ca: &TestCa, backend: String) -> u16 {
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![ca.cert.clone()], ca.key.clone_key())
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                return;
-            };
-            let acceptor = acceptor.clone();
-            let backend = backend.clone();
-            tokio::spawn(async move {
-                // A client that refuses the certificate ends the handshake: nothing to forward.
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let Ok(mut plain) = tokio::net::TcpStream::connect(&backend).await else {
-                    return;
-                };
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
-            });
-        }
-    });
-    port
+/// The sandboxes over HTTPS, with the certificate and key read from PEM files as
+/// `converge sandbox --tls-cert --tls-key` reads them.
+async fn https_sandboxes(ca: &TestCa) -> converge::sandbox::all::Sandboxes {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    std::fs::write(&cert, &ca.cert_pem).unwrap();
+    std::fs::write(&key, &ca.key_pem).unwrap();
+    let options = converge::sandbox::all::Options {
+        tls: Some(converge::sandbox::tls::load(&cert, &key).unwrap()),
+        ..converge::sandbox::all::Options::ephemeral()
+    };
+    converge::sandbox::all::Sandboxes::start(options)
+        .await
+        .unwrap()
 }
 
 fn conn(name: &str, endpoint: &str, extra: serde_json::Value) -> serde_json::Value {
@@ -96,19 +74,14 @@ fn ready_condition(c: &PlatformConnection) -> Option<(String, String, String)> {
 
 #[tokio::test]
 async fn tls_is_verified_by_default_and_a_named_ca_bundle_makes_it_trusted() {
-    let env = env();
     let client = client().await;
     let ns = "transport-tls";
     namespace(&client, ns).await;
     put_secret(&client, ns, "opschain-credentials", credentials("opschain")).await;
     let ca = test_ca();
-    let backend = env
-        .endpoint("opschain")
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    let port = tls_front(&ca, backend).await;
-    let endpoint = format!("https://localhost:{port}");
+    let sandboxes = https_sandboxes(&ca).await;
+    let endpoint = sandboxes.opschain.url();
+    assert!(endpoint.starts_with("https://127.0.0.1:"), "{endpoint}");
     let conns = Api::<PlatformConnection>::namespaced(client.clone(), ns);
 
     // No CA bundle: the system roots do not know the test CA, so the handshake fails and the
