@@ -124,7 +124,17 @@ async fn deleting_a_namespace_deletes_or_orphans_every_platform_object_and_never
     let took = delete_namespace(&client, "deletion-delete").await;
     eprintln!("namespace with deletionPolicy Delete gone in {took:?}");
     let left = platform_objects(env, marker).await;
-    assert!(left.is_empty(), "platform objects left behind: {left:#?}");
+    if !left.is_empty() {
+        let logs = env.logs.text();
+        let lines: Vec<&str> = logs
+            .lines()
+            .filter(|l| l.contains("deletion-delete") && !l.contains("DEBUG"))
+            .collect();
+        panic!(
+            "platform objects left behind: {left:?}\ncontroller said:\n{}",
+            lines.join("\n")
+        );
+    }
 
     // Orphan: the namespace goes, the platform objects stay as they were.
     let marker = "nsorph";
@@ -305,4 +315,47 @@ async fn a_connection_in_use_waits_for_its_users_and_names_them() {
         assert!(Instant::now() < deadline, "the connection never went");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test]
+async fn an_object_whose_connection_is_truly_gone_is_released_not_wedged() {
+    let client = client().await;
+    let ns = "deletion-gone";
+    namespace(&client, ns).await;
+    connect(&client, ns, "api7").await;
+    let app = everything("gone", "Delete")
+        .into_iter()
+        .find(|o| o["kind"] == "GatewayApplication")
+        .unwrap();
+    apply(&client, ns, app).await;
+    let apps = Api::<converge::gateway::crd::GatewayApplication>::namespaced(client.clone(), ns);
+    wait_ready(&apps, "a7-app").await;
+
+    // Someone removes the connection's finalizer by hand: it is gone for good.
+    let conns = Api::<PlatformConnection>::namespaced(client.clone(), ns);
+    conns
+        .delete("api7", &DeleteParams::default())
+        .await
+        .unwrap();
+    conns
+        .patch(
+            "api7",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while conns.get_opt("api7").await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the connection never went");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The controller drops the client of a connection gone this way within seconds.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    delete_and_wait(&apps, "a7-app").await;
+    let gone = wait_event(&client, ns, "a7-app", "ConnectionGone").await;
+    assert!(
+        gone.contains("no longer exists") && gone.contains("left on the platform"),
+        "{gone}"
+    );
 }

@@ -13,10 +13,10 @@ use kube::runtime::events::{Event, EventType};
 use kube::runtime::finalizer::{Event as Finalize, finalizer};
 use kube::{Resource, ResourceExt};
 
-use super::crd::PlatformConnection;
+use super::crd::{PlatformConnection, PlatformConnectionStatus};
 use super::credentials;
 use super::decide::{Observed, Transition, decide};
-use crate::common::conditions::{self, Desired, RECONCILING, reason};
+use crate::common::conditions::{self, Desired, READY, RECONCILING, reason};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::metrics::KindLabels;
@@ -66,7 +66,22 @@ async fn release(conn: &PlatformConnection, ctx: &Context, ns: &str) -> Result<A
         return Ok(Action::await_change());
     }
     let message = dependents::waiting_message(&users);
-    check(conn, ctx, ns, Some(&message)).await?;
+    let usable = ctx.connections.ready(ns, &name).is_some()
+        && conn
+            .status
+            .as_ref()
+            .is_some_and(|s| s.common.is_true(READY));
+    if usable {
+        // Each user that goes wakes this; no need to ask the platform again every time.
+        let mut status = conn.status.clone().unwrap_or_default();
+        let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let event = mark_in_use(conn, &mut status, &message, now);
+        let api = Api::<PlatformConnection>::namespaced(ctx.client.clone(), ns);
+        status::apply(&api, conn, conn.status.as_ref(), &status).await?;
+        publish(ctx, conn, event.into_iter().collect()).await;
+    } else {
+        check(conn, ctx, ns, Some(&message)).await?;
+    }
     Err(Error::Deleting(message))
 }
 
@@ -105,7 +120,7 @@ async fn check(
     // A namespace deletion removes the Secret at once, while the objects using this
     // connection still have platform objects to delete: keep the credentials last read.
     let kept = match &credentials {
-        Err(_) if in_use.is_some() => ctx.connections.ready(ns, &name),
+        Err(_) if in_use.is_some() => ctx.connections.known(ns, &name),
         _ => None,
     };
     let checked;
@@ -113,11 +128,18 @@ async fn check(
     let observed = match (&credentials, &ca_bundle, kept) {
         (_, _, Some(client)) => {
             checked = client.check().await;
-            ctx.connections.mark(conn, checked.is_ok());
+            if checked.is_ok() {
+                ctx.connections.mark(conn, true);
+            } else {
+                // Nothing left to reach the platform with: its users are released.
+                ctx.connections.forget(ns, &name);
+            }
             Observed::Checked(checked.as_ref())
         }
         (Err(problem), _, None) => {
-            ctx.connections.forget(ns, &name);
+            // Unusable, but kept: if this is a namespace deletion that took the Secret
+            // first, the release above still has the credentials it last read.
+            ctx.connections.mark(conn, false);
             Observed::Credentials(problem)
         }
         (_, Err(message), None) => Observed::Invalid(message),
@@ -138,32 +160,46 @@ async fn check(
     let mut decision = decide(conn, platform, secret_version, observed, now.clone());
     let mut events: Vec<Transition> = decision.event.take().into_iter().collect();
     if let Some(message) = in_use {
-        let before = conn
-            .status
-            .as_ref()
-            .and_then(|s| s.common.condition(RECONCILING))
-            .map(|c| c.message.clone());
-        conditions::set(
-            &mut decision.status.common.conditions,
-            Desired {
-                type_: RECONCILING,
-                status: true,
-                reason: reason::DELETING,
-                message: message.to_string(),
-            },
-            conn.metadata.generation,
-            now,
-        );
-        if before.as_deref() != Some(message) {
-            events.push(Transition {
-                warning: false,
-                reason: "InUse",
-                note: message.to_string(),
-            });
-        }
+        events.extend(mark_in_use(conn, &mut decision.status, message, now));
     }
     let api = Api::<PlatformConnection>::namespaced(ctx.client.clone(), ns);
     status::apply(&api, conn, conn.status.as_ref(), &decision.status).await?;
+    publish(ctx, conn, events).await;
+    Ok(Action::requeue(decision.requeue))
+}
+
+/// Shows what a deleted connection waits for (`Reconciling`, reason Deleting); an `InUse`
+/// Event when that changed.
+fn mark_in_use(
+    conn: &PlatformConnection,
+    status: &mut PlatformConnectionStatus,
+    message: &str,
+    now: Time,
+) -> Option<Transition> {
+    let before = conn
+        .status
+        .as_ref()
+        .and_then(|s| s.common.condition(RECONCILING))
+        .map(|c| c.message.clone());
+    conditions::set(
+        &mut status.common.conditions,
+        Desired {
+            type_: RECONCILING,
+            status: true,
+            reason: reason::DELETING,
+            message: message.to_string(),
+        },
+        conn.metadata.generation,
+        now,
+    );
+    (before.as_deref() != Some(message)).then(|| Transition {
+        warning: false,
+        reason: "InUse",
+        note: message.to_string(),
+    })
+}
+
+async fn publish(ctx: &Context, conn: &PlatformConnection, events: Vec<Transition>) {
     for t in events {
         let event = Event {
             type_: if t.warning {
@@ -180,9 +216,10 @@ async fn check(
             // A namespace being deleted refuses new Events; status still says it all.
             Err(kube::Error::Api(e)) if e.code == 403 && e.message.contains("being terminated") => {
             }
-            Err(e) => tracing::warn!(connection = %name, error = %e, "cannot record an Event"),
+            Err(e) => {
+                tracing::warn!(connection = %conn.name_any(), error = %e, "cannot record an Event")
+            }
             Ok(()) => {}
         }
     }
-    Ok(Action::requeue(decision.requeue))
 }

@@ -341,7 +341,8 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Resu
         let found = Api::<PlatformConnection>::namespaced(ctx.client.clone(), &ns)
             .get_opt(&conn)
             .await?;
-        if let Some(gone) = unusable_for_good(found.as_ref()) {
+        let known = ctx.connections.known(&ns, &conn).is_some();
+        if let Some(gone) = unusable_for_good(found.as_ref(), known) {
             // Nothing can reach the platform any more; holding the finalizer would wedge the
             // object (and its namespace) forever.
             publish(
@@ -417,13 +418,16 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Resu
 }
 
 /// Why a connection that is not usable will never be again, if so: it no longer exists, or it
-/// is being deleted and cannot authenticate (its Secret went first, as in a namespace
-/// deletion after a controller restart).
-fn unusable_for_good(conn: Option<&PlatformConnection>) -> Option<String> {
+/// is being deleted, cannot authenticate (its Secret went first) and this controller holds no
+/// credentials it read earlier (`known`: the connection's release is still trying those).
+fn unusable_for_good(conn: Option<&PlatformConnection>, known: bool) -> Option<String> {
     let Some(conn) = conn else {
         return Some("no longer exists".into());
     };
     conn.metadata.deletion_timestamp.as_ref()?;
+    if known {
+        return None;
+    }
     let stalled = conn
         .status
         .as_ref()
