@@ -38,13 +38,13 @@ pub enum Command {
     /// Serve sandboxes of the five platform APIs on loopback, each on its own port, until a
     /// signal. `examples/` point at the default ports.
     Sandbox(SandboxArgs),
-    /// Read a directory of manifests with no cluster and no accounts, check them, and list what
-    /// converging them would drive on each platform.
-    Local {
-        /// A manifest file or a directory of them.
-        #[arg(short = 'f', long = "filename", default_value = "examples")]
-        path: PathBuf,
-    },
+    /// Converge a directory of manifests against the built-in sandboxes, with no cluster and
+    /// no accounts: the same engine in one process, progress as it happens, then a table of
+    /// every object with its platform id and state.
+    Local(crate::local::LocalArgs),
+    /// Show the platform calls converging a directory of manifests would make, without
+    /// making them (a preview for a pull request).
+    Plan(crate::local::plan::PlanArgs),
     /// Measure what converging N objects costs, against the cluster of the current kubeconfig
     /// and the built-in sandboxes; prints JSON.
     Bench(crate::bench::BenchArgs),

@@ -4,7 +4,9 @@ use converge::cli::{Cli, Command, LogFormat};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // `local` and `plan` print their own progress; the controller's logs would bury it.
+    let quiet = matches!(cli.command, Command::Local(_) | Command::Plan(_));
+    init_logging(cli.log_format, if quiet { "warn" } else { "info" });
     match cli.command {
         Command::Crd { write } => {
             for crd in converge::crds::all() {
@@ -18,8 +20,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Run(args) => converge::controller::run(args).await?,
         Command::Sandbox(args) => converge::sandbox::all::run(&args).await?,
         Command::Bench(args) => converge::bench::run(args).await?,
-        Command::Local { path } => {
-            if !converge::local::run(&path)? {
+        Command::Local(args) => {
+            if !converge::local::run(args).await? {
+                std::process::exit(1);
+            }
+        }
+        Command::Plan(args) => {
+            if !converge::local::plan::run(args).await? {
                 std::process::exit(1);
             }
         }
@@ -27,9 +34,9 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

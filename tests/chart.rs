@@ -318,6 +318,9 @@ fn the_dashboard_queries_only_metrics_the_controller_exports() {
     m.durations
         .get_or_create(&converge::controller::metrics::KindLabels { kind: "Project" })
         .observe(1.0);
+    m.queue_depth
+        .get_or_create(&converge::controller::metrics::KindLabels { kind: "Project" })
+        .set(1);
     m.clients
         .requests
         .get_or_create(&converge::clients::metrics::CallLabels {

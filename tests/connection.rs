@@ -91,6 +91,10 @@ async fn every_platform_connects_and_reports_what_it_checked() {
         "{text}"
     );
     assert!(
+        text.contains(r#"converge_queue_depth{kind="Project"}"#),
+        "{text}"
+    );
+    assert!(
         text.contains(r#"platform="opschain",operation="getInfo""#)
             || text.contains(r#"platform="opschain""#),
         "{text}"

@@ -38,6 +38,9 @@ pub struct HttpConfig {
     pub max_retry_delay: Duration,
     /// PEM CA certificates to trust besides the system roots.
     pub ca_bundle_pem: Option<Vec<u8>>,
+    /// Send only GET and HEAD; anything else fails before it leaves (`converge plan`'s
+    /// guarantee that a preview writes nothing, whatever a reconciler does).
+    pub read_only: bool,
     pub error_message: ErrorMessage,
 }
 
@@ -59,6 +62,7 @@ impl HttpConfig {
             min_retry_delay: Duration::from_millis(200),
             max_retry_delay: Duration::from_secs(10),
             ca_bundle_pem: None,
+            read_only: false,
             error_message,
         }
     }
@@ -327,6 +331,15 @@ impl Http {
     async fn attempt(&self, call: &Call) -> Result<Response, ClientError> {
         let config = &self.inner.config;
         let (platform, operation) = (config.platform, call.operation);
+        if config.read_only && !matches!(call.method, Method::GET | Method::HEAD) {
+            return Err(ClientError::Config {
+                platform,
+                message: format!(
+                    "{operation}: refused to send {} in read-only mode",
+                    call.method
+                ),
+            });
+        }
         self.inner.budget.until_ready().await;
         let auth = self.auth();
         let url = format!("{}{}", config.base_url.trim_end_matches('/'), call.path);

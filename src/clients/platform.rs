@@ -20,6 +20,8 @@ pub struct Settings {
     pub burst: u32,
     pub ca_bundle: Option<Vec<u8>>,
     pub scope: Scope,
+    /// Refuse every request that could change something (`converge plan`).
+    pub read_only: bool,
 }
 
 /// Where on the platform the connection works.
@@ -86,6 +88,7 @@ impl Settings {
                 .unwrap_or(rate.saturating_mul(2)),
             ca_bundle,
             scope,
+            read_only: false,
         }
     }
 
@@ -106,6 +109,7 @@ impl Settings {
         config.requests_per_second = self.requests_per_second;
         config.burst = self.burst;
         config.ca_bundle_pem = self.ca_bundle.clone();
+        config.read_only = self.read_only;
         config
     }
 }

@@ -24,6 +24,8 @@ pub struct Connections {
     /// every connection already Ready in status, so no watch event follows the first check:
     /// this is what wakes the objects that were waiting for it.
     became_ready: tokio::sync::watch::Sender<u64>,
+    /// Clients refuse every write (`converge plan`).
+    read_only: bool,
 }
 
 fn key(namespace: &str, name: &str) -> (String, String) {
@@ -36,7 +38,14 @@ impl Connections {
             metrics,
             entries: RwLock::default(),
             became_ready: tokio::sync::watch::Sender::new(0),
+            read_only: false,
         }
+    }
+
+    /// Every client this registry builds refuses requests that could change something.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
     }
 
     /// The client of a Ready connection, for the reconcilers of the other kinds.
@@ -62,7 +71,8 @@ impl Connections {
         auth: Auth,
         ca_bundle: Option<Vec<u8>>,
     ) -> Result<PlatformClient, ClientError> {
-        let settings = Settings::from_spec(&conn.spec, ca_bundle);
+        let mut settings = Settings::from_spec(&conn.spec, ca_bundle);
+        settings.read_only = self.read_only;
         let k = key(&conn.namespace().unwrap_or_default(), &conn.name_any());
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         if let Some(e) = entries.get(&k).filter(|e| e.settings == settings) {

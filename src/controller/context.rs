@@ -36,6 +36,12 @@ impl Context {
         }
     }
 
+    /// For `converge plan`: platform clients send reads only.
+    pub fn read_only(mut self) -> Self {
+        self.connections = Connections::new(self.metrics.clients.clone()).read_only();
+        self
+    }
+
     pub fn with_scope(mut self, scope: super::scope::Scope) -> Self {
         self.scope = scope;
         self

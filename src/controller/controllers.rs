@@ -137,7 +137,11 @@ pub fn error_policy<K: kube::Resource<DynamicType = ()>>(
             obj.meta().name.as_deref().unwrap_or("")
         );
         let wait = ctx.backoff.failed(&key);
-        tracing::warn!(object = %key, error = %error, retry_in = ?wait, "reconcile failed");
+        if error.is_stale_read() {
+            tracing::debug!(object = %key, error = %error, retry_in = ?wait, "finalizer patch from a stale copy; retrying");
+        } else {
+            tracing::warn!(object = %key, error = %error, retry_in = ?wait, "reconcile failed");
+        }
         Action::requeue(wait)
     }
 }

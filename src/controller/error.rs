@@ -32,6 +32,16 @@ impl Error {
             Error::Deleting(_) => "deleting",
         }
     }
+
+    /// The finalizer patch was refused because it was computed from a cached copy older than
+    /// the object (its JSON patch `test` failed): expected now and then with a watch cache, and
+    /// the next attempt reads the newer copy.
+    pub fn is_stale_read(&self) -> bool {
+        use kube::runtime::finalizer::Error as F;
+        matches!(self, Error::Finalizer(e) if matches!(&**e,
+            F::AddFinalizer(kube::Error::Api(s)) | F::RemoveFinalizer(kube::Error::Api(s))
+                if s.code == 422))
+    }
 }
 
 /// Exponential backoff per object after failed reconciles: 1 s doubling up to 5 min, reset by a

@@ -36,6 +36,9 @@ pub struct Metrics {
     pub clients: ClientMetrics,
     /// 1 while this replica runs the controllers (always, without leader election).
     pub leader: Gauge,
+    /// Objects the controller still has to converge, by kind: changes not yet observed, and
+    /// objects still reconciling (waiting for builds, references, retries).
+    pub queue_depth: Family<KindLabels, Gauge>,
     pub registry: Arc<Registry>,
 }
 
@@ -67,8 +70,15 @@ impl Default for Metrics {
             "1 while this replica runs the controllers (holds the Lease)",
             leader.clone(),
         );
+        let queue_depth = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "converge_queue_depth",
+            "Objects not yet converged for their latest generation or still reconciling, by kind",
+            queue_depth.clone(),
+        );
         clients.register(&mut registry);
         Metrics {
+            queue_depth,
             leader,
             reconciles,
             failures,

@@ -67,6 +67,26 @@ impl Phase {
     }
 }
 
+/// The changes a held object's Ready message lists: the inverse of the message `apply` writes
+/// for `Phase::Held`, for `converge plan`. None for any other message.
+pub fn held_changes(message: &str) -> Option<Vec<String>> {
+    let rest = message
+        .strip_prefix("ObserveOnly: ")
+        .or_else(|| message.strip_prefix("suspended: "))?;
+    if rest == "the platform matches the spec" {
+        return Some(Vec::new());
+    }
+    let (count, list) = rest.split_once(" change(s) not made: ")?;
+    let count: usize = count.parse().ok()?;
+    let parts: Vec<String> = list.split("; ").map(str::to_string).collect();
+    // A change that itself contains "; " would split wrongly: keep the list whole then.
+    Some(if parts.len() == count {
+        parts
+    } else {
+        vec![list.to_string()]
+    })
+}
+
 /// Sets Ready, Reconciling and Stalled for `phase`, and observedGeneration. kstatus reads an
 /// absent Reconciling or Stalled as "not so", so the one that does not apply is removed rather
 /// than set False. Returns whether anything changed.
@@ -268,6 +288,26 @@ mod tests {
         apply(&mut s, &phase, Some(1), at(2));
         assert_eq!(types(&s), vec![t("Ready", "True", reason::OBSERVED)]);
         assert!(phase.is_ready());
+        assert_eq!(held_changes(&s.conditions[0].message), Some(vec![]));
+        let phase = Phase::Held {
+            by: Hold::ObserveOnly,
+            changes: vec!["create project \"a\"".into(), "set x; y".into()],
+        };
+        apply(&mut s, &phase, Some(1), at(3));
+        assert_eq!(
+            held_changes(&s.conditions[0].message),
+            Some(vec!["create project \"a\"; set x; y".to_string()])
+        );
+        let phase = Phase::Held {
+            by: Hold::ObserveOnly,
+            changes: vec!["create project \"a\"".into(), "add environment dev".into()],
+        };
+        apply(&mut s, &phase, Some(1), at(4));
+        assert_eq!(
+            held_changes(&s.conditions[0].message).unwrap(),
+            vec!["create project \"a\"", "add environment dev"]
+        );
+        assert_eq!(held_changes("the platform matches"), None);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use kube::{Resource, ResourceExt};
 
 use super::{Managed, Watched, dependents, driver};
 use crate::apispec::crd::ApiSpec;
+use crate::common::conditions::RECONCILING;
 use crate::component::crd::Component;
 use crate::connection::crd::PlatformConnection;
 use crate::controller::context::Context;
@@ -135,6 +136,35 @@ fn wake_when_dependents_go<K: Managed>(
     controller
 }
 
+/// How many objects still need the controller: a generation not yet observed, or Reconciling.
+pub fn queue_depth<K: Managed>(objects: &[Arc<K>]) -> i64 {
+    objects
+        .iter()
+        .filter(|o| {
+            let generation = o.meta().generation;
+            o.status()
+                .map(K::common)
+                .is_none_or(|c| c.observed_generation != generation || c.is_true(RECONCILING))
+        })
+        .count() as i64
+}
+
+/// Keeps `converge_queue_depth{kind}` current from the controller's cache, while `K` runs.
+fn sample_queue_depth<K: Managed>(store: Store<K>, ctx: &Context) -> tokio::task::JoinHandle<()> {
+    let gauge = ctx
+        .metrics
+        .queue_depth
+        .get_or_create(&crate::controller::metrics::KindLabels { kind: K::KIND })
+        .clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            every.tick().await;
+            gauge.set(queue_depth(&store.state()));
+        }
+    })
+}
+
 /// Runs kind `K`'s controller until `stop` resolves, then lets in-flight reconciles finish.
 pub async fn run<K: Managed>(
     client: kube::Client,
@@ -143,6 +173,7 @@ pub async fn run<K: Managed>(
 ) {
     let mut controller = Controller::new(ctx.scope.api::<K>(&client), ctx.scope.reconciled());
     let store = controller.store();
+    let sampler = sample_queue_depth(store.clone(), &ctx);
     controller = watch_meta::<K, PlatformConnection>(controller, &ctx, store.clone(), None);
     for w in K::WATCHES {
         let s = store.clone();
@@ -170,4 +201,44 @@ pub async fn run<K: Managed>(
             }
         })
         .await;
+    sampler.abort();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn project(generation: i64, observed: Option<i64>, reconciling: bool) -> Arc<Project> {
+        let mut conditions = vec![
+            json!({"type": "Ready", "status": "False", "reason": "Progressing",
+            "message": "", "lastTransitionTime": "2026-11-24T00:00:00Z"}),
+        ];
+        if reconciling {
+            conditions.push(
+                json!({"type": "Reconciling", "status": "True", "reason": "Progressing",
+                "message": "", "lastTransitionTime": "2026-11-24T00:00:00Z"}),
+            );
+        }
+        let mut p = json!({"apiVersion": "converge.dev/v1alpha1", "kind": "Project",
+            "metadata": {"name": "p", "namespace": "n", "generation": generation},
+            "spec": {"connectionRef": {"name": "c"}, "cycloid": {"canonical": "p", "name": "P",
+                     "configRepositoryCanonical": "cfg", "environments": []}}});
+        if let Some(observed) = observed {
+            p["status"] = json!({"observedGeneration": observed, "conditions": conditions});
+        }
+        Arc::new(serde_json::from_value(p).unwrap())
+    }
+
+    #[test]
+    fn queue_depth_counts_unobserved_and_reconciling_objects() {
+        let objects = [
+            project(1, None, false),
+            project(2, Some(1), false),
+            project(1, Some(1), true),
+            project(1, Some(1), false),
+        ];
+        assert_eq!(queue_depth(&objects), 3);
+        assert_eq!(queue_depth::<Project>(&[]), 0);
+    }
 }
