@@ -141,4 +141,11 @@ pub struct SandboxArgs {
     /// takes basic credentials as opschain=USER:PASSWORD.
     #[arg(long = "credential", value_name = "PLATFORM=SECRET")]
     pub credentials: Vec<String>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first) instead of plain HTTP, to try
+    /// a connection's tls.caBundle. Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }

@@ -454,6 +454,13 @@ fn transport_message(e: &reqwest::Error) -> String {
         message = format!("{message}: {s}");
         source = s.source();
     }
+    // rustls's words ("invalid peer certificate: UnknownIssuer") do not say what to do about it.
+    if message.contains("certificate") {
+        message.push_str(
+            "; TLS certificate verification failed: if the platform's certificate is issued by \
+             a private CA, name that CA in the PlatformConnection's tls.caBundle",
+        );
+    }
     message
 }
 

@@ -10,17 +10,24 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::finalizer::{Event as Finalize, finalizer};
 use kube::{Resource, ResourceExt};
 
-use super::crd::PlatformConnection;
+use super::crd::{PlatformConnection, PlatformConnectionStatus};
 use super::credentials;
-use super::decide::{Observed, decide};
+use super::decide::{Observed, Transition, decide};
+use crate::common::conditions::{self, Desired, READY, RECONCILING, reason};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::metrics::KindLabels;
 use crate::controller::status;
+use crate::engine::dependents::{self, Target};
 
 pub const KIND: &str = "PlatformConnection";
+
+/// Held while the connection exists, so that deleting it (or its namespace) waits until no
+/// managed object names it: they all need it to delete their platform objects.
+pub const IN_USE: &str = "converge.dev/in-use";
 
 pub async fn reconcile(conn: Arc<PlatformConnection>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
@@ -28,7 +35,20 @@ pub async fn reconcile(conn: Arc<PlatformConnection>, ctx: Arc<Context>) -> Resu
         .reconciles
         .get_or_create(&KindLabels { kind: KIND })
         .inc();
-    let result = reconcile_inner(&conn, &ctx).await;
+    let result = match conn.namespace() {
+        None => Err(Error::NotNamespaced(conn.name_any())),
+        Some(ns) => {
+            let api = Api::<PlatformConnection>::namespaced(ctx.client.clone(), &ns);
+            finalizer(&api, IN_USE, conn, |event| async {
+                match event {
+                    Finalize::Apply(conn) => check(&conn, &ctx, &ns, None).await,
+                    Finalize::Cleanup(conn) => release(&conn, &ctx, &ns).await,
+                }
+            })
+            .await
+            .map_err(|e| Error::Finalizer(Box::new(e)))
+        }
+    };
     ctx.metrics
         .durations
         .get_or_create(&KindLabels { kind: KIND })
@@ -36,11 +56,45 @@ pub async fn reconcile(conn: Arc<PlatformConnection>, ctx: Arc<Context>) -> Resu
     result
 }
 
-async fn reconcile_inner(conn: &PlatformConnection, ctx: &Context) -> Result<Action, Error> {
-    let ns = conn
-        .namespace()
-        .ok_or_else(|| Error::NotNamespaced(conn.name_any()))?;
-    let secret = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+/// Deleted: gone once nothing names it; until then it keeps checking (and its client stays
+/// usable) so that the objects using it can delete their platform objects.
+async fn release(conn: &PlatformConnection, ctx: &Context, ns: &str) -> Result<Action, Error> {
+    let name = conn.name_any();
+    let users = dependents::of(&ctx.client, ns, Target::Connection(&name)).await?;
+    if users.is_empty() {
+        ctx.connections.forget(ns, &name);
+        return Ok(Action::await_change());
+    }
+    let message = dependents::waiting_message(&users);
+    let usable = ctx.connections.ready(ns, &name).is_some()
+        && conn
+            .status
+            .as_ref()
+            .is_some_and(|s| s.common.is_true(READY));
+    if usable {
+        // Each user that goes wakes this; no need to ask the platform again every time.
+        let mut status = conn.status.clone().unwrap_or_default();
+        let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let event = mark_in_use(conn, &mut status, &message, now);
+        let api = Api::<PlatformConnection>::namespaced(ctx.client.clone(), ns);
+        status::apply(&api, conn, conn.status.as_ref(), &status).await?;
+        publish(ctx, conn, event.into_iter().collect()).await;
+    } else {
+        check(conn, ctx, ns, Some(&message)).await?;
+    }
+    Err(Error::Deleting(message))
+}
+
+/// Checks the credentials and the platform, and shows the outcome (and, while it is being
+/// deleted, what it waits for) in status and Events.
+async fn check(
+    conn: &PlatformConnection,
+    ctx: &Context,
+    ns: &str,
+    in_use: Option<&str>,
+) -> Result<Action, Error> {
+    let name = conn.name_any();
+    let secret = Api::<Secret>::namespaced(ctx.client.clone(), ns)
         .get_opt(&conn.spec.credentials.secret_name)
         .await?;
     let secret_version = secret.as_ref().and_then(|s| s.resource_version());
@@ -49,7 +103,7 @@ async fn reconcile_inner(conn: &PlatformConnection, ctx: &Context) -> Result<Act
     let ca_bundle = match conn.spec.tls.as_ref().and_then(|t| t.ca_bundle.as_ref()) {
         None => Ok(None),
         Some(r) => {
-            let cm = Api::<ConfigMap>::namespaced(ctx.client.clone(), &ns)
+            let cm = Api::<ConfigMap>::namespaced(ctx.client.clone(), ns)
                 .get_opt(&r.name)
                 .await?;
             match cm.and_then(|cm| cm.data.and_then(|mut d| d.remove(&r.key))) {
@@ -63,15 +117,33 @@ async fn reconcile_inner(conn: &PlatformConnection, ctx: &Context) -> Result<Act
     };
 
     let credentials = credentials::from_secret(&conn.spec.credentials, secret.as_ref());
+    // A namespace deletion removes the Secret at once, while the objects using this
+    // connection still have platform objects to delete: keep the credentials last read.
+    let kept = match &credentials {
+        Err(_) if in_use.is_some() => ctx.connections.known(ns, &name),
+        _ => None,
+    };
     let checked;
     let invalid;
-    let observed = match (&credentials, &ca_bundle) {
-        (Err(problem), _) => {
-            ctx.connections.forget(&ns, &conn.name_any());
+    let observed = match (&credentials, &ca_bundle, kept) {
+        (_, _, Some(client)) => {
+            checked = client.check().await;
+            if checked.is_ok() {
+                ctx.connections.mark(conn, true);
+            } else {
+                // Nothing left to reach the platform with: its users are released.
+                ctx.connections.forget(ns, &name);
+            }
+            Observed::Checked(checked.as_ref())
+        }
+        (Err(problem), _, None) => {
+            // Unusable, but kept: if this is a namespace deletion that took the Secret
+            // first, the release above still has the credentials it last read.
+            ctx.connections.mark(conn, false);
             Observed::Credentials(problem)
         }
-        (_, Err(message)) => Observed::Invalid(message),
-        (Ok(auth), Ok(ca)) => match ctx.connections.connect(conn, auth.clone(), ca.clone()) {
+        (_, Err(message), None) => Observed::Invalid(message),
+        (Ok(auth), Ok(ca), None) => match ctx.connections.connect(conn, auth.clone(), ca.clone()) {
             Err(e) => {
                 invalid = e.to_string();
                 Observed::Invalid(&invalid)
@@ -84,16 +156,51 @@ async fn reconcile_inner(conn: &PlatformConnection, ctx: &Context) -> Result<Act
         },
     };
 
-    let decision = decide(
-        conn,
-        platform,
-        secret_version,
-        observed,
-        Time(k8s_openapi::jiff::Timestamp::now()),
-    );
-    let api = Api::<PlatformConnection>::namespaced(ctx.client.clone(), &ns);
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let mut decision = decide(conn, platform, secret_version, observed, now.clone());
+    let mut events: Vec<Transition> = decision.event.take().into_iter().collect();
+    if let Some(message) = in_use {
+        events.extend(mark_in_use(conn, &mut decision.status, message, now));
+    }
+    let api = Api::<PlatformConnection>::namespaced(ctx.client.clone(), ns);
     status::apply(&api, conn, conn.status.as_ref(), &decision.status).await?;
-    if let Some(t) = decision.event {
+    publish(ctx, conn, events).await;
+    Ok(Action::requeue(decision.requeue))
+}
+
+/// Shows what a deleted connection waits for (`Reconciling`, reason Deleting); an `InUse`
+/// Event when that changed.
+fn mark_in_use(
+    conn: &PlatformConnection,
+    status: &mut PlatformConnectionStatus,
+    message: &str,
+    now: Time,
+) -> Option<Transition> {
+    let before = conn
+        .status
+        .as_ref()
+        .and_then(|s| s.common.condition(RECONCILING))
+        .map(|c| c.message.clone());
+    conditions::set(
+        &mut status.common.conditions,
+        Desired {
+            type_: RECONCILING,
+            status: true,
+            reason: reason::DELETING,
+            message: message.to_string(),
+        },
+        conn.metadata.generation,
+        now,
+    );
+    (before.as_deref() != Some(message)).then(|| Transition {
+        warning: false,
+        reason: "InUse",
+        note: message.to_string(),
+    })
+}
+
+async fn publish(ctx: &Context, conn: &PlatformConnection, events: Vec<Transition>) {
+    for t in events {
         let event = Event {
             type_: if t.warning {
                 EventType::Warning
@@ -105,9 +212,14 @@ async fn reconcile_inner(conn: &PlatformConnection, ctx: &Context) -> Result<Act
             action: "CheckConnection".into(),
             secondary: None,
         };
-        if let Err(e) = ctx.recorder.publish(&event, &conn.object_ref(&())).await {
-            tracing::warn!(connection = %conn.name_any(), error = %e, "cannot record an Event");
+        match ctx.recorder.publish(&event, &conn.object_ref(&())).await {
+            // A namespace being deleted refuses new Events; status still says it all.
+            Err(kube::Error::Api(e)) if e.code == 403 && e.message.contains("being terminated") => {
+            }
+            Err(e) => {
+                tracing::warn!(connection = %conn.name_any(), error = %e, "cannot record an Event")
+            }
+            Ok(()) => {}
         }
     }
-    Ok(Action::requeue(decision.requeue))
 }

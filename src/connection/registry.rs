@@ -57,6 +57,13 @@ impl Connections {
             .map(|e| e.client.clone())
     }
 
+    /// The client last built for a connection, usable or not: a connection being deleted
+    /// keeps it (and the credentials it last read) for the deletes of the objects using it.
+    pub fn known(&self, namespace: &str, name: &str) -> Option<PlatformClient> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries.get(&key(namespace, name)).map(|e| e.client.clone())
+    }
+
     /// The client for this connection's current spec, with these credentials.
     pub fn connect(
         &self,

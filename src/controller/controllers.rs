@@ -56,6 +56,13 @@ async fn run_connections(
     );
     let store = connections.store();
     let pruning = tokio::spawn(prune_deleted_connections(store.clone(), ctx.clone()));
+    // A deleted connection waits for the objects that name it; each one going wakes it.
+    let mut connections = connections;
+    connections = wiring::wake_deleting::<_, Project>(connections, &ctx, store.clone());
+    connections = wiring::wake_deleting::<_, ApiSpec>(connections, &ctx, store.clone());
+    connections = wiring::wake_deleting::<_, GatewayApplication>(connections, &ctx, store.clone());
+    connections = wiring::wake_deleting::<_, Component>(connections, &ctx, store.clone());
+    connections = wiring::wake_deleting::<_, Workflow>(connections, &ctx, store.clone());
     connections
         // A created, rotated or deleted Secret re-checks the connections that name it.
         .watches(
@@ -88,17 +95,18 @@ async fn run_connections(
     pruning.abort();
 }
 
-/// Every minute, drops the platform clients of deleted connections (deletion reaches no
-/// reconcile: connections hold no platform object and need no finalizer).
+/// Every few seconds (an in-memory scan), drops the platform clients of connections that are
+/// gone without their finalizer's release: deleted before their first reconcile, or with the
+/// finalizer removed by hand. Their objects then see the connection gone and are released.
 async fn prune_deleted_connections(
     store: kube::runtime::reflector::Store<PlatformConnection>,
     ctx: Arc<Context>,
 ) {
-    if store.wait_until_ready().await.is_err() {
-        return;
-    }
+    // No `wait_until_ready` on the controller's store: it never resolved there, so pruning
+    // never ran. Not needed either: a client exists only once its connection was reconciled
+    // from this store, so the store knew it; one missing from it now was deleted.
     loop {
-        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
         let existing = store
             .state()
             .iter()

@@ -13,7 +13,7 @@ use kube::runtime::finalizer::{Event as Finalize, finalizer};
 
 use super::context::{Cx, Note, event_type, write_status};
 use super::phase::{self, Hold, Phase};
-use super::{Failure, Managed, drift};
+use super::{Failure, Managed, dependents, drift};
 use crate::common::conditions::{READY, STALLED, reason};
 use crate::common::policy::{DeletionPolicy, ManagementPolicy};
 use crate::connection::crd::PlatformConnection;
@@ -322,13 +322,27 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Resu
         .await;
         return Ok(Action::await_change());
     }
+    // Children first: a platform object may not outlive its parent, and the children's
+    // delete needs only the ids in their own status.
+    if let Some(w) = dependents::referred_as(K::KIND) {
+        let name = obj.name_any();
+        let waiting =
+            dependents::of(&ctx.client, &ns, dependents::Target::Reference(w, &name)).await?;
+        if !waiting.is_empty() {
+            let message = format!("deleting {what}: {}", dependents::waiting_message(&waiting));
+            let status = obj.status().cloned().unwrap_or_default();
+            return Err(
+                hold_deletion(&ctx, &*obj, &ns, status, obj.status(), Vec::new(), message).await,
+            );
+        }
+    }
     let conn = obj.connection_name().to_string();
     let Some(client) = ctx.connections.ready(&ns, &conn) else {
-        let exists = Api::<PlatformConnection>::namespaced(ctx.client.clone(), &ns)
+        let found = Api::<PlatformConnection>::namespaced(ctx.client.clone(), &ns)
             .get_opt(&conn)
-            .await?
-            .is_some();
-        if !exists {
+            .await?;
+        let known = ctx.connections.known(&ns, &conn).is_some();
+        if let Some(gone) = unusable_for_good(found.as_ref(), known) {
             // Nothing can reach the platform any more; holding the finalizer would wedge the
             // object (and its namespace) forever.
             publish(
@@ -338,7 +352,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Resu
                     warning: true,
                     reason: "ConnectionGone",
                     message: format!(
-                        "PlatformConnection {conn:?} no longer exists, so {what} is left on the platform"
+                        "PlatformConnection {conn:?} {gone}, so {what} is left on the platform"
                     ),
                 }],
             )
@@ -397,35 +411,70 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Resu
                 }
                 (other, _) => format!("deleting {what}: {other:?}"),
             };
-            let mut status = cx.status.clone();
-            phase::apply(
-                K::common_mut(&mut status),
-                &Phase::Progressing {
-                    message: message.clone(),
-                    recheck: Duration::ZERO,
-                },
-                obj.meta().generation,
-                Time(k8s_openapi::jiff::Timestamp::now()),
-            );
-            for c in K::common_mut(&mut status).conditions.iter_mut() {
-                if c.type_ != STALLED {
-                    c.reason = reason::DELETING.into();
-                }
-            }
-            let changed = cx.saved.as_ref() != Some(&status);
-            if changed {
-                let api = Api::<K>::namespaced(ctx.client.clone(), &ns);
-                let _ = write_status::<K>(&api, &obj.name_any(), &status).await;
-                notes.push(Note {
-                    warning: true,
-                    reason: reason::DELETING,
-                    message: message.clone(),
-                });
-            }
-            publish(&ctx, &*obj, notes).await;
-            Err(Error::Deleting(message))
+            let status = cx.status.clone();
+            Err(hold_deletion(&ctx, &*obj, &ns, status, cx.saved.as_ref(), notes, message).await)
         }
     }
+}
+
+/// Why a connection that is not usable will never be again, if so: it no longer exists, or it
+/// is being deleted, cannot authenticate (its Secret went first) and this controller holds no
+/// credentials it read earlier (`known`: the connection's release is still trying those).
+fn unusable_for_good(conn: Option<&PlatformConnection>, known: bool) -> Option<String> {
+    let Some(conn) = conn else {
+        return Some("no longer exists".into());
+    };
+    conn.metadata.deletion_timestamp.as_ref()?;
+    if known {
+        return None;
+    }
+    let stalled = conn
+        .status
+        .as_ref()
+        .and_then(|s| s.common.condition(STALLED))
+        .filter(|c| c.status == "True")?;
+    Some(format!(
+        "is being deleted and cannot reach the platform ({})",
+        stalled.message
+    ))
+}
+
+/// Keeps the finalizer: shows why in the conditions (reason Deleting) and, when that is news,
+/// in a Warning Event.
+async fn hold_deletion<K: Managed>(
+    ctx: &Context,
+    obj: &K,
+    ns: &str,
+    mut status: K::Status,
+    saved: Option<&K::Status>,
+    mut notes: Vec<Note>,
+    message: String,
+) -> Error {
+    phase::apply(
+        K::common_mut(&mut status),
+        &Phase::Progressing {
+            message: message.clone(),
+            recheck: Duration::ZERO,
+        },
+        obj.meta().generation,
+        Time(k8s_openapi::jiff::Timestamp::now()),
+    );
+    for c in K::common_mut(&mut status).conditions.iter_mut() {
+        if c.type_ != STALLED {
+            c.reason = reason::DELETING.into();
+        }
+    }
+    if saved != Some(&status) {
+        let api = Api::<K>::namespaced(ctx.client.clone(), ns);
+        let _ = write_status::<K>(&api, &obj.name_any(), &status).await;
+        notes.push(Note {
+            warning: true,
+            reason: reason::DELETING,
+            message: message.clone(),
+        });
+    }
+    publish(ctx, obj, notes).await;
+    Error::Deleting(message)
 }
 
 #[cfg(test)]

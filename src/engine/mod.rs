@@ -8,6 +8,7 @@
 //! to so a dependent wakes as soon as what it needs is Ready.
 
 pub mod context;
+pub mod dependents;
 pub mod drift;
 pub mod driver;
 pub mod ownership;

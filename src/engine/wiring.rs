@@ -13,13 +13,15 @@ use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
-use super::{Managed, Watched, driver};
+use super::{Managed, Watched, dependents, driver};
 use crate::apispec::crd::ApiSpec;
 use crate::common::conditions::RECONCILING;
 use crate::component::crd::Component;
 use crate::connection::crd::PlatformConnection;
 use crate::controller::context::Context;
+use crate::gateway::crd::GatewayApplication;
 use crate::project::crd::Project;
+use crate::workflow::crd::Workflow;
 
 /// Objects of `K` in `ns` that name `name` as `what` (`None`: as their connection).
 fn referrers<K: Managed>(
@@ -65,6 +67,73 @@ where
             referrers(&store, meta.namespace(), &meta.name_any(), what)
         },
     )
+}
+
+/// Wakes the objects of `K` being deleted in the namespace where an `M` changed or went: they
+/// may be waiting for it (the deletion order, see `dependents`). Metadata only, so the mapper
+/// cannot tell what the `M` names; it wakes every deleting `K` there, which are few.
+pub fn wake_deleting<K, M>(
+    controller: Controller<K>,
+    ctx: &Context,
+    store: Store<K>,
+) -> Controller<K>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    M: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    PartialObjectMeta<M>: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    controller.watches(
+        ctx.scope.api::<PartialObjectMeta<M>>(&ctx.client),
+        ctx.scope.wakers(),
+        move |meta: PartialObjectMeta<M>| {
+            let ns = meta.namespace();
+            store
+                .state()
+                .into_iter()
+                .filter(|o| o.meta().deletion_timestamp.is_some() && o.namespace() == ns)
+                .map(|o| ObjectRef::from_obj(&*o))
+                .collect::<Vec<_>>()
+        },
+    )
+}
+
+/// Adds a `wake_deleting` watch of each kind that may refer to objects of `K`.
+fn wake_when_dependents_go<K: Managed>(
+    mut controller: Controller<K>,
+    ctx: &Context,
+    store: &Store<K>,
+) -> Controller<K> {
+    let Some(w) = dependents::referred_as(K::KIND) else {
+        return controller;
+    };
+    if Component::WATCHES.contains(&w) {
+        controller = wake_deleting::<K, Component>(controller, ctx, store.clone());
+    }
+    if Workflow::WATCHES.contains(&w) {
+        controller = wake_deleting::<K, Workflow>(controller, ctx, store.clone());
+    }
+    if GatewayApplication::WATCHES.contains(&w) {
+        controller = wake_deleting::<K, GatewayApplication>(controller, ctx, store.clone());
+    }
+    if ApiSpec::WATCHES.contains(&w) {
+        controller = wake_deleting::<K, ApiSpec>(controller, ctx, store.clone());
+    }
+    if Project::WATCHES.contains(&w) {
+        controller = wake_deleting::<K, Project>(controller, ctx, store.clone());
+    }
+    controller
 }
 
 /// How many objects still need the controller: a generation not yet observed, or Reconciling.
@@ -115,6 +184,7 @@ pub async fn run<K: Managed>(
             Watched::ConfigMap => watch_meta::<K, ConfigMap>(controller, &ctx, s, Some(*w)),
         };
     }
+    controller = wake_when_dependents_go(controller, &ctx, &store);
     controller
         // Objects that found their connection not yet usable try again once it is.
         .reconcile_all_on(ctx.connections.ready_events())

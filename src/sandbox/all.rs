@@ -10,7 +10,7 @@ use super::frends::Frends;
 use super::ops::{Faults, RateLimit};
 use super::opschain::OpsChain;
 use super::snapshot::SnapshotFile;
-use super::{Credential, Ops, OpsConfig, Platform, Sandbox, Served, Timing, serve};
+use super::{Credential, Ops, OpsConfig, Platform, Sandbox, Served, Timing, serve, serve_tls};
 
 /// The credentials each sandbox accepts unless told otherwise: the placeholders in `examples/`.
 pub fn default_credentials(platform: &str) -> Vec<Credential> {
@@ -48,6 +48,8 @@ pub struct Options {
     pub snapshot: Option<PathBuf>,
     /// Replaces the default credentials of the platforms it names.
     pub credentials: Vec<(String, Credential)>,
+    /// Serve HTTPS with this certificate instead of plain HTTP.
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Options {
@@ -61,6 +63,7 @@ impl Options {
             faults: Faults::default(),
             snapshot: None,
             credentials: vec![],
+            tls: None,
         }
     }
 
@@ -125,9 +128,11 @@ impl Sandboxes {
         ) -> anyhow::Result<Running<P>> {
             let sandbox = Sandbox::<P>::new(o.ops(P::NAME), o.timing, snapshot.clone());
             let addr = SocketAddr::new(o.bind, o.port(P::NAME));
-            let served = serve(sandbox.clone(), addr)
-                .await
-                .map_err(|e| anyhow::anyhow!("{} sandbox cannot listen on {addr}: {e}", P::NAME))?;
+            let served = match &o.tls {
+                None => serve(sandbox.clone(), addr).await,
+                Some(config) => serve_tls(sandbox.clone(), addr, config.clone()).await,
+            }
+            .map_err(|e| anyhow::anyhow!("{} sandbox cannot listen on {addr}: {e}", P::NAME))?;
             Ok(Running { sandbox, served })
         }
         Ok(Sandboxes {
@@ -211,6 +216,10 @@ impl Options {
             },
             snapshot: a.snapshot.clone(),
             credentials,
+            tls: match (&a.tls_cert, &a.tls_key) {
+                (Some(cert), Some(key)) => Some(super::tls::load(cert, key)?),
+                _ => None,
+            },
         })
     }
 }

@@ -16,6 +16,7 @@ pub mod ops;
 pub mod opschain;
 pub mod snapshot;
 pub mod timing;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -174,13 +175,14 @@ pub fn app<P: Platform>(sandbox: Sandbox<P>) -> Router {
 pub struct Served {
     pub platform: &'static str,
     pub addr: SocketAddr,
+    scheme: &'static str,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Served {
     /// The base URL, e.g. http://127.0.0.1:18101 (platform paths such as /api/v1 go after it).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 }
 
@@ -201,6 +203,27 @@ pub async fn serve<P: Platform>(sandbox: Sandbox<P>, addr: SocketAddr) -> std::i
     Ok(Served {
         platform: P::NAME,
         addr,
+        scheme: "http",
+        task,
+    })
+}
+
+/// Serves one platform over HTTPS on `addr` with this certificate (see `tls`).
+pub async fn serve_tls<P: Platform>(
+    sandbox: Sandbox<P>,
+    addr: SocketAddr,
+    config: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+) -> std::io::Result<Served> {
+    let listener = tls::TlsListener::new(tokio::net::TcpListener::bind(addr).await?, config)?;
+    let addr = axum::serve::Listener::local_addr(&listener)?;
+    let app = app(sandbox);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(Served {
+        platform: P::NAME,
+        addr,
+        scheme: "https",
         task,
     })
 }

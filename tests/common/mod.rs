@@ -1,2 +1,3 @@
 pub mod controlplane;
 pub mod converge;
+pub mod every_kind;
