@@ -1,2 +1,4 @@
+pub mod child;
 pub mod controlplane;
 pub mod converge;
+pub mod inventory;
