@@ -57,6 +57,7 @@ async fn run_connections(
     let store = connections.store();
     let pruning = tokio::spawn(prune_deleted_connections(store.clone(), ctx.clone()));
     connections
+        .trigger_backoff(crate::engine::wiring::watch_backoff())
         // A created, rotated or deleted Secret re-checks the connections that name it.
         .watches(
             ctx.scope.api::<Secret>(&client),

@@ -5,12 +5,15 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::utils::{Backoff, ResetTimerBackoff};
+use kube::runtime::watcher::ExponentialBackoff;
 use kube::{Resource, ResourceExt};
 
 use super::{Managed, Watched, driver};
@@ -19,6 +22,21 @@ use crate::component::crd::Component;
 use crate::connection::crd::PlatformConnection;
 use crate::controller::context::Context;
 use crate::project::crd::Project;
+
+/// The wait after a watch error. kube-runtime's default (800 ms doubling to 30 s) is one backoff
+/// for all of a controller's watches, so after an apiserver restart the errors of each watch
+/// added up and a controller went on seeing nothing for up to two minutes
+/// (tests/apiserver_restart.rs). At most 5 s still spares a struggling apiserver: a few
+/// requests per controller per 5 s.
+pub fn watch_backoff() -> impl Backoff {
+    let backoff = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(500))
+        .with_max_delay(Duration::from_secs(5))
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times();
+    ResetTimerBackoff::new(ExponentialBackoff::from(backoff), Duration::from_secs(60))
+}
 
 /// Objects of `K` in `ns` that name `name` as `what` (`None`: as their connection).
 fn referrers<K: Managed>(
@@ -85,6 +103,7 @@ pub async fn run<K: Managed>(
         };
     }
     controller
+        .trigger_backoff(watch_backoff())
         // Objects that found their connection not yet usable try again once it is.
         .reconcile_all_on(ctx.connections.ready_events())
         .graceful_shutdown_on(stop)

@@ -36,7 +36,11 @@ impl Controller {
             "2s",
         ])
         .env("KUBECONFIG", kubeconfig)
-        .env("RUST_LOG", "info")
+        // CONVERGE_TEST_CHILD_LOG: a RUST_LOG for the child, to see more of it.
+        .env(
+            "RUST_LOG",
+            std::env::var("CONVERGE_TEST_CHILD_LOG").unwrap_or_else(|_| "info".into()),
+        )
         .env_remove("FAILPOINTS")
         .stdin(Stdio::null());
         let file = std::fs::File::create(&log).unwrap();
