@@ -5,7 +5,9 @@
 //! tells it about them), /healthz never fails (a liveness probe would restart it for nothing)
 //! and /readyz answers OK after the restart.
 //!
-//! A control plane of its own: every client of it loses the apiserver.
+//! A control plane of its own: every client of it loses the apiserver. With
+//! `CONVERGE_TEST_KEEP_LOGS=1` the controller's log is kept (`CONVERGE_TEST_CHILD_LOG` sets its
+//! RUST_LOG, e.g. `info,kube_runtime::utils::stream_backoff=debug`).
 
 mod common;
 
@@ -217,7 +219,7 @@ async fn the_controller_recovers_its_watches_after_an_apiserver_restart() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     controller.kill();
-    if std::env::var_os("KEEP_LOGS").is_some() {
+    if std::env::var_os("CONVERGE_TEST_KEEP_LOGS").is_some() {
         let _ = logs.keep();
     }
 }

@@ -24,14 +24,14 @@ use crate::controller::context::Context;
 use crate::project::crd::Project;
 
 /// The wait after a watch error. kube-runtime's default (800 ms doubling to 30 s) is one backoff
-/// for all of a controller's watches, so after an apiserver restart the errors of each watch
-/// added up and a controller went on seeing nothing for up to two minutes
-/// (tests/apiserver_restart.rs). At most 5 s still spares a struggling apiserver: a few
-/// requests per controller per 5 s.
+/// for all of a controller's watches, which meet their errors one after the other: after an
+/// apiserver restart the waits added up and a controller saw nothing for up to two minutes
+/// (tests/apiserver_restart.rs). At most 2 s keeps that to seconds and still spares a
+/// struggling apiserver: each controller's few watches retry at most every 2 s.
 pub fn watch_backoff() -> impl Backoff {
     let backoff = backon::ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(500))
-        .with_max_delay(Duration::from_secs(5))
+        .with_min_delay(Duration::from_millis(250))
+        .with_max_delay(Duration::from_secs(2))
         .with_factor(2.0)
         .with_jitter()
         .without_max_times();
