@@ -430,7 +430,7 @@ impl Http {
     }
 }
 
-fn decode<T: DeserializeOwned>(
+pub(crate) fn decode<T: DeserializeOwned>(
     platform: &'static str,
     operation: &'static str,
     body: &[u8],
@@ -474,6 +474,10 @@ fn reason(status: u16) -> String {
 
 /// Retry-After as seconds (HTTP dates are not used by these platforms).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    retry_after_value(headers.get(reqwest::header::RETRY_AFTER)?.as_bytes())
+}
+
+pub(crate) fn retry_after_value(value: &[u8]) -> Option<Duration> {
+    let value = std::str::from_utf8(value).ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }

@@ -6,6 +6,7 @@ pub mod api7;
 pub mod auth;
 pub mod choreo;
 pub mod cycloid;
+pub mod decoders;
 pub mod error;
 pub mod frends;
 pub mod http;

@@ -64,6 +64,7 @@ async fn run_connections(
     connections = wiring::wake_deleting::<_, Component>(connections, &ctx, store.clone());
     connections = wiring::wake_deleting::<_, Workflow>(connections, &ctx, store.clone());
     connections
+        .trigger_backoff(crate::engine::wiring::watch_backoff())
         // A created, rotated or deleted Secret re-checks the connections that name it.
         .watches(
             ctx.scope.api::<Secret>(&client),

@@ -5,12 +5,15 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::utils::{Backoff, ResetTimerBackoff};
+use kube::runtime::watcher::ExponentialBackoff;
 use kube::{Resource, ResourceExt};
 
 use super::{Managed, Watched, dependents, driver};
@@ -22,6 +25,21 @@ use crate::controller::context::Context;
 use crate::gateway::crd::GatewayApplication;
 use crate::project::crd::Project;
 use crate::workflow::crd::Workflow;
+
+/// The wait after a watch error. kube-runtime's default (800 ms doubling to 30 s) is one backoff
+/// for all of a controller's watches, which meet their errors one after the other: after an
+/// apiserver restart the waits added up and a controller saw nothing for up to two minutes
+/// (tests/apiserver_restart.rs). At most 2 s keeps that to seconds and still spares a
+/// struggling apiserver: each controller's few watches retry at most every 2 s.
+pub fn watch_backoff() -> impl Backoff {
+    let backoff = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(250))
+        .with_max_delay(Duration::from_secs(2))
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times();
+    ResetTimerBackoff::new(ExponentialBackoff::from(backoff), Duration::from_secs(60))
+}
 
 /// Objects of `K` in `ns` that name `name` as `what` (`None`: as their connection).
 fn referrers<K: Managed>(
@@ -186,6 +204,7 @@ pub async fn run<K: Managed>(
     }
     controller = wake_when_dependents_go(controller, &ctx, &store);
     controller
+        .trigger_backoff(watch_backoff())
         // Objects that found their connection not yet usable try again once it is.
         .reconcile_all_on(ctx.connections.ready_events())
         .graceful_shutdown_on(stop)

@@ -116,6 +116,7 @@ pub struct RateLimit {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Call {
+    /// When the request arrived (before any injected latency).
     pub at: jiff::Timestamp,
     pub method: String,
     pub path: String,
@@ -297,12 +298,22 @@ pub async fn layer<P: Platform>(
     let faults = ops.faults();
     let mut fault = None;
 
+    // The front door decides at arrival, as a platform's gateway does: the call log's time and
+    // the rate limit see when a request came, not when its (delayed) answer left.
+    let arrived = jiff::Timestamp::now();
+    let denied = P::authenticate(credential.as_ref(), &ops.accepted()).err();
+    let limited = match denied {
+        None => ops
+            .take_token(caller.as_deref().unwrap_or("anonymous"))
+            .err(),
+        Some(_) => None,
+    };
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
-    let response = if let Err(denied) = P::authenticate(credential.as_ref(), &ops.accepted()) {
+    let response = if let Some(denied) = denied {
         *denied
-    } else if let Err(wait) = ops.take_token(caller.as_deref().unwrap_or("anonymous")) {
+    } else if let Some(wait) = limited {
         too_many::<P>(wait, "rate limit exceeded for this credential")
     } else if chance(faults.throttle_rate) {
         fault = Some("throttle");
@@ -330,7 +341,7 @@ pub async fn layer<P: Platform>(
         }
     };
     ops.record(Call {
-        at: jiff::Timestamp::now(),
+        at: arrived,
         method,
         path,
         route,

@@ -243,6 +243,60 @@ impl ControlPlane {
         c
     }
 
+    /// The PID of the running kube-apiserver (None while it is stopped).
+    pub fn apiserver_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.dir_path.join("apiserver.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Stops kube-apiserver (SIGTERM) and leaves it down; etcd and the controller-manager keep
+    /// running, so everything stored survives. Use a control plane of the test's own
+    /// ([`ControlPlane::start`]): every client of it loses the apiserver.
+    pub fn stop_apiserver(&self) -> anyhow::Result<()> {
+        self.signal_testplane(libc::SIGUSR1)?;
+        self.wait_apiserver("stop", Duration::from_secs(30), |pid| pid.is_none())
+    }
+
+    /// Starts kube-apiserver again on the same port, and waits until its /readyz is OK.
+    pub fn start_apiserver(&self) -> anyhow::Result<()> {
+        self.signal_testplane(libc::SIGUSR2)?;
+        self.wait_apiserver("start", Duration::from_secs(120), |pid| pid.is_some())
+    }
+
+    fn signal_testplane(&self, signal: libc::c_int) -> anyhow::Result<()> {
+        let child = self
+            .child
+            .as_ref()
+            .context("the control plane is stopped")?;
+        // SAFETY: kill(2) on the PID of our own child, not yet reaped.
+        if unsafe { libc::kill(child.id() as libc::pid_t, signal) } != 0 {
+            bail!("signalling testplane: {}", std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    fn wait_apiserver(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(Option<u32>) -> bool,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !done(self.apiserver_pid()) {
+            if Instant::now() >= deadline {
+                bail!(
+                    "kube-apiserver did not {what} within {timeout:?}\n{}",
+                    self.diagnostics()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
     /// Stops the control plane: SIGTERM, up to 10s for a clean shutdown, then SIGKILL.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

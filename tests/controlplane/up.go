@@ -145,6 +145,8 @@ func runUp(args []string) int {
 			reqs <- stopReq{"stdin reached EOF", false}
 		}()
 	}
+	apiserverCtl := make(chan os.Signal, 4)
+	signal.Notify(apiserverCtl, syscall.SIGUSR1, syscall.SIGUSR2)
 	var stopReason string
 	var reasonMu sync.Mutex
 	go func() {
@@ -187,19 +189,40 @@ func runUp(args []string) int {
 		p.logf("writing READY line: %v", err)
 	}
 
-	// Run until asked to stop or a component dies.
+	// Run until asked to stop or a component dies. SIGUSR1 stops the apiserver and SIGUSR2
+	// starts it again on the same port, over the same etcd (which keeps running, so nothing is
+	// lost): tests use this to check that clients survive an apiserver restart.
 	code := 0
-	select {
-	case <-ctx.Done():
-	case <-p.apiserver.done:
-		fmt.Fprintf(os.Stderr, "testplane up: kube-apiserver exited unexpectedly: %v\n%s", p.apiserver.err, tail(p.apiserver.log, 20))
-		code = 1
-	case <-p.kcm.done:
-		fmt.Fprintf(os.Stderr, "testplane up: kube-controller-manager exited unexpectedly: %v\n%s", p.kcm.err, tail(p.kcm.log, 20))
-		code = 1
-	case err := <-p.etcd.Err():
-		fmt.Fprintf(os.Stderr, "testplane up: etcd failed: %v\n", err)
-		code = 1
+loop:
+	for {
+		var apiserverDone <-chan struct{}
+		if p.apiserver != nil {
+			apiserverDone = p.apiserver.done
+		}
+		select {
+		case <-ctx.Done():
+			break loop
+		case s := <-apiserverCtl:
+			if s == syscall.SIGUSR1 {
+				p.stopAPIServer()
+			} else if err := p.restartAPIServer(ctx); err != nil {
+				fmt.Fprintf(os.Stderr, "testplane up: restarting kube-apiserver: %v\n", err)
+				code = 1
+				break loop
+			}
+		case <-apiserverDone:
+			fmt.Fprintf(os.Stderr, "testplane up: kube-apiserver exited unexpectedly: %v\n%s", p.apiserver.err, tail(p.apiserver.log, 20))
+			code = 1
+			break loop
+		case <-p.kcm.done:
+			fmt.Fprintf(os.Stderr, "testplane up: kube-controller-manager exited unexpectedly: %v\n%s", p.kcm.err, tail(p.kcm.log, 20))
+			code = 1
+			break loop
+		case err := <-p.etcd.Err():
+			fmt.Fprintf(os.Stderr, "testplane up: etcd failed: %v\n", err)
+			code = 1
+			break loop
+		}
 	}
 	p.shutdown()
 	if o.removeDir {
@@ -239,6 +262,9 @@ func (p *plane) start(ctx context.Context) error {
 		return err
 	}
 	p.logf("kube-apiserver ready at %s in %s", p.server, time.Since(t).Round(time.Millisecond))
+	if err := os.WriteFile(p.apiserverPidFile(), []byte(strconv.Itoa(p.apiserver.cmd.Process.Pid)), 0o644); err != nil {
+		return err
+	}
 
 	t = time.Now()
 	if err := p.startKCM(ctx); err != nil {
@@ -553,6 +579,49 @@ func (p *plane) startAPIServer(ctx context.Context) error {
 		}
 		return err
 	}
+}
+
+// apiserverPidFile holds the PID of the running kube-apiserver; absent while it is stopped.
+func (p *plane) apiserverPidFile() string { return filepath.Join(p.dir, "apiserver.pid") }
+
+// stopAPIServer stops kube-apiserver (SIGTERM, as a rolling restart would) and leaves it down.
+func (p *plane) stopAPIServer() {
+	if p.apiserver == nil {
+		return
+	}
+	_ = os.Remove(p.apiserverPidFile())
+	p.apiserver.stop(15 * time.Second)
+	p.logf("kube-apiserver stopped on request (%v)", p.apiserver.err)
+	p.apiserver = nil
+}
+
+// restartAPIServer starts kube-apiserver again on the port it had, once it is stopped.
+func (p *plane) restartAPIServer(ctx context.Context) error {
+	if p.apiserver != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.opts.timeout)
+	defer cancel()
+	t := time.Now()
+	c, err := p.startChild("kube-apiserver", p.apiserverFlags(p.apiPort), filepath.Join(p.dir, "apiserver.log"))
+	if err != nil {
+		return err
+	}
+	p.apiserver = c
+	if err := waitFor(ctx, c, "kube-apiserver /readyz", func() (bool, error) {
+		code, body, err := p.get(ctx, p.server+"/readyz")
+		if err != nil {
+			return false, err
+		}
+		if code != http.StatusOK {
+			return false, fmt.Errorf("/readyz: HTTP %d: %s", code, body)
+		}
+		return true, nil
+	}); err != nil {
+		return err
+	}
+	p.logf("kube-apiserver restarted on port %d in %s", p.apiPort, time.Since(t).Round(time.Millisecond))
+	return os.WriteFile(p.apiserverPidFile(), []byte(strconv.Itoa(c.cmd.Process.Pid)), 0o644)
 }
 
 func (p *plane) startKCM(ctx context.Context) error {

@@ -246,3 +246,20 @@ fn check_id(what: &str, id: &str) -> Result<(), ClientError> {
         )))
     }
 }
+/// Every decoder of this client over one response body (see `clients::decoders`): the error
+/// message, and each response type in the envelope it arrives in. How many accepted the body.
+pub fn decode_every_way(body: &[u8]) -> usize {
+    use crate::clients::decoders::accepts;
+    usize::from(error_message(400, body).is_some())
+        + accepts::<Envelope<User>>(body)
+        + accepts::<Envelope<Organization>>(body)
+        + accepts::<Envelope<Cluster>>(body)
+        + accepts::<Envelope<Application>>(body)
+        + accepts::<Envelope<Api>>(body)
+        + accepts::<Envelope<CanaryRelease>>(body)
+        + accepts::<Envelope<Consumer>>(body)
+        + accepts::<Envelope<Certificate>>(body)
+        + accepts::<Envelope<Page<Application>>>(body)
+        + accepts::<Envelope<Page<Api>>>(body)
+        + accepts::<Envelope<Page<CanaryRelease>>>(body)
+}

@@ -399,6 +399,24 @@ fn segment(value: &str) -> String {
     encoded
 }
 
+/// Every decoder of this client over one response body (see `clients::decoders`): the error
+/// message, and each response type in the envelope it arrives in. How many accepted the body.
+pub fn decode_every_way(body: &[u8]) -> usize {
+    use crate::clients::decoders::accepts;
+    usize::from(envelope::error_message(400, body).is_some())
+        + accepts::<Project>(body)
+        + accepts::<Component>(body)
+        + accepts::<Build>(body)
+        + accepts::<Deployment>(body)
+        + accepts::<List<Project>>(body)
+        + accepts::<List<Component>>(body)
+        + accepts::<List<Environment>>(body)
+        + accepts::<List<Organization>>(body)
+        + accepts::<List<Build>>(body)
+        + accepts::<List<Deployment>>(body)
+        + accepts::<Page<Api>>(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

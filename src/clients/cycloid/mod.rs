@@ -287,6 +287,34 @@ fn segment(s: &str) -> String {
     out
 }
 
+/// Every decoder of this client over one response body (see `clients::decoders`): the error
+/// message, and each response type in the envelope it arrives in. How many accepted the body.
+pub fn decode_every_way(body: &[u8]) -> usize {
+    use crate::clients::decoders::accepts;
+    let mut n = usize::from(error_message(400, body).is_some())
+        + accepts::<Data<Project>>(body)
+        + accepts::<Data<Organization>>(body)
+        + accepts::<Data<User>>(body)
+        + accepts::<Data<Component>>(body)
+        + accepts::<Data<Pipeline>>(body)
+        + accepts::<Data<Job>>(body)
+        + accepts::<Data<Build>>(body)
+        + accepts::<Data<Vec<ConfigRepository>>>(body)
+        + accepts::<Page<Project>>(body)
+        + accepts::<Page<Environment>>(body)
+        + accepts::<Page<Event>>(body)
+        + accepts::<envelope::ConcoursePage<Build>>(body);
+    // Answers that come enveloped or bare, and one event or a list of one.
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+        let bare = envelope::data_or_bare(value);
+        n += usize::from(envelope::decode_value::<Component>("fuzz", bare.clone()).is_ok());
+        if let Ok(first) = envelope::one_or_first("fuzz", bare) {
+            n += usize::from(envelope::decode_value::<Event>("fuzz", first).is_ok());
+        }
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -361,3 +361,15 @@ impl FrendsClient {
         self.http.send(call).await.map(drop)
     }
 }
+/// Every decoder of this client over one response body (see `clients::decoders`): the error
+/// message, and each response type in the envelope it arrives in. How many accepted the body.
+pub fn decode_every_way(body: &[u8]) -> usize {
+    use crate::clients::decoders::accepts;
+    usize::from(error_message(400, body).is_some())
+        + accepts::<Paged<ApiSpecification>>(body)
+        + accepts::<Data<ApiSpecification>>(body)
+        + accepts::<Data<ApiSpecificationVersion>>(body)
+        + accepts::<Data<Vec<Deployment>>>(body)
+        + accepts::<Data<Passthrough>>(body)
+        + accepts::<Data<Vec<Passthrough>>>(body)
+}

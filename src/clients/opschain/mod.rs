@@ -144,6 +144,44 @@ fn segment(value: &str) -> String {
     out
 }
 
+/// Every decoder of this client over one response body (see `clients::decoders`): the error
+/// message, and each response type in the envelope it arrives in. How many accepted the body.
+pub fn decode_every_way(body: &[u8]) -> usize {
+    use crate::clients::decoders::accepts;
+    let mut n = usize::from(error_message(400, body).is_some())
+        + accepts::<Document<Info>>(body)
+        + accepts::<Document<Project>>(body)
+        + accepts::<Document<Environment>>(body)
+        + accepts::<Document<Workflow>>(body)
+        + accepts::<Document<WorkflowVersion>>(body)
+        + accepts::<Document<Run>>(body)
+        + accepts::<Document<Properties>>(body)
+        + accepts::<ListDocument<Project>>(body)
+        + accepts::<ListDocument<Environment>>(body)
+        + accepts::<ListDocument<Workflow>>(body)
+        + accepts::<ListDocument<Run>>(body)
+        + accepts::<ListDocument<Step>>(body);
+    // Refusals are recognised from the platform's message: feed it the body as one.
+    for status in [409, 422] {
+        let error = || ClientError::Status {
+            platform: PLATFORM,
+            operation: "fuzz",
+            status,
+            message: String::from_utf8_lossy(body).into_owned(),
+            retry_after: None,
+        };
+        n += usize::from(matches!(
+            StepActionError::classify(error()),
+            StepActionError::NotWaiting { .. }
+        ));
+        n += usize::from(matches!(
+            PropertiesUpdateError::classify(error()),
+            PropertiesUpdateError::VersionMismatch { .. }
+        ));
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
