@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
-use kube::api::Api;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::Event;
 use kube::runtime::finalizer::{Event as Finalize, finalizer};
@@ -17,7 +17,7 @@ use super::{Failure, Managed, drift};
 use crate::common::conditions::{READY, STALLED, reason};
 use crate::common::policy::{DeletionPolicy, ManagementPolicy};
 use crate::connection::crd::PlatformConnection;
-use crate::controller::context::Context;
+use crate::controller::context::{Context, FIELD_MANAGER};
 use crate::controller::error::Error;
 use crate::controller::metrics::KindLabels;
 
@@ -35,6 +35,10 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
         .namespace()
         .ok_or_else(|| Error::NotNamespaced(obj.name_any()))?;
     let api = Api::<K>::namespaced(ctx.client.clone(), &ns);
+    let obj = match ensure_finalizer(&api, obj).await {
+        Ok(obj) => obj,
+        Err(e) => return Err(Error::Kube(e)),
+    };
     let result = finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalize::Apply(obj) => apply(obj, ctx.clone(), ns.clone()).await,
@@ -48,6 +52,34 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
         .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
     result
+}
+
+/// Adds the finalizer, unless there or the object is being deleted, and carries on with the
+/// same reconcile. A server-side apply of the one list item is idempotent, so a cache that has
+/// not yet seen an earlier add costs nothing (kube's JSON patch, with its test of the whole
+/// list, fails on a stale cache and waits a backoff), and going on at once saves the reconcile
+/// its own watch event would otherwise start.
+async fn ensure_finalizer<K: Managed>(api: &Api<K>, obj: Arc<K>) -> kube::Result<Arc<K>> {
+    if obj.meta().deletion_timestamp.is_some() || obj.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(obj);
+    }
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "metadata": {"finalizers": [FINALIZER]},
+    });
+    let mut updated = api
+        .patch(
+            &obj.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    // Keep the object as this reconcile saw it, with what the apiserver now holds.
+    let mut obj = (*obj).clone();
+    obj.meta_mut().finalizers = updated.meta_mut().finalizers.take();
+    obj.meta_mut().resource_version = updated.meta_mut().resource_version.take();
+    Ok(Arc::new(obj))
 }
 
 fn backoff_key<K: Managed>(obj: &K) -> String {

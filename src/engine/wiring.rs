@@ -4,15 +4,18 @@
 //! a metadata watch still sees every change, status included.
 
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
+use super::referrers::Referrers;
 use super::{Managed, Watched, driver};
 use crate::apispec::crd::ApiSpec;
 use crate::component::crd::Component;
@@ -20,29 +23,10 @@ use crate::connection::crd::PlatformConnection;
 use crate::controller::context::Context;
 use crate::project::crd::Project;
 
-/// Objects of `K` in `ns` that name `name` as `what` (`None`: as their connection).
-fn referrers<K: Managed>(
-    store: &Store<K>,
-    ns: Option<String>,
-    name: &str,
-    what: Option<Watched>,
-) -> Vec<ObjectRef<K>> {
-    store
-        .state()
-        .into_iter()
-        .filter(|o| o.namespace() == ns)
-        .filter(|o| match what {
-            None => o.connection_name() == name,
-            Some(w) => o.references().iter().any(|(k, n)| *k == w && n == name),
-        })
-        .map(|o| ObjectRef::from_obj(&*o))
-        .collect()
-}
-
 fn watch_meta<K, W>(
     controller: Controller<K>,
     ctx: &Context,
-    store: Store<K>,
+    index: Arc<Referrers<K>>,
     what: Option<Watched>,
 ) -> Controller<K>
 where
@@ -60,10 +44,22 @@ where
     controller.watches(
         ctx.scope.api::<PartialObjectMeta<W>>(&ctx.client),
         ctx.scope.wakers(),
-        move |meta: PartialObjectMeta<W>| {
-            referrers(&store, meta.namespace(), &meta.name_any(), what)
-        },
+        move |meta: PartialObjectMeta<W>| index.of(meta.namespace(), what, &meta.name_any()),
     )
+}
+
+/// What an object's own change must touch to be reconciled: its generation (spec, deletion)
+/// or its finalizers. Status, managed by this controller, is left out.
+fn worth_reconciling<K: Managed>(obj: &K) -> Option<u64> {
+    let meta = obj.meta();
+    let mut h = std::hash::DefaultHasher::new();
+    (
+        meta.generation,
+        &meta.finalizers,
+        meta.deletion_timestamp.is_some(),
+    )
+        .hash(&mut h);
+    Some(h.finish())
 }
 
 /// Runs kind `K`'s controller until `stop` resolves, then lets in-flight reconciles finish.
@@ -72,11 +68,25 @@ pub async fn run<K: Managed>(
     ctx: Arc<Context>,
     stop: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let mut controller = Controller::new(ctx.scope.api::<K>(&client), ctx.scope.reconciled());
-    let store = controller.store();
-    controller = watch_meta::<K, PlatformConnection>(controller, &ctx, store.clone(), None);
+    let writer = Writer::<K>::default();
+    let store = writer.as_reader();
+    ctx.stores.register(store.clone());
+    let index = Arc::new(Referrers::<K>::default());
+    let indexing = index.clone();
+    let objects = watcher(ctx.scope.api::<K>(&client), ctx.scope.reconciled())
+        .default_backoff()
+        // Nothing reads managedFields; at thousands of objects they are much of the cache.
+        .modify(|o: &mut K| o.meta_mut().managed_fields = None)
+        .reflect(writer)
+        .inspect_ok(move |event| indexing.apply(event))
+        .applied_objects()
+        // Our own status writes come back as watch events; reconciling on them would re-read
+        // the platform for nothing. Spec changes bump the generation, and so does a deletion.
+        .predicate_filter(worth_reconciling::<K>, Default::default());
+    let mut controller = Controller::for_stream(objects, store);
+    controller = watch_meta::<K, PlatformConnection>(controller, &ctx, index.clone(), None);
     for w in K::WATCHES {
-        let s = store.clone();
+        let s = index.clone();
         controller = match w {
             Watched::Project => watch_meta::<K, Project>(controller, &ctx, s, Some(*w)),
             Watched::Component => watch_meta::<K, Component>(controller, &ctx, s, Some(*w)),
