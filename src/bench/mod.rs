@@ -153,7 +153,7 @@ async fn measure(
     let seen = Arc::new(Mutex::new(Seen::default()));
     let watches: Vec<_> = apis
         .iter()
-        .map(|(kind, api)| tokio::spawn(follow(*kind, api.clone(), started, seen.clone())))
+        .map(|(kind, api)| tokio::spawn(follow(kind, api.clone(), started, seen.clone())))
         .collect();
     let objects: Vec<serde_json::Value> = (0..args.objects)
         .map(|i| {
@@ -269,6 +269,12 @@ async fn measure(
         mix,
         sandbox_rate_limit: args.rate_limit,
         seconds_to_all_ready: seconds,
+        seconds_to_create_all: created_at
+            .values()
+            .copied()
+            .max()
+            .unwrap_or_default()
+            .as_secs_f64(),
         ready_p50_seconds: report::quantile(&per_object, 0.5),
         ready_p99_seconds: report::quantile(&per_object, 0.99),
         platform_calls_per_object_total: total_calls as f64 / n,

@@ -12,6 +12,9 @@ pub struct Report {
     pub sandbox_rate_limit: Option<u32>,
     /// From the first create until every object was Ready.
     pub seconds_to_all_ready: f64,
+    /// From the first create until the apiserver had accepted the last: a floor under the
+    /// time to all Ready that the controller does not set.
+    pub seconds_to_create_all: f64,
     /// Per object, from its create until it was first seen Ready.
     pub ready_p50_seconds: f64,
     pub ready_p99_seconds: f64,

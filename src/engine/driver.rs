@@ -35,10 +35,11 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
         .namespace()
         .ok_or_else(|| Error::NotNamespaced(obj.name_any()))?;
     let api = Api::<K>::namespaced(ctx.client.clone(), &ns);
-    let obj = match ensure_finalizer(&api, obj).await {
-        Ok(obj) => obj,
+    match add_finalizer(&api, &*obj).await {
+        Ok(false) => {}
+        Ok(true) => return Ok(Action::await_change()),
         Err(e) => return Err(Error::Kube(e)),
-    };
+    }
     let result = finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalize::Apply(obj) => apply(obj, ctx.clone(), ns.clone()).await,
@@ -54,32 +55,29 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     result
 }
 
-/// Adds the finalizer, unless there or the object is being deleted, and carries on with the
-/// same reconcile. A server-side apply of the one list item is idempotent, so a cache that has
-/// not yet seen an earlier add costs nothing (kube's JSON patch, with its test of the whole
-/// list, fails on a stale cache and waits a backoff), and going on at once saves the reconcile
-/// its own watch event would otherwise start.
-async fn ensure_finalizer<K: Managed>(api: &Api<K>, obj: Arc<K>) -> kube::Result<Arc<K>> {
+/// Adds the finalizer unless it is there or the object is being deleted; `true` when it did.
+/// A server-side apply of the one list item is idempotent, so a cache that has not yet seen an
+/// earlier add costs nothing (kube's JSON patch tests the whole list, fails with 422 on a stale
+/// cache and waits a backoff). The reconcile stops there: the add's own watch event starts the
+/// next one with an object at least that new, whereas carrying on would leave the next
+/// reconcile to a cache that may not have this one's status writes yet (and may take its own
+/// fresh create for someone else's).
+async fn add_finalizer<K: Managed>(api: &Api<K>, obj: &K) -> kube::Result<bool> {
     if obj.meta().deletion_timestamp.is_some() || obj.finalizers().iter().any(|f| f == FINALIZER) {
-        return Ok(obj);
+        return Ok(false);
     }
     let patch = serde_json::json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
         "metadata": {"finalizers": [FINALIZER]},
     });
-    let mut updated = api
-        .patch(
-            &obj.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
-    // Keep the object as this reconcile saw it, with what the apiserver now holds.
-    let mut obj = (*obj).clone();
-    obj.meta_mut().finalizers = updated.meta_mut().finalizers.take();
-    obj.meta_mut().resource_version = updated.meta_mut().resource_version.take();
-    Ok(Arc::new(obj))
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(true)
 }
 
 fn backoff_key<K: Managed>(obj: &K) -> String {
