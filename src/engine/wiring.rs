@@ -10,7 +10,7 @@ use std::sync::Arc;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::core::PartialObjectMeta;
-use kube::runtime::controller::Controller;
+use kube::runtime::controller::{Config, Controller};
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
@@ -47,6 +47,10 @@ where
         move |meta: PartialObjectMeta<W>| index.of(meta.namespace(), what, &meta.name_any()),
     )
 }
+
+/// Reconciles in flight per kind. Enough to keep a connection's budget busy while others wait
+/// on the apiserver.
+const CONCURRENCY: u16 = 64;
 
 /// What an object's own change must touch to be reconciled: its generation (spec, deletion)
 /// or its finalizers. Status, managed by this controller, is left out.
@@ -95,6 +99,9 @@ pub async fn run<K: Managed>(
         };
     }
     controller
+        // Bounds the reconciles in flight: under a platform rate limit every object's reconcile
+        // would otherwise wait for the budget at once, each holding its object and buffers.
+        .with_config(Config::default().concurrency(CONCURRENCY))
         // Objects that found their connection not yet usable try again once it is.
         .reconcile_all_on(ctx.connections.ready_events())
         .graceful_shutdown_on(stop)
