@@ -151,6 +151,12 @@ impl<K: Managed> Ran<K> {
 
 async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result<Action, Error> {
     let key = backoff_key(&*obj);
+    let version = obj.resource_version();
+    if ctx.stores.behind(&key, version.as_deref()) {
+        // Acting on status older than our own last write could take our fresh create for
+        // someone else's; the watch brings the newer version within moments.
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
     let hold = hold_of(&*obj);
     let conn = obj.connection_name().to_string();
     let was_ready = obj
@@ -200,6 +206,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
         }
     };
 
+    let saved_during = saved.as_ref() != obj.status();
     let (phase, retry_after) = match outcome {
         Ok(phase) => (phase, None),
         Err(failure) => match classify(failure) {
@@ -240,9 +247,13 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
             ),
         });
     }
-    if saved.as_ref() != Some(&status) {
+    let final_write = saved.as_ref() != Some(&status);
+    if final_write {
         let api = Api::<K>::namespaced(ctx.client.clone(), &ns);
         write_status::<K>(&api, &obj.name_any(), &status).await?;
+    }
+    if final_write || saved_during {
+        ctx.stores.wrote(&key, version);
     }
     publish(&ctx, &*obj, notes).await;
 

@@ -12,6 +12,9 @@ use super::Managed;
 #[derive(Default)]
 pub struct Stores {
     by_kind: RwLock<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    /// Per object, the resourceVersion a reconcile started from before it wrote status: a
+    /// reconcile handed that version again got a cache behind our own write.
+    superseded: std::sync::Mutex<HashMap<String, (String, u8)>>,
 }
 
 impl Stores {
@@ -21,6 +24,33 @@ impl Stores {
             .write()
             .unwrap()
             .insert(TypeId::of::<K>(), Box::new(store));
+    }
+
+    /// A reconcile of `key` that started from `version` wrote status.
+    pub fn wrote(&self, key: &str, version: Option<String>) {
+        if let Some(v) = version {
+            self.superseded
+                .lock()
+                .unwrap()
+                .insert(key.to_string(), (v, 0));
+        }
+    }
+
+    /// Whether `version` of `key` is one our own status write has replaced (the cache lags).
+    /// At most ten times in a row: a write the apiserver found unchanged keeps the version.
+    pub fn behind(&self, key: &str, version: Option<&str>) -> bool {
+        let mut superseded = self.superseded.lock().unwrap();
+        match superseded.get_mut(key) {
+            Some((v, tries)) if Some(v.as_str()) == version && *tries < 10 => {
+                *tries += 1;
+                true
+            }
+            Some(_) => {
+                superseded.remove(key);
+                false
+            }
+            None => false,
+        }
     }
 
     /// The cached object, if `K`'s controller runs here and has seen it. A miss says nothing:
