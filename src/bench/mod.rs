@@ -9,11 +9,14 @@ pub mod report;
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use futures::{StreamExt, TryStreamExt};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 
 use crate::sandbox::all::{Options, Sandboxes};
@@ -43,6 +46,10 @@ pub struct BenchArgs {
     /// Give up when not everything is Ready after this long.
     #[arg(long, default_value = "10m", value_parser = crate::common::duration::parse)]
     pub timeout: Duration,
+    /// Set every object's `spec.driftInterval` (e.g. 30s), so a steady window longer than it
+    /// shows what one drift pass costs. The objects' default (10m) when absent.
+    #[arg(long, value_parser = parse_interval)]
+    pub drift_interval: Option<String>,
     /// Keep the namespace and its objects afterwards (default: delete them).
     #[arg(long)]
     pub keep: bool,
@@ -136,69 +143,98 @@ async fn measure(
             Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar),
         );
     }
-    let counts_before = counts(&http, sandboxes).await?;
+    let counts_before = counts(&http, sandboxes, "counts").await?;
+    let throttled_before = counts(&http, sandboxes, "throttled").await?;
     let metrics_before = apiserver_metrics(client).await?;
 
     let started = Instant::now();
-    let mut created_at = HashMap::new();
+    // Watches, not repeated lists: at ten thousand objects, listing them every few hundred
+    // milliseconds would load the apiserver more than the controller does.
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let watches: Vec<_> = apis
+        .iter()
+        .map(|(kind, api)| tokio::spawn(follow(kind, api.clone(), started, seen.clone())))
+        .collect();
+    let objects: Vec<serde_json::Value> = (0..args.objects)
+        .map(|i| {
+            let mut o = mix::object(i);
+            if let Some(d) = &args.drift_interval {
+                o["spec"]["driftInterval"] = d.as_str().into();
+            }
+            o
+        })
+        .collect();
+    // A few creates in flight, as a GitOps tool applying a directory would.
+    let created: Vec<((String, String), Duration)> = futures::stream::iter(objects)
+        .map(|o| {
+            let apis = &apis;
+            async move {
+                let kind = o["kind"].as_str().unwrap_or_default().to_string();
+                let name = o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let obj: DynamicObject = serde_json::from_value(o)?;
+                apis[kind.as_str()]
+                    .create(&PostParams::default(), &obj)
+                    .await?;
+                anyhow::Ok(((kind, name), started.elapsed()))
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect()
+        .await?;
     let mut mix = BTreeMap::new();
-    for i in 0..args.objects {
-        let o = mix::object(i);
-        let kind = o["kind"].as_str().unwrap_or_default().to_string();
-        let name = o["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let obj: DynamicObject = serde_json::from_value(o)?;
-        apis[kind.as_str()]
-            .create(&PostParams::default(), &obj)
-            .await?;
-        created_at.insert((kind.clone(), name), started.elapsed());
-        *mix.entry(kind).or_insert(0) += 1;
+    for ((kind, _), _) in &created {
+        *mix.entry(kind.clone()).or_insert(0) += 1;
     }
+    let created_at: HashMap<_, _> = created.into_iter().collect();
 
-    let mut ready_after = HashMap::new();
-    let mut not_ready = Vec::new();
-    while ready_after.len() < args.objects {
+    loop {
+        let (ready, waiting) = {
+            let s = seen.lock().unwrap();
+            (s.ready.len(), s.waiting.clone())
+        };
+        if ready >= args.objects {
+            break;
+        }
         if started.elapsed() >= args.timeout {
+            let mut not_ready: Vec<String> = waiting
+                .into_iter()
+                .map(|((kind, name), m)| format!("{kind} {name}: {m}"))
+                .collect();
+            not_ready.sort();
+            not_ready.truncate(20);
             anyhow::bail!(
-                "only {} of {} objects Ready after {:?}; not Ready: {}",
-                ready_after.len(),
+                "only {ready} of {} objects Ready after {:?}; not Ready (first 20): {}",
                 args.objects,
                 args.timeout,
                 not_ready.join("; ")
             );
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let now = started.elapsed();
-        not_ready.clear();
-        for (kind, api) in &apis {
-            for o in api.list(&ListParams::default()).await?.items {
-                let key = (
-                    kind.to_string(),
-                    o.metadata.name.clone().unwrap_or_default(),
-                );
-                if ready(&o) {
-                    ready_after.entry(key).or_insert(now);
-                } else if !ready_after.contains_key(&key) {
-                    not_ready.push(format!("{kind} {}: {}", key.1, ready_message(&o)));
-                }
-            }
-        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let all_ready = started.elapsed();
-    let counts_ready = counts(&http, sandboxes).await?;
+    for w in watches {
+        w.abort();
+    }
+    let ready_after = std::mem::take(&mut seen.lock().unwrap().ready);
+    let all_ready = ready_after.values().copied().max().unwrap_or_default();
+    let counts_ready = counts(&http, sandboxes, "counts").await?;
+    let throttled_ready = counts(&http, sandboxes, "throttled").await?;
     let metrics_ready = apiserver_metrics(client).await?;
 
     tokio::time::sleep(args.steady).await;
-    let counts_steady = counts(&http, sandboxes).await?;
+    let counts_steady = counts(&http, sandboxes, "counts").await?;
     let metrics_steady = apiserver_metrics(client).await?;
     let (rss, cpu) = process_usage(controller.id())?;
 
     let n = args.objects as f64;
     let per_object: Vec<f64> = ready_after
         .iter()
-        .map(|(k, at)| at.saturating_sub(created_at[k]).as_secs_f64())
+        .map(|(k, at)| {
+            at.saturating_sub(created_at.get(k).copied().unwrap_or_default())
+                .as_secs_f64()
+        })
         .collect();
     let calls = report::delta(&counts_before, &counts_ready);
     let total_calls: u64 = calls.values().sum();
@@ -215,15 +251,30 @@ async fn measure(
         .map(|(_, v)| v)
         .sum();
     let hour = 3600.0 / args.steady.as_secs_f64().max(1.0);
+    let drift = args
+        .drift_interval
+        .as_deref()
+        .and_then(|d| crate::common::duration::parse(d).ok())
+        .unwrap_or(crate::engine::drift::DEFAULT_INTERVAL)
+        .as_secs_f64();
     let seconds = all_ready.as_secs_f64();
+    // The calls convergence needed, retries after a 429 excluded.
+    let throttled = report::delta(&throttled_before, &throttled_ready);
+    let needed = report::subtract(&calls, &throttled);
     let ideal = args
         .rate_limit
-        .map(|r| total_calls as f64 / (f64::from(r) * platforms_used(&calls) as f64));
+        .map(|r| report::ideal_seconds(&needed, f64::from(r)));
     Ok(Report {
         objects: args.objects,
         mix,
         sandbox_rate_limit: args.rate_limit,
         seconds_to_all_ready: seconds,
+        seconds_to_create_all: created_at
+            .values()
+            .copied()
+            .max()
+            .unwrap_or_default()
+            .as_secs_f64(),
         ready_p50_seconds: report::quantile(&per_object, 0.5),
         ready_p99_seconds: report::quantile(&per_object, 0.99),
         platform_calls_per_object_total: total_calls as f64 / n,
@@ -231,7 +282,9 @@ async fn measure(
             .iter()
             .map(|(k, v)| (k.clone(), *v as f64 / n))
             .collect(),
+        platform_calls_throttled: throttled.values().sum(),
         ideal_seconds: ideal,
+        seconds_over_ideal: ideal.map(|i| seconds / i),
         over_ideal_percent: ideal.map(|i| (seconds / i - 1.0) * 100.0),
         apiserver_writes_per_object: writes as f64 / n,
         events_per_object: events(&metrics_ready).saturating_sub(events(&metrics_before)) as f64
@@ -242,6 +295,18 @@ async fn measure(
         steady_platform_calls_per_object_per_hour: steady_calls.values().sum::<u64>() as f64 / n
             * hour,
         steady_platform_reads_per_object_per_hour: steady_reads as f64 / n * hour,
+        drift_interval_seconds: drift,
+        steady_platform_reads_per_object_per_drift_interval: steady_reads as f64 / n * drift
+            / args.steady.as_secs_f64().max(1.0),
+        steady_platform_calls_per_object_per_drift_interval: steady_calls
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    *v as f64 / n * drift / args.steady.as_secs_f64().max(1.0),
+                )
+            })
+            .collect(),
         steady_apiserver_writes_per_object_per_hour: converge_writes(&metrics_steady)
             .saturating_sub(converge_writes(&metrics_ready))
             as f64
@@ -250,12 +315,46 @@ async fn measure(
     })
 }
 
-/// Each platform has its own sandbox and connection, so calls to different platforms do not
-/// share a budget.
-fn platforms_used(calls: &BTreeMap<String, u64>) -> usize {
-    let mut platforms: Vec<&str> = calls.keys().filter_map(|k| k.split(' ').next()).collect();
-    platforms.dedup();
-    platforms.len().max(1)
+/// When each object was first seen Ready (since the start), and what the others say.
+#[derive(Default)]
+struct Seen {
+    ready: HashMap<(String, String), Duration>,
+    waiting: HashMap<(String, String), String>,
+}
+
+async fn follow(
+    kind: &'static str,
+    api: Api<DynamicObject>,
+    started: Instant,
+    seen: Arc<Mutex<Seen>>,
+) {
+    let mut events = std::pin::pin!(
+        watcher(api, watcher::Config::default())
+            .default_backoff()
+            .touched_objects()
+    );
+    while let Some(event) = events.next().await {
+        let Ok(o) = event else { continue };
+        let key = (
+            kind.to_string(),
+            o.metadata.name.clone().unwrap_or_default(),
+        );
+        let mut s = seen.lock().unwrap();
+        if s.ready.contains_key(&key) {
+            continue;
+        }
+        if ready(&o) {
+            s.waiting.remove(&key);
+            s.ready.insert(key, started.elapsed());
+        } else {
+            s.waiting.insert(key, ready_message(&o));
+        }
+    }
+}
+
+/// Keeps the flag as the spec will spell it, once it is known to parse.
+fn parse_interval(s: &str) -> Result<String, String> {
+    crate::common::duration::parse(s).map(|_| s.to_string())
 }
 
 fn ready_message(o: &DynamicObject) -> String {
@@ -276,15 +375,17 @@ fn ready(o: &DynamicObject) -> bool {
         })
 }
 
-/// Calls per "PLATFORM METHOD ROUTE" over every sandbox.
+/// Calls per "PLATFORM METHOD ROUTE" over every sandbox, from `/_sandbox/{which}` (counts:
+/// all; throttled: those answered 429).
 async fn counts(
     http: &reqwest::Client,
     sandboxes: &Sandboxes,
+    which: &str,
 ) -> anyhow::Result<BTreeMap<String, u64>> {
     let mut all = BTreeMap::new();
     for (platform, base, _) in sandboxes.endpoints() {
         let c: BTreeMap<String, u64> = http
-            .get(format!("{base}/_sandbox/counts"))
+            .get(format!("{base}/_sandbox/{which}"))
             .send()
             .await?
             .json()

@@ -12,15 +12,22 @@ pub struct Report {
     pub sandbox_rate_limit: Option<u32>,
     /// From the first create until every object was Ready.
     pub seconds_to_all_ready: f64,
+    /// From the first create until the apiserver had accepted the last: a floor under the
+    /// time to all Ready that the controller does not set.
+    pub seconds_to_create_all: f64,
     /// Per object, from its create until it was first seen Ready.
     pub ready_p50_seconds: f64,
     pub ready_p99_seconds: f64,
     /// Platform calls per object while converging, by "PLATFORM METHOD ROUTE".
     pub platform_calls_per_object: BTreeMap<String, f64>,
     pub platform_calls_per_object_total: f64,
-    /// Under a rate limit: the platform calls made ÷ (rate × connections used), the least time
-    /// those calls could take; and how far the measured time is above it.
+    /// Calls the sandboxes answered 429 (rate limit), retried by the controller.
+    pub platform_calls_throttled: u64,
+    /// Under a rate limit: the least time the calls convergence needed (429s excluded) could
+    /// take, each connection having its own budget: max over connections of calls ÷ rate. And
+    /// the measured time against it (1.0 is ideal).
     pub ideal_seconds: Option<f64>,
+    pub seconds_over_ideal: Option<f64>,
     pub over_ideal_percent: Option<f64>,
     /// Writes the apiserver served for converge.dev objects (status, finalizers) and Events,
     /// per object, the benchmark's own creates excluded.
@@ -33,6 +40,12 @@ pub struct Report {
     pub steady_platform_calls_per_object_per_hour: f64,
     pub steady_platform_reads_per_object_per_hour: f64,
     pub steady_apiserver_writes_per_object_per_hour: f64,
+    /// The objects' drift interval, and the platform reads (GETs) per object in one such
+    /// interval at rest: 1.0 means one read per object per drift pass.
+    pub drift_interval_seconds: f64,
+    pub steady_platform_reads_per_object_per_drift_interval: f64,
+    /// The same at rest, every call by "PLATFORM METHOD ROUTE".
+    pub steady_platform_calls_per_object_per_drift_interval: BTreeMap<String, f64>,
 }
 
 /// The `q` quantile (0..1) of `values`, nearest rank.
@@ -58,6 +71,26 @@ pub fn delta(
             (d > 0).then(|| (k.clone(), d))
         })
         .collect()
+}
+
+/// `all - some` per key, dropping keys left at zero.
+pub fn subtract(
+    all: &BTreeMap<String, u64>,
+    some: &BTreeMap<String, u64>,
+) -> BTreeMap<String, u64> {
+    delta(some, all)
+}
+
+/// Each platform ("PLATFORM METHOD ROUTE" keys) has its own connection and budget of `rate`
+/// calls per second, so the slowest connection sets the least time.
+pub fn ideal_seconds(calls: &BTreeMap<String, u64>, rate: f64) -> f64 {
+    let mut per_platform: BTreeMap<&str, u64> = BTreeMap::new();
+    for (k, v) in calls {
+        *per_platform
+            .entry(k.split(' ').next().unwrap_or(""))
+            .or_default() += v;
+    }
+    per_platform.values().copied().max().unwrap_or(0) as f64 / rate.max(f64::MIN_POSITIVE)
 }
 
 /// Sums `apiserver_request_total` samples of write verbs for one API group and resource kind
@@ -105,6 +138,19 @@ mod tests {
             delta(&before, &after),
             BTreeMap::from([("b".to_string(), 4), ("c".to_string(), 1)])
         );
+    }
+
+    #[test]
+    fn the_busiest_connection_sets_the_ideal_time() {
+        let calls = BTreeMap::from([
+            ("api7 GET /a".to_string(), 30),
+            ("api7 POST /b".to_string(), 10),
+            ("cycloid GET /c".to_string(), 20),
+        ]);
+        assert_eq!(ideal_seconds(&calls, 20.0), 2.0);
+        assert_eq!(ideal_seconds(&BTreeMap::new(), 20.0), 0.0);
+        let throttled = BTreeMap::from([("api7 GET /a".to_string(), 30)]);
+        assert_eq!(ideal_seconds(&subtract(&calls, &throttled), 20.0), 1.0);
     }
 
     #[test]

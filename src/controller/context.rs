@@ -17,6 +17,7 @@ pub struct Context {
     pub connections: Connections,
     /// The namespace and shard this controller reconciles.
     pub scope: super::scope::Scope,
+    pub stores: crate::engine::stores::Stores,
 }
 
 impl Context {
@@ -33,6 +34,7 @@ impl Context {
             metrics,
             connections,
             scope: Default::default(),
+            stores: Default::default(),
         }
     }
 

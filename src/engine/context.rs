@@ -135,17 +135,25 @@ impl<K: Managed> Cx<K> {
     }
 
     /// Call right after a create, once the platform id is in `status`: clears the pending
-    /// create and writes status.
+    /// create. The id reaches the apiserver with the next `save` or the engine's status write
+    /// at the end of the reconcile (which also runs on failures); until then the pending
+    /// create, already written, proves the object is ours. One write per create saved.
     pub async fn created(&mut self) -> Result<(), Failure> {
         // The window the crash tests aim at: created on the platform, id not yet recorded.
         fail::fail_point!("after-platform-create");
         self.common().pending_create = None;
-        self.save().await
+        Ok(())
     }
 
     /// A referenced object of kind `R`, once it is Ready for its current generation; otherwise
     /// stops with Waiting and says what it waits for (its watch wakes this object up).
     pub async fn ready<R: Managed>(&self, name: &str) -> Result<R, Failure> {
+        // The cache may lag: trust it when it says Ready, ask the apiserver otherwise.
+        if let Some(r) = self.ctx.stores.get::<R>(&self.namespace, name)
+            && is_ready(&*r)
+        {
+            return Ok((*r).clone());
+        }
         let api = Api::<R>::namespaced(self.ctx.client.clone(), &self.namespace);
         let Some(r) = api.get_opt(name).await? else {
             return Err(Failure::waiting(format!(
@@ -153,12 +161,10 @@ impl<K: Managed> Cx<K> {
                 R::KIND
             )));
         };
-        let common = r.status().map(R::common);
-        let ready = common
-            .is_some_and(|c| c.is_true(READY) && c.observed_generation == r.meta().generation);
-        if ready {
+        if is_ready(&r) {
             return Ok(r);
         }
+        let common = r.status().map(R::common);
         let now = common
             .and_then(|c| c.condition(READY))
             .map(|c| format!(" (now: {})", c.message))
@@ -183,6 +189,12 @@ impl<K: Managed> Cx<K> {
             ))
         })
     }
+}
+
+fn is_ready<R: Managed>(r: &R) -> bool {
+    r.status()
+        .map(R::common)
+        .is_some_and(|c| c.is_true(READY) && c.observed_generation == r.meta().generation)
 }
 
 pub(super) async fn write_status<K: Managed>(

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
-use kube::api::Api;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::Event;
 use kube::runtime::finalizer::{Event as Finalize, finalizer};
@@ -17,7 +17,7 @@ use super::{Failure, Managed, dependents, drift};
 use crate::common::conditions::{READY, STALLED, reason};
 use crate::common::policy::{DeletionPolicy, ManagementPolicy};
 use crate::connection::crd::PlatformConnection;
-use crate::controller::context::Context;
+use crate::controller::context::{Context, FIELD_MANAGER};
 use crate::controller::error::Error;
 use crate::controller::metrics::KindLabels;
 
@@ -35,6 +35,11 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
         .namespace()
         .ok_or_else(|| Error::NotNamespaced(obj.name_any()))?;
     let api = Api::<K>::namespaced(ctx.client.clone(), &ns);
+    match add_finalizer(&api, &*obj).await {
+        Ok(false) => {}
+        Ok(true) => return Ok(Action::await_change()),
+        Err(e) => return Err(Error::Kube(e)),
+    }
     let result = finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalize::Apply(obj) => apply(obj, ctx.clone(), ns.clone()).await,
@@ -48,6 +53,31 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
         .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
     result
+}
+
+/// Adds the finalizer unless it is there or the object is being deleted; `true` when it did.
+/// A server-side apply of the one list item is idempotent, so a cache that has not yet seen an
+/// earlier add costs nothing (kube's JSON patch tests the whole list, fails with 422 on a stale
+/// cache and waits a backoff). The reconcile stops there: the add's own watch event starts the
+/// next one with an object at least that new, whereas carrying on would leave the next
+/// reconcile to a cache that may not have this one's status writes yet (and may take its own
+/// fresh create for someone else's).
+async fn add_finalizer<K: Managed>(api: &Api<K>, obj: &K) -> kube::Result<bool> {
+    if obj.meta().deletion_timestamp.is_some() || obj.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(false);
+    }
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "metadata": {"finalizers": [FINALIZER]},
+    });
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(true)
 }
 
 fn backoff_key<K: Managed>(obj: &K) -> String {
@@ -121,6 +151,12 @@ impl<K: Managed> Ran<K> {
 
 async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result<Action, Error> {
     let key = backoff_key(&*obj);
+    let version = obj.resource_version();
+    if ctx.stores.behind(&key, version.as_deref()) {
+        // Acting on status older than our own last write could take our fresh create for
+        // someone else's; the watch brings the newer version within moments.
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
     let hold = hold_of(&*obj);
     let conn = obj.connection_name().to_string();
     let was_ready = obj
@@ -170,6 +206,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
         }
     };
 
+    let saved_during = saved.as_ref() != obj.status();
     let (phase, retry_after) = match outcome {
         Ok(phase) => (phase, None),
         Err(failure) => match classify(failure) {
@@ -210,9 +247,13 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
             ),
         });
     }
-    if saved.as_ref() != Some(&status) {
+    let final_write = saved.as_ref() != Some(&status);
+    if final_write {
         let api = Api::<K>::namespaced(ctx.client.clone(), &ns);
         write_status::<K>(&api, &obj.name_any(), &status).await?;
+    }
+    if final_write || saved_during {
+        ctx.stores.wrote(&key, version);
     }
     publish(&ctx, &*obj, notes).await;
 

@@ -13,6 +13,8 @@ pub mod drift;
 pub mod driver;
 pub mod ownership;
 pub mod phase;
+pub mod referrers;
+pub mod stores;
 pub mod wiring;
 
 use std::fmt::Debug;
@@ -30,7 +32,7 @@ use crate::common::conditions::CommonStatus;
 use crate::common::policy::Management;
 
 /// What a kind may refer to by name, so the engine can watch it and wake the referrer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Watched {
     Project,
     Component,

@@ -4,18 +4,22 @@
 //! a metadata watch still sees every change, status included.
 
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::core::PartialObjectMeta;
-use kube::runtime::controller::Controller;
+use kube::runtime::controller::{Config, Controller};
+use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::utils::{Backoff, ResetTimerBackoff};
 use kube::runtime::watcher::ExponentialBackoff;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
+use super::referrers::Referrers;
 use super::{Managed, Watched, dependents, driver};
 use crate::apispec::crd::ApiSpec;
 use crate::common::conditions::RECONCILING;
@@ -41,29 +45,10 @@ pub fn watch_backoff() -> impl Backoff {
     ResetTimerBackoff::new(ExponentialBackoff::from(backoff), Duration::from_secs(60))
 }
 
-/// Objects of `K` in `ns` that name `name` as `what` (`None`: as their connection).
-fn referrers<K: Managed>(
-    store: &Store<K>,
-    ns: Option<String>,
-    name: &str,
-    what: Option<Watched>,
-) -> Vec<ObjectRef<K>> {
-    store
-        .state()
-        .into_iter()
-        .filter(|o| o.namespace() == ns)
-        .filter(|o| match what {
-            None => o.connection_name() == name,
-            Some(w) => o.references().iter().any(|(k, n)| *k == w && n == name),
-        })
-        .map(|o| ObjectRef::from_obj(&*o))
-        .collect()
-}
-
 fn watch_meta<K, W>(
     controller: Controller<K>,
     ctx: &Context,
-    store: Store<K>,
+    index: Arc<Referrers<K>>,
     what: Option<Watched>,
 ) -> Controller<K>
 where
@@ -81,9 +66,7 @@ where
     controller.watches(
         ctx.scope.api::<PartialObjectMeta<W>>(&ctx.client),
         ctx.scope.wakers(),
-        move |meta: PartialObjectMeta<W>| {
-            referrers(&store, meta.namespace(), &meta.name_any(), what)
-        },
+        move |meta: PartialObjectMeta<W>| index.of(meta.namespace(), what, &meta.name_any()),
     )
 }
 
@@ -183,18 +166,50 @@ fn sample_queue_depth<K: Managed>(store: Store<K>, ctx: &Context) -> tokio::task
     })
 }
 
+/// Reconciles in flight per kind. Enough to keep a connection's budget busy while others wait
+/// on the apiserver.
+const CONCURRENCY: u16 = 64;
+
+/// What an object's own change must touch to be reconciled: its generation (spec, deletion)
+/// or its finalizers. Status, managed by this controller, is left out.
+fn worth_reconciling<K: Managed>(obj: &K) -> Option<u64> {
+    let meta = obj.meta();
+    let mut h = std::hash::DefaultHasher::new();
+    (
+        meta.generation,
+        &meta.finalizers,
+        meta.deletion_timestamp.is_some(),
+    )
+        .hash(&mut h);
+    Some(h.finish())
+}
+
 /// Runs kind `K`'s controller until `stop` resolves, then lets in-flight reconciles finish.
 pub async fn run<K: Managed>(
     client: kube::Client,
     ctx: Arc<Context>,
     stop: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let mut controller = Controller::new(ctx.scope.api::<K>(&client), ctx.scope.reconciled());
-    let store = controller.store();
+    let writer = Writer::<K>::default();
+    let store = writer.as_reader();
+    ctx.stores.register(store.clone());
     let sampler = sample_queue_depth(store.clone(), &ctx);
-    controller = watch_meta::<K, PlatformConnection>(controller, &ctx, store.clone(), None);
+    let index = Arc::new(Referrers::<K>::default());
+    let indexing = index.clone();
+    let objects = watcher(ctx.scope.api::<K>(&client), ctx.scope.reconciled())
+        .backoff(watch_backoff())
+        // Nothing reads managedFields; at thousands of objects they are much of the cache.
+        .modify(|o: &mut K| o.meta_mut().managed_fields = None)
+        .reflect(writer)
+        .inspect_ok(move |event| indexing.apply(event))
+        .applied_objects()
+        // Our own status writes come back as watch events; reconciling on them would re-read
+        // the platform for nothing. Spec changes bump the generation, and so does a deletion.
+        .predicate_filter(worth_reconciling::<K>, Default::default());
+    let mut controller = Controller::for_stream(objects, store.clone());
+    controller = watch_meta::<K, PlatformConnection>(controller, &ctx, index.clone(), None);
     for w in K::WATCHES {
-        let s = store.clone();
+        let s = index.clone();
         controller = match w {
             Watched::Project => watch_meta::<K, Project>(controller, &ctx, s, Some(*w)),
             Watched::Component => watch_meta::<K, Component>(controller, &ctx, s, Some(*w)),
@@ -205,6 +220,9 @@ pub async fn run<K: Managed>(
     controller = wake_when_dependents_go(controller, &ctx, &store);
     controller
         .trigger_backoff(watch_backoff())
+        // Bounds the reconciles in flight: under a platform rate limit every object's reconcile
+        // would otherwise wait for the budget at once, each holding its object and buffers.
+        .with_config(Config::default().concurrency(CONCURRENCY))
         // Objects that found their connection not yet usable try again once it is.
         .reconcile_all_on(ctx.connections.ready_events())
         .graceful_shutdown_on(stop)

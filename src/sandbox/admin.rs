@@ -18,6 +18,7 @@ pub fn routes<P: Platform>() -> Router<Sandbox<P>> {
         .route("/_sandbox/info", get(info::<P>))
         .route("/_sandbox/calls", get(calls::<P>).delete(clear_calls::<P>))
         .route("/_sandbox/counts", get(counts::<P>))
+        .route("/_sandbox/throttled", get(throttled::<P>))
         .route("/_sandbox/state", get(state::<P>))
         .route("/_sandbox/reset", post(reset::<P>))
         .route("/_sandbox/seed", post(seed::<P>))
@@ -65,6 +66,11 @@ async fn clear_calls<P: Platform>(State(sb): State<Sandbox<P>>) -> StatusCode {
 
 async fn counts<P: Platform>(State(sb): State<Sandbox<P>>) -> Response {
     Json(sb.ops().counts()).into_response()
+}
+
+/// Like counts, only the calls answered 429.
+async fn throttled<P: Platform>(State(sb): State<Sandbox<P>>) -> Response {
+    Json(sb.ops().throttled()).into_response()
 }
 
 async fn state<P: Platform>(State(sb): State<Sandbox<P>>) -> Response {

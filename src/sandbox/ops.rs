@@ -144,6 +144,9 @@ pub struct Ops {
     limit: RwLock<Option<(RateLimit, DefaultKeyedRateLimiter<String>)>>,
     calls: Mutex<Vec<Call>>,
     counts: Mutex<BTreeMap<String, u64>>,
+    /// The calls of `counts` answered 429 (a rate limit or an injected throttle), so a caller
+    /// can tell the calls it needed from its retries.
+    throttled: Mutex<BTreeMap<String, u64>>,
     failures: RwLock<Vec<String>>,
 }
 
@@ -158,6 +161,7 @@ impl Ops {
             limit: RwLock::new(None),
             calls: Mutex::new(Vec::new()),
             counts: Mutex::new(BTreeMap::new()),
+            throttled: Mutex::new(BTreeMap::new()),
             failures: RwLock::new(Vec::new()),
         };
         ops.set_rate_limit(config.rate_limit);
@@ -230,18 +234,27 @@ impl Ops {
         self.counts.lock().unwrap().clone()
     }
 
+    pub fn throttled(&self) -> BTreeMap<String, u64> {
+        self.throttled.lock().unwrap().clone()
+    }
+
     pub fn clear_calls(&self) {
         self.calls.lock().unwrap().clear();
         self.counts.lock().unwrap().clear();
+        self.throttled.lock().unwrap().clear();
     }
 
     fn record(&self, call: Call) {
-        *self
-            .counts
-            .lock()
-            .unwrap()
-            .entry(format!("{} {}", call.method, call.route))
-            .or_default() += 1;
+        let key = format!("{} {}", call.method, call.route);
+        if call.status == StatusCode::TOO_MANY_REQUESTS.as_u16() {
+            *self
+                .throttled
+                .lock()
+                .unwrap()
+                .entry(key.clone())
+                .or_default() += 1;
+        }
+        *self.counts.lock().unwrap().entry(key).or_default() += 1;
         let mut calls = self.calls.lock().unwrap();
         if calls.len() == CALL_LOG_CAPACITY {
             calls.remove(0);
