@@ -227,6 +227,15 @@ fn apply_merge(target: &mut Value, applied: &Value) {
             for (k, v) in a {
                 if v.is_null() {
                     t.remove(k);
+                } else if let (true, Some(Value::Array(existing)), Value::Array(added)) =
+                    (k == "finalizers", t.get_mut(k), v)
+                {
+                    // metadata.finalizers is a set-type list: apply adds to it.
+                    for f in added {
+                        if !existing.contains(f) {
+                            existing.push(f.clone());
+                        }
+                    }
                 } else if let Some(existing) = t.get_mut(k) {
                     apply_merge(existing, v);
                 } else {
@@ -795,5 +804,25 @@ mod tests {
             json!([{"canonical": "prod"}])
         );
         assert_eq!(p["metadata"]["generation"], 2);
+        s.patch(
+            &r,
+            "ns",
+            "a",
+            PatchType::Merge,
+            &json!({"metadata": {"finalizers": ["other"]}}),
+            false,
+        )
+        .unwrap();
+        let p = s
+            .patch(
+                &r,
+                "ns",
+                "a",
+                PatchType::Apply,
+                &json!({"metadata": {"finalizers": ["mine"]}}),
+                false,
+            )
+            .unwrap();
+        assert_eq!(p["metadata"]["finalizers"], json!(["other", "mine"]));
     }
 }
