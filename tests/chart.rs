@@ -17,7 +17,7 @@ fn chart() -> PathBuf {
 /// replicas=2 (so leader election), one watched namespace, a shard, the ServiceMonitor and the
 /// Grafana dashboard.
 const EVERYTHING: &str = "replicaCount=2,watchNamespace=chart-team,shardSelector=converge.dev/shard=a,\
-metrics.serviceMonitor.enabled=true,grafana.dashboard.enabled=true";
+metrics.serviceMonitor.enabled=true,grafana.dashboard.enabled=true,sandboxes.enabled=true";
 
 fn run(mut c: Command) -> String {
     let o = c.output().unwrap();
@@ -210,6 +210,10 @@ async fn the_rendered_chart_passes_a_server_side_dry_run() {
             assert!(
                 !out.contains("clusterrole.rbac.authorization.k8s.io/converge "),
                 "{out}"
+            );
+            assert!(
+                manifests.contains("- name: sandboxes") && manifests.contains("- sandbox\n"),
+                "the demo sandboxes run beside the controller:\n{manifests}"
             );
         } else {
             assert!(
