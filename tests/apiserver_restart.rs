@@ -18,30 +18,16 @@ use common::child::Controller;
 use common::controlplane::ControlPlane;
 use common::converge::{apply, connection_spec, credentials, install_crds, namespace, put_secret};
 use converge::bench::mix;
+use converge::bench::objects::{self, is_ready};
 use kube::api::{Api, ListParams, PostParams};
-use kube::core::{DynamicObject, GroupVersionKind};
+use kube::core::DynamicObject;
 use serde_json::{Value, json};
 
 const NS: &str = "apiserver-restart";
-const KINDS: [&str; 5] = [
-    "Project",
-    "Component",
-    "ApiSpec",
-    "GatewayApplication",
-    "Workflow",
-];
 /// Objects created before the restart, then after it.
 const BEFORE: usize = 20;
 const AFTER: usize = 20;
 const DOWN: Duration = Duration::from_secs(6);
-
-fn is_ready(o: &DynamicObject) -> bool {
-    o.data["status"]["observedGeneration"] == json!(o.metadata.generation)
-        && o.data["status"]["conditions"].as_array().is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True")
-        })
-}
 
 async fn create(apis: &HashMap<&str, Api<DynamicObject>>, objects: &[Value]) {
     for o in objects {
@@ -85,15 +71,7 @@ async fn the_controller_recovers_its_watches_after_an_apiserver_restart() {
         )
         .await;
     }
-    let mut apis = HashMap::new();
-    for kind in KINDS {
-        let gvk = GroupVersionKind::gvk("converge.dev", "v1alpha1", kind);
-        let (ar, _) = kube::discovery::pinned_kind(&client, &gvk).await.unwrap();
-        apis.insert(
-            kind,
-            Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar),
-        );
-    }
+    let apis = objects::apis(&client, NS).await.unwrap();
     let objects: Vec<Value> = (0..BEFORE + AFTER).map(mix::object).collect();
     let logs = tempfile::tempdir().unwrap();
     eprintln!("controller log in {}", logs.path().display());

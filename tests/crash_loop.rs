@@ -23,20 +23,13 @@ use common::controlplane;
 use common::converge::{apply, connection_spec, credentials, install_crds, namespace, put_secret};
 use common::inventory::{field, records};
 use converge::bench::mix;
-use kube::api::{Api, ListParams, PostParams};
-use kube::core::{DynamicObject, GroupVersionKind};
+use converge::bench::objects::{self, is_ready, ready_message};
+use kube::api::{ListParams, PostParams};
+use kube::core::DynamicObject;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 
 const NS: &str = "crash-loop";
-const KINDS: [&str; 5] = [
-    "Project",
-    "Component",
-    "ApiSpec",
-    "GatewayApplication",
-    "Workflow",
-];
-
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
@@ -58,24 +51,6 @@ fn declared(i: usize) -> Value {
             "steps": [{"weight": 20, "pause": "1s"}, {"weight": 60, "pause": "2s"}, {"weight": 100}]});
     }
     o
-}
-
-fn ready(o: &DynamicObject) -> bool {
-    let status = &o.data["status"];
-    status["observedGeneration"] == json!(o.metadata.generation)
-        && status["conditions"].as_array().is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True")
-        })
-}
-
-fn ready_message(o: &DynamicObject) -> String {
-    o.data["status"]["conditions"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
-        .and_then(|c| c["message"].as_str())
-        .unwrap_or("no status yet")
-        .to_string()
 }
 
 /// POSTs (creates and actions) answered so far by every sandbox.
@@ -164,15 +139,7 @@ async fn a_controller_killed_over_and_over_converges_everything_exactly_once() {
         )
         .await;
     }
-    let mut apis = HashMap::new();
-    for kind in KINDS {
-        let gvk = GroupVersionKind::gvk("converge.dev", "v1alpha1", kind);
-        let (ar, _) = kube::discovery::pinned_kind(&client, &gvk).await.unwrap();
-        apis.insert(
-            kind,
-            Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar),
-        );
-    }
+    let apis = objects::apis(&client, NS).await.unwrap();
     let objects: Vec<Value> = (0..total).map(declared).collect();
     let (weights, watcher) = watch_canaries(sandbox["api7"].clone());
 
@@ -253,7 +220,7 @@ async fn a_controller_killed_over_and_over_converges_everything_exactly_once() {
         for (kind, api) in &apis {
             for o in api.list(&ListParams::default()).await.unwrap().items {
                 n += 1;
-                if !ready(&o) {
+                if !is_ready(&o) {
                     not_ready.push(format!(
                         "{kind} {}: {}",
                         o.metadata.name.clone().unwrap_or_default(),

@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use common::converge::*;
 use converge::bench::mix;
+use converge::bench::objects::{self, is_ready};
 use kube::api::{Api, ListParams, PostParams};
-use kube::core::{DynamicObject, GroupVersionKind};
+use kube::core::DynamicObject;
 use serde_json::{Value, json};
 
 const NS: &str = "fault-storm";
@@ -29,13 +30,6 @@ const BURST: u32 = 2;
 /// milliseconds after the next one.
 const JITTER_SLACK: u32 = 1;
 const JITTER: f64 = 0.1;
-const KINDS: [&str; 5] = [
-    "Project",
-    "Component",
-    "ApiSpec",
-    "GatewayApplication",
-    "Workflow",
-];
 const PLATFORMS: [&str; 5] = ["choreo", "cycloid", "frends", "api7", "opschain"];
 
 fn storm(throttle_rate: f64) -> Value {
@@ -69,11 +63,6 @@ fn ready_condition(o: &DynamicObject) -> Option<&Value> {
         .as_array()?
         .iter()
         .find(|c| c["type"] == "Ready")
-}
-
-fn is_ready(o: &DynamicObject) -> bool {
-    o.data["status"]["observedGeneration"] == json!(o.metadata.generation)
-        && ready_condition(o).is_some_and(|c| c["status"] == "True")
 }
 
 /// Calls that do not fit a token bucket of `rate`/s holding `burst`, replayed on the times the
@@ -173,15 +162,7 @@ async fn everything_converges_through_a_storm_of_platform_faults() {
         }
     });
 
-    let mut apis = HashMap::new();
-    for kind in KINDS {
-        let gvk = GroupVersionKind::gvk("converge.dev", "v1alpha1", kind);
-        let (ar, _) = kube::discovery::pinned_kind(&client, &gvk).await.unwrap();
-        apis.insert(
-            kind,
-            Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar),
-        );
-    }
+    let apis = objects::apis(&client, NS).await.unwrap();
     let objects: Vec<Value> = (0..OBJECTS).map(mix::object).collect();
     let started = std::time::Instant::now();
     for o in &objects {

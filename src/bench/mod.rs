@@ -5,6 +5,7 @@
 //! per object, the controller's peak RSS and CPU time, and the same costs at rest.
 
 pub mod mix;
+pub mod objects;
 pub mod report;
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,21 +16,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
-use kube::core::GroupVersionKind;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 
 use crate::sandbox::all::{Options, Sandboxes};
 use crate::sandbox::ops::RateLimit;
+use objects::{is_ready, ready_message};
 use report::Report;
-
-const KINDS: [&str; 5] = [
-    "Project",
-    "Component",
-    "ApiSpec",
-    "GatewayApplication",
-    "Workflow",
-];
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
@@ -134,15 +127,7 @@ async fn measure(
     // Let the connections become Ready before the clock starts.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let mut apis = HashMap::new();
-    for kind in KINDS {
-        let gvk = GroupVersionKind::gvk("converge.dev", "v1alpha1", kind);
-        let (ar, _) = kube::discovery::pinned_kind(client, &gvk).await?;
-        apis.insert(
-            kind,
-            Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar),
-        );
-    }
+    let apis = objects::apis(client, ns).await?;
     let counts_before = counts(&http, sandboxes, "counts").await?;
     let throttled_before = counts(&http, sandboxes, "throttled").await?;
     let metrics_before = apiserver_metrics(client).await?;
@@ -343,7 +328,7 @@ async fn follow(
         if s.ready.contains_key(&key) {
             continue;
         }
-        if ready(&o) {
+        if is_ready(&o) {
             s.waiting.remove(&key);
             s.ready.insert(key, started.elapsed());
         } else {
@@ -355,24 +340,6 @@ async fn follow(
 /// Keeps the flag as the spec will spell it, once it is known to parse.
 fn parse_interval(s: &str) -> Result<String, String> {
     crate::common::duration::parse(s).map(|_| s.to_string())
-}
-
-fn ready_message(o: &DynamicObject) -> String {
-    o.data["status"]["conditions"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
-        .and_then(|c| c["message"].as_str())
-        .unwrap_or("no status yet")
-        .to_string()
-}
-
-fn ready(o: &DynamicObject) -> bool {
-    let status = &o.data["status"];
-    status["observedGeneration"] == json!(o.metadata.generation)
-        && status["conditions"].as_array().is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True")
-        })
 }
 
 /// Calls per "PLATFORM METHOD ROUTE" over every sandbox, from `/_sandbox/{which}` (counts:
