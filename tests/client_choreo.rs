@@ -148,7 +148,7 @@ async fn projects_and_components_are_created_found_read_and_deleted() {
     );
     assert!(orgs[0].created_at.is_some());
 
-    assert_eq!(c.list_projects().await.unwrap(), vec![]);
+    assert_eq!(*c.list_projects().await.unwrap(), vec![]);
     assert_eq!(c.find_project_by_name("storefront").await.unwrap(), None);
     let storefront = c
         .create_project(&ProjectCreate {
@@ -170,7 +170,7 @@ async fn projects_and_components_are_created_found_read_and_deleted() {
     );
     // Names are matched exactly, as the platform keeps them unique.
     assert_eq!(c.find_project_by_name("Storefront").await.unwrap(), None);
-    assert_eq!(c.list_projects().await.unwrap(), vec![storefront.clone()]);
+    assert_eq!(*c.list_projects().await.unwrap(), vec![storefront.clone()]);
 
     let web = c
         .create_component(
@@ -211,8 +211,8 @@ async fn projects_and_components_are_created_found_read_and_deleted() {
         .list_components(&storefront.id)
         .await
         .unwrap()
-        .into_iter()
-        .map(|c| c.name)
+        .iter()
+        .map(|c| c.name.clone())
         .collect();
     assert_eq!(names, ["web", "orders-service"]);
     assert_eq!(
@@ -245,7 +245,7 @@ async fn projects_and_components_are_created_found_read_and_deleted() {
         .unwrap_err();
     assert!(again.is_not_found(), "{again}");
     assert_eq!(
-        c.list_components(&storefront.id).await.unwrap(),
+        *c.list_components(&storefront.id).await.unwrap(),
         vec![orders]
     );
 }
@@ -482,7 +482,7 @@ async fn errors_carry_the_platforms_words() {
         "not retried"
     );
     c.set_token(Secret::new(TOKEN));
-    assert_eq!(c.list_projects().await.unwrap(), vec![]);
+    assert_eq!(*c.list_projects().await.unwrap(), vec![]);
 
     let missing = c.get_api("no-such-api").await.unwrap_err();
     assert!(missing.is_not_found());
@@ -645,7 +645,7 @@ async fn throttled_reads_wait_for_retry_after_or_hand_it_back() {
     assert_eq!(throttled.retry_after(), Some(Duration::from_secs(5)));
     assert!(throttled.is_retryable());
     p.faults(json!({})).await;
-    assert_eq!(c.list_projects().await.unwrap(), vec![]);
+    assert_eq!(*c.list_projects().await.unwrap(), vec![]);
 }
 
 #[tokio::test]
@@ -655,7 +655,7 @@ async fn server_errors_are_retried_for_reads_but_never_for_creates() {
     let c = p.client_with(p.config(), TOKEN, metrics.clone());
 
     p.faults(json!({ "failNext": 2 })).await;
-    assert_eq!(c.list_projects().await.unwrap(), vec![]);
+    assert_eq!(*c.list_projects().await.unwrap(), vec![]);
     assert_eq!(metrics.count("choreo", "listProjects", "503"), 2);
     assert_eq!(metrics.count("choreo", "listProjects", "200"), 1);
 
@@ -806,4 +806,47 @@ async fn tokens_never_appear_in_errors_or_debug_output() {
             "{debug}"
         );
     }
+}
+
+#[tokio::test]
+async fn drift_checks_share_collection_reads_until_a_write() {
+    const PROJECTS: &str = "GET /api/v1/organizations/{orgId}/projects";
+    const ENVIRONMENTS: &str = "GET /api/v1/organizations/{orgId}/environments";
+    let p = start().await;
+    let c = p.client();
+    let reads = |counts: &Value, route: &str| counts[route].as_u64().unwrap_or(0);
+    c.create_project(&project("shop")).await.unwrap();
+
+    // Two drift checks of the connection: one read of each list between them.
+    let (a, b) = (
+        c.sharing(Duration::from_secs(30)),
+        c.sharing(Duration::from_secs(30)),
+    );
+    assert!(a.find_project_by_name("shop").await.unwrap().is_some());
+    assert!(b.find_project_by_name("shop").await.unwrap().is_some());
+    let (x, y) = tokio::join!(a.list_environments(), b.list_environments());
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert!(!x.is_empty());
+    assert_eq!(x, y);
+    let counts = p.counts().await;
+    assert_eq!(
+        (reads(&counts, PROJECTS), reads(&counts, ENVIRONMENTS)),
+        (1, 1)
+    );
+
+    // A reconcile that is not a drift check always reads.
+    c.list_projects().await.unwrap();
+    assert_eq!(reads(&p.counts().await, PROJECTS), 2);
+
+    // A write through the connection (by any of its clients) forgets the shared lists: the
+    // next check sees the new project.
+    c.create_project(&project("books")).await.unwrap();
+    assert!(a.find_project_by_name("books").await.unwrap().is_some());
+    assert_eq!(reads(&p.counts().await, PROJECTS), 3);
+
+    // A check with a window shorter than the list's age reads again.
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let impatient = c.sharing(Duration::from_millis(50));
+    impatient.list_projects().await.unwrap();
+    assert_eq!(reads(&p.counts().await, PROJECTS), 4);
 }

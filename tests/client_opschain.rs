@@ -1013,3 +1013,36 @@ async fn credentials_never_appear_in_errors() {
     let client = bearer(&served.url(), CANARY);
     assert!(!format!("{client:?}").contains(CANARY));
 }
+
+#[tokio::test]
+async fn a_drift_check_reads_a_project_from_the_shared_list() {
+    let served = sandbox().await;
+    let c = client(&served);
+    web(&c).await;
+    let counts = || async {
+        let v: Value = reqwest::get(format!("{}/_sandbox/counts", served.url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let n = |route: &str| v[route].as_u64().unwrap_or(0);
+        (n("GET /api/projects"), n("GET /api/projects/{project}"))
+    };
+
+    // Drift checks of two projects: one list read answers both, with the same project a GET
+    // would give.
+    c.create_project(&new_project("shop", "Enterprise"))
+        .await
+        .unwrap();
+    let alone = c.get_project("web").await.unwrap().unwrap();
+    let drift = c.sharing(Duration::from_secs(30));
+    let listed = drift.get_project("web").await.unwrap().unwrap();
+    assert_eq!(listed, alone);
+    assert!(drift.get_project("shop").await.unwrap().is_some());
+    assert_eq!(counts().await, (1, 1));
+
+    // A project the list does not show is looked up alone, so absence is always confirmed.
+    assert!(drift.get_project("nope").await.unwrap().is_none());
+    assert_eq!(counts().await, (1, 2));
+}

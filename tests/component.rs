@@ -322,7 +322,7 @@ async fn an_existing_choreo_component_is_adopted_only_when_asked_and_orphan_keep
         .list_components(&project)
         .await
         .unwrap()
-        .into_iter()
+        .iter()
         .filter(|c| c.name == "legacy")
         .count();
     assert_eq!(same_name, 1, "no second component");

@@ -46,6 +46,9 @@ pub struct BenchArgs {
     /// Keep the namespace and its objects afterwards (default: delete them).
     #[arg(long)]
     pub keep: bool,
+    /// How long to wait for the namespace deletion (reported under `teardown`).
+    #[arg(long, default_value = "2m", value_parser = crate::common::duration::parse)]
+    pub teardown_timeout: Duration,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -80,23 +83,33 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .spawn()
         .context("cannot start the controller")?;
     let outcome = measure(&client, &ns, &args, &sandboxes, port, &controller).await;
-    if !args.keep {
+    let teardown = if args.keep {
+        None
+    } else {
         eprintln!("deleting namespace {ns} (the controller cleans up the platform objects)");
-        let _ = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
-            .delete(&ns, &Default::default())
-            .await;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < deadline
-            && kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
-                .get_opt(&ns)
-                .await?
-                .is_some()
-        {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+        let namespaces = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone());
+        let (_, cpu_before) = process_usage(controller.id()).unwrap_or_default();
+        let started = Instant::now();
+        let _ = namespaces.delete(&ns, &Default::default()).await;
+        let deadline = started + args.teardown_timeout;
+        let mut gone = None;
+        while Instant::now() < deadline {
+            if namespaces.get_opt(&ns).await?.is_none() {
+                gone = Some(started.elapsed().as_secs_f64());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-    }
+        let (rss, cpu) = process_usage(controller.id()).unwrap_or_default();
+        Some(report::Teardown {
+            seconds_to_namespace_gone: gone,
+            controller_peak_rss_mib: rss,
+            controller_cpu_seconds: cpu - cpu_before,
+        })
+    };
     stop(&mut controller);
-    let report = outcome?;
+    let mut report = outcome?;
+    report.teardown = teardown;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
@@ -297,6 +310,7 @@ async fn measure(
             as f64
             / n
             * hour,
+        teardown: None,
     })
 }
 

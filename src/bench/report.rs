@@ -46,6 +46,20 @@ pub struct Report {
     pub steady_platform_reads_per_object_per_drift_interval: f64,
     /// The same at rest, every call by "PLATFORM METHOD ROUTE".
     pub steady_platform_calls_per_object_per_drift_interval: BTreeMap<String, f64>,
+    /// Deleting the namespace afterwards, with the controller running (None with `--keep`).
+    pub teardown: Option<Teardown>,
+}
+
+/// The namespace deletion that ends a run: the controller deletes every platform object
+/// (children first), then releases the finalizers.
+#[derive(Serialize, Debug, Default, PartialEq)]
+pub struct Teardown {
+    /// Until the namespace was gone; None if it was still there after `--teardown-timeout`.
+    pub seconds_to_namespace_gone: Option<f64>,
+    /// The controller's peak RSS over the whole run, the deletion included, and its CPU
+    /// seconds during the deletion.
+    pub controller_peak_rss_mib: f64,
+    pub controller_cpu_seconds: f64,
 }
 
 /// The `q` quantile (0..1) of `values`, nearest rank.

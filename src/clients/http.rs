@@ -12,6 +12,7 @@ use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 
+use super::shared_reads::SharedReads;
 use super::{Auth, ClientError, ClientMetrics};
 
 /// Turns an error response body into the platform's own message (None: not in its envelope).
@@ -221,6 +222,8 @@ pub struct Response {
 #[derive(Clone)]
 pub struct Http {
     inner: Arc<Inner>,
+    /// Set on the client a drift check gets: how old a shared list it may take.
+    share: Option<Duration>,
 }
 
 struct Inner {
@@ -229,6 +232,7 @@ struct Inner {
     auth: RwLock<Auth>,
     budget: DefaultDirectRateLimiter,
     metrics: ClientMetrics,
+    shared: SharedReads,
 }
 
 impl Http {
@@ -263,8 +267,38 @@ impl Http {
                 auth: RwLock::new(auth),
                 budget,
                 metrics,
+                shared: SharedReads::default(),
             }),
+            share: None,
         })
+    }
+
+    /// This connection for a drift check: collection reads through [`Http::shared`] may take
+    /// a list another drift check read less than `window` ago (see `shared_reads`).
+    pub fn sharing(&self, window: Duration) -> Http {
+        Http {
+            inner: self.inner.clone(),
+            share: Some(window),
+        }
+    }
+
+    /// Whether this is a drift check's client, which may answer from shared lists.
+    pub fn shares(&self) -> bool {
+        self.share.is_some()
+    }
+
+    /// A collection read a drift check may share: `read` runs unless a list under `key` read
+    /// within this client's window, with no write since, is at hand. Without a window it
+    /// always runs.
+    pub async fn shared<T, F>(&self, key: &str, read: F) -> Result<Arc<T>, ClientError>
+    where
+        T: Send + Sync + 'static,
+        F: std::future::Future<Output = Result<T, ClientError>>,
+    {
+        match self.share {
+            Some(window) => self.inner.shared.get(key, window, read).await,
+            None => Ok(Arc::new(read.await?)),
+        }
     }
 
     pub fn platform(&self) -> &'static str {
@@ -298,7 +332,8 @@ impl Http {
             .with_jitter();
         let max_delay = config.max_retry_delay;
         let repeat = call.repeat;
-        (|| self.attempt(&call))
+        let writes = !matches!(call.method, Method::GET | Method::HEAD);
+        let result = (|| self.attempt(&call))
             .retry(backoff)
             .when(|e: &ClientError| repeat == Repeat::Safe && e.is_retryable())
             .adjust(move |e: &ClientError, delay| match (e.retry_after(), delay) {
@@ -311,7 +346,12 @@ impl Http {
             .notify(|e: &ClientError, delay| {
                 tracing::debug!(platform = self.platform(), operation = call.operation, error = %e, ?delay, "retrying");
             })
-            .await
+            .await;
+        if writes {
+            // Even a failed write may have landed.
+            self.inner.shared.wrote();
+        }
+        result
     }
 
     /// Sends a call and decodes the JSON answer; a body that does not decode is retried like a

@@ -151,6 +151,17 @@ impl std::fmt::Debug for PlatformClient {
 }
 
 impl PlatformClient {
+    /// This connection's client for a drift check (see `shared_reads`).
+    pub fn sharing(&self, window: Duration) -> PlatformClient {
+        match self {
+            PlatformClient::Choreo(c) => PlatformClient::Choreo(c.sharing(window)),
+            PlatformClient::Cycloid(c) => PlatformClient::Cycloid(c.sharing(window)),
+            PlatformClient::Frends(c) => PlatformClient::Frends(c.sharing(window)),
+            PlatformClient::Api7(c) => PlatformClient::Api7(c.sharing(window)),
+            PlatformClient::OpsChain(c) => PlatformClient::OpsChain(c.sharing(window)),
+        }
+    }
+
     pub fn new(
         settings: &Settings,
         auth: Auth,

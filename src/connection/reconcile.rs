@@ -56,11 +56,14 @@ pub async fn reconcile(conn: Arc<PlatformConnection>, ctx: Arc<Context>) -> Resu
     result
 }
 
+/// How often a deleted connection rewrites how many objects it still waits for.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Deleted: gone once nothing names it; until then it keeps checking (and its client stays
 /// usable) so that the objects using it can delete their platform objects.
 async fn release(conn: &PlatformConnection, ctx: &Context, ns: &str) -> Result<Action, Error> {
     let name = conn.name_any();
-    let users = dependents::of(&ctx.client, ns, Target::Connection(&name)).await?;
+    let users = dependents::of(ctx, ns, Target::Connection(&name)).await?;
     if users.is_empty() {
         ctx.connections.forget(ns, &name);
         return Ok(Action::await_change());
@@ -71,7 +74,14 @@ async fn release(conn: &PlatformConnection, ctx: &Context, ns: &str) -> Result<A
             .status
             .as_ref()
             .is_some_and(|s| s.common.is_true(READY));
-    if usable {
+    let shown = conn
+        .status
+        .as_ref()
+        .and_then(|s| s.common.condition(RECONCILING))
+        .is_some_and(|c| c.reason == reason::DELETING);
+    if usable && shown && !ctx.connections.progress_due(ns, &name, PROGRESS_EVERY) {
+        // Already says it waits; the count is brought up to date at most every few seconds.
+    } else if usable {
         // Each user that goes wakes this; no need to ask the platform again every time.
         let mut status = conn.status.clone().unwrap_or_default();
         let now = Time(k8s_openapi::jiff::Timestamp::now());
@@ -168,19 +178,20 @@ async fn check(
     Ok(Action::requeue(decision.requeue))
 }
 
-/// Shows what a deleted connection waits for (`Reconciling`, reason Deleting); an `InUse`
-/// Event when that changed.
+/// Shows what a deleted connection waits for (`Reconciling`, reason Deleting, kept current as
+/// users go); an `InUse` Event when the wait begins, not one per user gone (a namespace
+/// deletion would make one per object).
 fn mark_in_use(
     conn: &PlatformConnection,
     status: &mut PlatformConnectionStatus,
     message: &str,
     now: Time,
 ) -> Option<Transition> {
-    let before = conn
+    let waiting_already = conn
         .status
         .as_ref()
         .and_then(|s| s.common.condition(RECONCILING))
-        .map(|c| c.message.clone());
+        .is_some_and(|c| c.status == "True" && c.reason == reason::DELETING);
     conditions::set(
         &mut status.common.conditions,
         Desired {
@@ -192,7 +203,7 @@ fn mark_in_use(
         conn.metadata.generation,
         now,
     );
-    (before.as_deref() != Some(message)).then(|| Transition {
+    (!waiting_already).then(|| Transition {
         warning: false,
         reason: "InUse",
         note: message.to_string(),
@@ -213,8 +224,8 @@ async fn publish(ctx: &Context, conn: &PlatformConnection, events: Vec<Transitio
             secondary: None,
         };
         match ctx.recorder.publish(&event, &conn.object_ref(&())).await {
-            // A namespace being deleted refuses new Events; status still says it all.
-            Err(kube::Error::Api(e)) if e.code == 403 && e.message.contains("being terminated") => {
+            Err(e) if crate::controller::error::event_refused_routinely(&e) => {
+                tracing::debug!(connection = %conn.name_any(), error = %e, "no Event");
             }
             Err(e) => {
                 tracing::warn!(connection = %conn.name_any(), error = %e, "cannot record an Event")

@@ -15,6 +15,8 @@ struct Entry {
     client: PlatformClient,
     /// The last check succeeded: other reconcilers may use the client.
     ready: bool,
+    /// When a deleted connection last wrote how many objects it waits for.
+    progress_written: Option<std::time::Instant>,
 }
 
 pub struct Connections {
@@ -86,6 +88,7 @@ impl Connections {
                 settings,
                 client: client.clone(),
                 ready: false,
+                progress_written: None,
             },
         );
         Ok(client)
@@ -115,6 +118,23 @@ impl Connections {
         futures::stream::unfold(rx, |mut rx| async move {
             rx.changed().await.ok().map(|()| ((), rx))
         })
+    }
+
+    /// Whether a deleted connection may write its waiting progress now: at most once per
+    /// `every`, since while a namespace empties it changes with each object gone.
+    pub fn progress_due(&self, namespace: &str, name: &str, every: std::time::Duration) -> bool {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        let Some(e) = entries.get_mut(&key(namespace, name)) else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        let due = e
+            .progress_written
+            .is_none_or(|t| now.duration_since(t) >= every);
+        if due {
+            e.progress_written = Some(now);
+        }
+        due
     }
 
     /// Drops the clients of connections that no longer exist: deletion reaches no reconcile,

@@ -56,14 +56,12 @@ async fn run_connections(
     );
     let store = connections.store();
     let pruning = tokio::spawn(prune_deleted_connections(store.clone(), ctx.clone()));
-    // A deleted connection waits for the objects that name it; each one going wakes it.
-    let mut connections = connections;
-    connections = wiring::wake_deleting::<_, Project>(connections, &ctx, store.clone());
-    connections = wiring::wake_deleting::<_, ApiSpec>(connections, &ctx, store.clone());
-    connections = wiring::wake_deleting::<_, GatewayApplication>(connections, &ctx, store.clone());
-    connections = wiring::wake_deleting::<_, Component>(connections, &ctx, store.clone());
-    connections = wiring::wake_deleting::<_, Workflow>(connections, &ctx, store.clone());
+    // A deleted connection waits for the objects that name it; each one going wakes it, from
+    // that kind's own watch once its store shows the change (`Stores::wake_connection`).
+    let (wake, woken) = futures::channel::mpsc::unbounded();
+    ctx.stores.wake_connections_with(store.clone(), wake);
     connections
+        .reconcile_on(woken)
         .trigger_backoff(crate::engine::wiring::watch_backoff())
         // A created, rotated or deleted Secret re-checks the connections that name it.
         .watches(
@@ -140,6 +138,8 @@ pub fn error_policy<K: kube::Resource<DynamicType = ()>>(
         let wait = ctx.backoff.failed(&key);
         if error.is_stale_read() {
             tracing::debug!(object = %key, error = %error, retry_in = ?wait, "finalizer patch from a stale copy; retrying");
+        } else if error.is_deletion_wait() {
+            tracing::debug!(object = %key, reason = %error, retry_in = ?wait, "deletion waiting");
         } else {
             tracing::warn!(object = %key, error = %error, retry_in = ?wait, "reconcile failed");
         }

@@ -34,14 +34,34 @@ impl Error {
     }
 
     /// The finalizer patch was refused because it was computed from a cached copy older than
-    /// the object (its JSON patch `test` failed): expected now and then with a watch cache, and
-    /// the next attempt reads the newer copy.
+    /// the object (its JSON patch `test` failed, 422), or the object it would release is gone
+    /// already (404: an earlier reconcile released it and the cache had not caught up).
+    /// Expected now and then with a watch cache; the next attempt reads the newer copy.
     pub fn is_stale_read(&self) -> bool {
         use kube::runtime::finalizer::Error as F;
         matches!(self, Error::Finalizer(e) if matches!(&**e,
-            F::AddFinalizer(kube::Error::Api(s)) | F::RemoveFinalizer(kube::Error::Api(s))
-                if s.code == 422))
+            F::AddFinalizer(kube::Error::Api(s)) if s.code == 422)
+            || matches!(&**e, F::RemoveFinalizer(kube::Error::Api(s)) if s.code == 422 || s.code == 404))
     }
+
+    /// A deletion waiting its turn (children first, a connection to become usable): status
+    /// and Events say so, so it is not logged as a failure.
+    pub fn is_deletion_wait(&self) -> bool {
+        use kube::runtime::finalizer::Error as F;
+        match self {
+            Error::Deleting(_) => true,
+            Error::Finalizer(e) => matches!(&**e, F::CleanupFailed(Error::Deleting(_))),
+            _ => false,
+        }
+    }
+}
+
+/// An Event that could not be recorded for a routine reason: its namespace is being deleted
+/// (403, new Events refused) or the Event the recorder would add to is gone (404, expired or
+/// deleted with the namespace). Status still says it all, so this is not worth a warning.
+pub fn event_refused_routinely(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s)
+        if (s.code == 403 && s.message.contains("being terminated")) || s.code == 404)
 }
 
 /// Exponential backoff per object after failed reconciles: 1 s doubling up to 5 min, reset by a
@@ -81,6 +101,37 @@ pub fn delay(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn api(code: u16) -> kube::Error {
+        kube::Error::Api(Box::new(kube::core::Status {
+            code,
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn routine_moments_are_told_from_failures() {
+        use kube::runtime::finalizer::Error as F;
+        let fin = |e| Error::Finalizer(Box::new(e));
+        assert!(fin(F::AddFinalizer(api(422))).is_stale_read());
+        assert!(fin(F::RemoveFinalizer(api(422))).is_stale_read());
+        assert!(fin(F::RemoveFinalizer(api(404))).is_stale_read());
+        assert!(!fin(F::AddFinalizer(api(404))).is_stale_read());
+        assert!(!fin(F::RemoveFinalizer(api(500))).is_stale_read());
+        assert!(fin(F::CleanupFailed(Error::Deleting("children first".into()))).is_deletion_wait());
+        assert!(!fin(F::CleanupFailed(Error::Kube(api(500)))).is_deletion_wait());
+        assert!(!Error::Kube(api(404)).is_stale_read());
+        assert!(event_refused_routinely(&api(404)));
+        let terminating = kube::Error::Api(Box::new(kube::core::Status {
+            code: 403,
+            message: "unable to create new content in namespace n because it is being terminated"
+                .into(),
+            ..Default::default()
+        }));
+        assert!(event_refused_routinely(&terminating));
+        assert!(!event_refused_routinely(&api(403)));
+        assert!(!event_refused_routinely(&api(500)));
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_ceiling_and_resets() {

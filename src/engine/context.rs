@@ -36,6 +36,7 @@ pub struct Cx<K: Managed> {
     pub(super) writes: Vec<String>,
     pub(super) left_in_place: Option<String>,
     pub(super) wake: Option<std::time::Duration>,
+    pub(super) at_rest: bool,
 }
 
 impl<K: Managed> Cx<K> {
@@ -59,7 +60,14 @@ impl<K: Managed> Cx<K> {
             writes: Vec::new(),
             left_in_place: None,
             wake: None,
+            at_rest: false,
         }
+    }
+
+    /// True for a drift check: the object was Ready for its current generation before this
+    /// reconcile. Reads of things only a spec change or a run in flight can move may be skipped.
+    pub fn at_rest(&self) -> bool {
+        self.at_rest
     }
 
     /// false under suspend or ObserveOnly: compute the changes, report them with `held`.

@@ -8,15 +8,19 @@
 //! - a PlatformConnection waits until no managed object in its namespace names it, so every
 //!   object can still delete its platform object through it.
 //!
-//! The lists are read from the apiserver only while something is being deleted; watches on
-//! the dependents' metadata wake the waiting object when one goes.
+//! Dependents are looked up only while something is being deleted, in the controllers' caches
+//! once each kind has listed. Each change of a dependent wakes the deleting object it names,
+//! sent from the dependent's own watch after its cache took the change (`Stores::wake_*`), so
+//! the woken object never reads a cache older than the news that woke it.
 
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
+use super::stores::Stores;
 use super::{Managed, Watched};
 use crate::apispec::crd::ApiSpec;
 use crate::component::crd::Component;
+use crate::controller::context::Context;
 use crate::gateway::crd::GatewayApplication;
 use crate::project::crd::Project;
 use crate::workflow::crd::Workflow;
@@ -57,7 +61,20 @@ fn released<K: Managed>(obj: &K) -> bool {
             .any(|f| f == super::driver::FINALIZER)
 }
 
-async fn of_kind<K: Managed>(
+fn matching<'o, K: Managed + 'o>(
+    objects: impl IntoIterator<Item = &'o K>,
+    target: Target<'_>,
+    out: &mut Vec<String>,
+) {
+    out.extend(
+        objects
+            .into_iter()
+            .filter(|o| names(*o, target) && !released(*o))
+            .map(|o| format!("{} {}", K::KIND, o.name_any())),
+    );
+}
+
+async fn listed<K: Managed>(
     client: &kube::Client,
     ns: &str,
     target: Target<'_>,
@@ -66,23 +83,60 @@ async fn of_kind<K: Managed>(
     let list = Api::<K>::namespaced(client.clone(), ns)
         .list(&ListParams::default())
         .await?;
-    out.extend(
-        list.items
-            .iter()
-            .filter(|o| names(*o, target) && !released(*o))
-            .map(|o| format!("{} {}", K::KIND, o.name_any())),
-    );
+    matching(&list.items, target, out);
     Ok(())
 }
 
-/// The managed objects in `ns` that still name `target`, as "Kind name", children first.
-pub async fn of(client: &kube::Client, ns: &str, target: Target<'_>) -> kube::Result<Vec<String>> {
+/// From the controllers' caches; None when one of the kinds has none here.
+fn cached(stores: &Stores, ns: &str, target: Target<'_>) -> Option<Vec<String>> {
     let mut out = Vec::new();
-    of_kind::<Workflow>(client, ns, target, &mut out).await?;
-    of_kind::<Component>(client, ns, target, &mut out).await?;
-    of_kind::<GatewayApplication>(client, ns, target, &mut out).await?;
-    of_kind::<ApiSpec>(client, ns, target, &mut out).await?;
-    of_kind::<Project>(client, ns, target, &mut out).await?;
+    matching(
+        stores.list::<Workflow>(ns)?.iter().map(|o| &**o),
+        target,
+        &mut out,
+    );
+    matching(
+        stores.list::<Component>(ns)?.iter().map(|o| &**o),
+        target,
+        &mut out,
+    );
+    matching(
+        stores.list::<GatewayApplication>(ns)?.iter().map(|o| &**o),
+        target,
+        &mut out,
+    );
+    matching(
+        stores.list::<ApiSpec>(ns)?.iter().map(|o| &**o),
+        target,
+        &mut out,
+    );
+    matching(
+        stores.list::<Project>(ns)?.iter().map(|o| &**o),
+        target,
+        &mut out,
+    );
+    Some(out)
+}
+
+/// The managed objects in `ns` that still name `target`, as "Kind name", children first.
+///
+/// The controllers' caches answer once each kind has listed everything: while a namespace
+/// empties, a list of every kind per deleting object would cost the apiserver quadratically.
+/// A cache can lag behind a create, but a child whose platform object exists was reconciled
+/// from that cache, so it is there; one created this instant waits for its parent to be
+/// Ready, which a parent being deleted never is again. Before the first list, the apiserver
+/// answers.
+pub async fn of(ctx: &Context, ns: &str, target: Target<'_>) -> kube::Result<Vec<String>> {
+    if let Some(waiting) = cached(&ctx.stores, ns, target) {
+        return Ok(waiting);
+    }
+    let client = &ctx.client;
+    let mut out = Vec::new();
+    listed::<Workflow>(client, ns, target, &mut out).await?;
+    listed::<Component>(client, ns, target, &mut out).await?;
+    listed::<GatewayApplication>(client, ns, target, &mut out).await?;
+    listed::<ApiSpec>(client, ns, target, &mut out).await?;
+    listed::<Project>(client, ns, target, &mut out).await?;
     Ok(out)
 }
 

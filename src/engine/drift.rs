@@ -20,6 +20,13 @@ pub fn interval(management: &Management) -> Duration {
         .max(MIN_INTERVAL)
 }
 
+/// How old a collection list a drift check may take from another drift check of the same
+/// connection (`clients::shared_reads`): a tenth of the interval, the slack its jitter already
+/// allows, and never more than a minute.
+pub fn share_window(management: &Management) -> Duration {
+    (interval(management) / 10).min(crate::clients::shared_reads::MAX_WINDOW)
+}
+
 /// `base` plus `fraction` (0..1) of 10%, so objects created together do not all re-read the
 /// platform in the same second.
 pub fn jittered(base: Duration, fraction: f64) -> Duration {
@@ -47,6 +54,14 @@ mod tests {
         assert_eq!(interval(&with(None)), DEFAULT_INTERVAL);
         assert_eq!(interval(&with(Some("1h30m"))), Duration::from_secs(5400));
         assert_eq!(interval(&with(Some("100ms"))), MIN_INTERVAL);
+    }
+
+    #[test]
+    fn drift_checks_share_lists_for_a_tenth_of_the_interval_at_most_a_minute() {
+        assert_eq!(share_window(&with(Some("30s"))), Duration::from_secs(3));
+        assert_eq!(share_window(&with(None)), Duration::from_secs(60));
+        assert_eq!(share_window(&with(Some("2h"))), Duration::from_secs(60));
+        assert_eq!(share_window(&with(Some("1s"))), Duration::from_millis(500));
     }
 
     #[test]

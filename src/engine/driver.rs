@@ -193,7 +193,14 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
             ),
         ),
         Some(client) => {
+            // A drift check may share collection reads with the connection's other checks.
+            let client = if was_ready {
+                client.sharing(drift::share_window(obj.management()))
+            } else {
+                client
+            };
             let mut cx = Cx::new(ctx.clone(), client, &*obj, ns.clone(), hold);
+            cx.at_rest = was_ready;
             let outcome = obj.converge(&mut cx).await;
             Ran {
                 status: cx.status,
@@ -321,9 +328,8 @@ async fn publish<K: Managed>(ctx: &Context, obj: &K, notes: Vec<Note>) {
             secondary: None,
         };
         match ctx.recorder.publish(&event, &reference).await {
-            // A namespace being deleted refuses new Events; the cleanup is still worth doing.
-            Err(kube::Error::Api(e)) if e.code == 403 && e.message.contains("being terminated") => {
-                tracing::debug!(kind = K::KIND, object = %obj.name_any(), "no Event: the namespace is terminating");
+            Err(e) if crate::controller::error::event_refused_routinely(&e) => {
+                tracing::debug!(kind = K::KIND, object = %obj.name_any(), error = %e, "no Event");
             }
             Err(e) => {
                 tracing::warn!(kind = K::KIND, object = %obj.name_any(), error = %e, "cannot record an Event")
@@ -367,8 +373,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Resu
     // delete needs only the ids in their own status.
     if let Some(w) = dependents::referred_as(K::KIND) {
         let name = obj.name_any();
-        let waiting =
-            dependents::of(&ctx.client, &ns, dependents::Target::Reference(w, &name)).await?;
+        let waiting = dependents::of(&ctx, &ns, dependents::Target::Reference(w, &name)).await?;
         if !waiting.is_empty() {
             let message = format!("deleting {what}: {}", dependents::waiting_message(&waiting));
             let status = obj.status().cloned().unwrap_or_default();
@@ -378,10 +383,20 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Resu
         }
     }
     let conn = obj.connection_name().to_string();
-    let Some(client) = ctx.connections.ready(&ns, &conn) else {
-        let found = Api::<PlatformConnection>::namespaced(ctx.client.clone(), &ns)
+    let mut found = None;
+    let mut client = ctx.connections.ready(&ns, &conn);
+    if client.is_none() {
+        found = Api::<PlatformConnection>::namespaced(ctx.client.clone(), &ns)
             .get_opt(&conn)
             .await?;
+        if found.as_ref().is_some_and(lost_its_secret) {
+            // A namespace deletion removes Secrets before the objects that use them (and often
+            // before the connection itself): the delete goes out with the credentials the
+            // connection last read. If the platform refuses them, the error says so.
+            client = ctx.connections.known(&ns, &conn);
+        }
+    }
+    let Some(client) = client else {
         let known = ctx.connections.known(&ns, &conn).is_some();
         if let Some(gone) = unusable_for_good(found.as_ref(), known) {
             // Nothing can reach the platform any more; holding the finalizer would wedge the
@@ -480,6 +495,14 @@ fn unusable_for_good(conn: Option<&PlatformConnection>, known: bool) -> Option<S
     ))
 }
 
+/// The connection is unusable only because its Secret (or the key in it) is gone.
+fn lost_its_secret(conn: &PlatformConnection) -> bool {
+    conn.status
+        .as_ref()
+        .and_then(|s| s.common.condition(READY))
+        .is_some_and(|c| c.status == "False" && c.reason == reason::CREDENTIALS_MISSING)
+}
+
 /// Keeps the finalizer: shows why in the conditions (reason Deleting) and, when that is news,
 /// in a Warning Event.
 async fn hold_deletion<K: Managed>(
@@ -522,6 +545,28 @@ async fn hold_deletion<K: Managed>(
 mod tests {
     use super::*;
     use crate::clients::ClientError;
+
+    fn connection(ready: &str, reason: &str) -> PlatformConnection {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "converge.dev/v1alpha1", "kind": "PlatformConnection",
+            "metadata": {"name": "c", "namespace": "n"},
+            "spec": {"endpoint": "http://127.0.0.1:1", "credentials": {"secretName": "s"}, "opschain": {}},
+            "status": {"conditions": [{"type": "Ready", "status": ready, "reason": reason,
+                "message": "m", "lastTransitionTime": "2026-11-24T00:00:00Z"}]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_a_connection_whose_secret_went_deletes_with_its_last_credentials() {
+        assert!(lost_its_secret(&connection("False", "CredentialsMissing")));
+        assert!(!lost_its_secret(&connection(
+            "False",
+            "CredentialsRejected"
+        )));
+        assert!(!lost_its_secret(&connection("False", "Unreachable")));
+        assert!(!lost_its_secret(&connection("True", "Connected")));
+    }
 
     fn status(code: u16, retry_after: Option<Duration>) -> Failure {
         Failure::Platform(ClientError::Status {

@@ -7,11 +7,28 @@ use std::sync::RwLock;
 
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use super::Managed;
+use futures::channel::mpsc::UnboundedSender;
+
+use super::{Managed, Watched};
+use crate::apispec::crd::ApiSpec;
+use crate::component::crd::Component;
+use crate::connection::crd::PlatformConnection;
+use crate::project::crd::Project;
+
+type ConnectionWaker = (
+    Store<PlatformConnection>,
+    UnboundedSender<ObjectRef<PlatformConnection>>,
+);
 
 #[derive(Default)]
 pub struct Stores {
     by_kind: RwLock<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    /// Kinds whose watch has listed everything once: their store can say "none".
+    listed: RwLock<std::collections::HashSet<TypeId>>,
+    /// Per kind, the trigger of its controller that wakes one object (see `wake_if_deleting`).
+    wakers: RwLock<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    /// The PlatformConnection controller's store and trigger, for `wake_connection`.
+    connections: RwLock<Option<ConnectionWaker>>,
     /// Per object, the resourceVersion a reconcile started from before it wrote status: a
     /// reconcile handed that version again got a cache behind our own write.
     superseded: std::sync::Mutex<HashMap<String, (String, u8)>>,
@@ -24,6 +41,73 @@ impl Stores {
             .write()
             .unwrap()
             .insert(TypeId::of::<K>(), Box::new(store));
+    }
+
+    /// `K`'s controller reconciles the objects sent here (`Controller::reconcile_on`).
+    pub fn wake_with<K: Managed>(&self, trigger: UnboundedSender<ObjectRef<K>>) {
+        self.wakers
+            .write()
+            .unwrap()
+            .insert(TypeId::of::<K>(), Box::new(trigger));
+    }
+
+    /// An object naming `name` as `what` changed or went, and its own store already shows it:
+    /// if that object is being deleted it may be waiting for this (the deletion order), so it
+    /// looks again now. Sent from the namer's watch after its store took the change, so the
+    /// woken reconcile reads the dependents as they are.
+    pub fn wake_if_deleting(&self, what: Watched, ns: &str, name: &str) {
+        match what {
+            Watched::Project => self.wake::<Project>(ns, name),
+            Watched::Component => self.wake::<Component>(ns, name),
+            Watched::ApiSpec => self.wake::<ApiSpec>(ns, name),
+            Watched::ConfigMap => {}
+        }
+    }
+
+    /// The PlatformConnection controller reconciles the connections sent to `trigger`.
+    pub fn wake_connections_with(
+        &self,
+        store: Store<PlatformConnection>,
+        trigger: UnboundedSender<ObjectRef<PlatformConnection>>,
+    ) {
+        *self.connections.write().unwrap() = Some((store, trigger));
+    }
+
+    /// An object naming connection `name` changed or went (its store shows it): a deleted
+    /// connection waits for its users, so it looks again now.
+    pub fn wake_connection(&self, ns: &str, name: &str) {
+        let connections = self.connections.read().unwrap();
+        let Some((store, trigger)) = connections.as_ref() else {
+            return;
+        };
+        let r = ObjectRef::new(name).within(ns);
+        if store
+            .get(&r)
+            .is_some_and(|c| c.metadata.deletion_timestamp.is_some())
+        {
+            let _ = trigger.unbounded_send(r);
+        }
+    }
+
+    fn wake<K: Managed>(&self, ns: &str, name: &str) {
+        let deleting = self
+            .get::<K>(ns, name)
+            .is_some_and(|o| o.meta().deletion_timestamp.is_some());
+        if !deleting {
+            return;
+        }
+        let wakers = self.wakers.read().unwrap();
+        if let Some(trigger) = wakers
+            .get(&TypeId::of::<K>())
+            .and_then(|t| t.downcast_ref::<UnboundedSender<ObjectRef<K>>>())
+        {
+            let _ = trigger.unbounded_send(ObjectRef::new(name).within(ns));
+        }
+    }
+
+    /// `K`'s watch finished its first list: from now on its store holds every object.
+    pub fn listed<K: Managed>(&self) {
+        self.listed.write().unwrap().insert(TypeId::of::<K>());
     }
 
     /// A reconcile of `key` that started from `version` wrote status.
@@ -51,6 +135,25 @@ impl Stores {
             }
             None => false,
         }
+    }
+
+    /// Every cached object of kind `K` in `ns`; None when `K`'s controller does not run here
+    /// or has not listed everything yet.
+    pub fn list<K: Managed>(&self, ns: &str) -> Option<Vec<std::sync::Arc<K>>> {
+        if !self.listed.read().unwrap().contains(&TypeId::of::<K>()) {
+            return None;
+        }
+        let by_kind = self.by_kind.read().unwrap();
+        let store = by_kind
+            .get(&TypeId::of::<K>())?
+            .downcast_ref::<Store<K>>()?;
+        Some(
+            store
+                .state()
+                .into_iter()
+                .filter(|o| o.meta().namespace.as_deref() == Some(ns))
+                .collect(),
+        )
     }
 
     /// The cached object, if `K`'s controller runs here and has seen it. A miss says nothing:

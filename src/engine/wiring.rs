@@ -20,15 +20,13 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
 use super::referrers::Referrers;
-use super::{Managed, Watched, dependents, driver};
+use super::{Managed, Watched, driver};
 use crate::apispec::crd::ApiSpec;
 use crate::common::conditions::RECONCILING;
 use crate::component::crd::Component;
 use crate::connection::crd::PlatformConnection;
 use crate::controller::context::Context;
-use crate::gateway::crd::GatewayApplication;
 use crate::project::crd::Project;
-use crate::workflow::crd::Workflow;
 
 /// The wait after a watch error. kube-runtime's default (800 ms doubling to 30 s) is one backoff
 /// for all of a controller's watches, which meet their errors one after the other: after an
@@ -68,73 +66,6 @@ where
         ctx.scope.wakers(),
         move |meta: PartialObjectMeta<W>| index.of(meta.namespace(), what, &meta.name_any()),
     )
-}
-
-/// Wakes the objects of `K` being deleted in the namespace where an `M` changed or went: they
-/// may be waiting for it (the deletion order, see `dependents`). Metadata only, so the mapper
-/// cannot tell what the `M` names; it wakes every deleting `K` there, which are few.
-pub fn wake_deleting<K, M>(
-    controller: Controller<K>,
-    ctx: &Context,
-    store: Store<K>,
-) -> Controller<K>
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-    M: Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-    PartialObjectMeta<M>: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
-{
-    controller.watches(
-        ctx.scope.api::<PartialObjectMeta<M>>(&ctx.client),
-        ctx.scope.wakers(),
-        move |meta: PartialObjectMeta<M>| {
-            let ns = meta.namespace();
-            store
-                .state()
-                .into_iter()
-                .filter(|o| o.meta().deletion_timestamp.is_some() && o.namespace() == ns)
-                .map(|o| ObjectRef::from_obj(&*o))
-                .collect::<Vec<_>>()
-        },
-    )
-}
-
-/// Adds a `wake_deleting` watch of each kind that may refer to objects of `K`.
-fn wake_when_dependents_go<K: Managed>(
-    mut controller: Controller<K>,
-    ctx: &Context,
-    store: &Store<K>,
-) -> Controller<K> {
-    let Some(w) = dependents::referred_as(K::KIND) else {
-        return controller;
-    };
-    if Component::WATCHES.contains(&w) {
-        controller = wake_deleting::<K, Component>(controller, ctx, store.clone());
-    }
-    if Workflow::WATCHES.contains(&w) {
-        controller = wake_deleting::<K, Workflow>(controller, ctx, store.clone());
-    }
-    if GatewayApplication::WATCHES.contains(&w) {
-        controller = wake_deleting::<K, GatewayApplication>(controller, ctx, store.clone());
-    }
-    if ApiSpec::WATCHES.contains(&w) {
-        controller = wake_deleting::<K, ApiSpec>(controller, ctx, store.clone());
-    }
-    if Project::WATCHES.contains(&w) {
-        controller = wake_deleting::<K, Project>(controller, ctx, store.clone());
-    }
-    controller
 }
 
 /// How many objects still need the controller: a generation not yet observed, or Reconciling.
@@ -196,12 +127,29 @@ pub async fn run<K: Managed>(
     let sampler = sample_queue_depth(store.clone(), &ctx);
     let index = Arc::new(Referrers::<K>::default());
     let indexing = index.clone();
+    let listing = ctx.clone();
+    let (wake, woken) = futures::channel::mpsc::unbounded::<ObjectRef<K>>();
+    ctx.stores.wake_with::<K>(wake);
     let objects = watcher(ctx.scope.api::<K>(&client), ctx.scope.reconciled())
         .backoff(watch_backoff())
         // Nothing reads managedFields; at thousands of objects they are much of the cache.
         .modify(|o: &mut K| o.meta_mut().managed_fields = None)
         .reflect(writer)
-        .inspect_ok(move |event| indexing.apply(event))
+        .inspect_ok(move |event| {
+            indexing.apply(event);
+            match event {
+                watcher::Event::InitDone => listing.stores.listed::<K>(),
+                // The deletion order: a parent being deleted waits for what names it.
+                watcher::Event::Apply(o) | watcher::Event::Delete(o) => {
+                    let ns = o.namespace().unwrap_or_default();
+                    for (what, name) in o.references() {
+                        listing.stores.wake_if_deleting(what, &ns, &name);
+                    }
+                    listing.stores.wake_connection(&ns, o.connection_name());
+                }
+                _ => {}
+            }
+        })
         .applied_objects()
         // Our own status writes come back as watch events; reconciling on them would re-read
         // the platform for nothing. Spec changes bump the generation, and so does a deletion.
@@ -217,8 +165,8 @@ pub async fn run<K: Managed>(
             Watched::ConfigMap => watch_meta::<K, ConfigMap>(controller, &ctx, s, Some(*w)),
         };
     }
-    controller = wake_when_dependents_go(controller, &ctx, &store);
     controller
+        .reconcile_on(woken)
         .trigger_backoff(watch_backoff())
         // Bounds the reconciles in flight: under a platform rate limit every object's reconcile
         // would otherwise wait for the budget at once, each holding its object and buffers.

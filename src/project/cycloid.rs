@@ -236,7 +236,8 @@ pub async fn converge(
         }
     }
 
-    let current = client.list_environments(key).await?;
+    // The project read above carries its environments: one read per drift check, not two.
+    let current = project.environments.clone();
     let plan = environment_plan(&spec.environments, &current, &cx.status.environments);
     if !cx.may_write() {
         held.extend(plan.describe());

@@ -124,6 +124,11 @@ pub fn history_limit(policy: Option<&RunPolicy>) -> usize {
         .map_or(DEFAULT_HISTORY, |n| n.max(1) as usize)
 }
 
+/// Nothing about the runs can move: no trigger is due and every recorded run has finished.
+pub fn settled(due: &Due, recorded: &[RunStatus]) -> bool {
+    due.triggers.is_empty() && recorded.iter().all(|r| is_final(&r.status))
+}
+
 /// Whether a run status (either platform's spelling) is over.
 pub fn is_final(status: &str) -> bool {
     matches!(
@@ -260,6 +265,26 @@ mod tests {
             waiting_step: waiting.map(str::to_string),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn runs_are_settled_when_none_is_due_and_all_finished() {
+        let idle = Due {
+            triggers: vec![],
+            next_fire: None,
+        };
+        assert!(settled(&idle, &[]));
+        assert!(settled(&idle, &[run("success", None), run("failed", None)]));
+        assert!(!settled(
+            &idle,
+            &[run("success", None), run("running", None)]
+        ));
+        assert!(!settled(&idle, &[run("waiting", Some("approve"))]));
+        let due = Due {
+            triggers: vec![Trigger::Token("t2".into())],
+            next_fire: None,
+        };
+        assert!(!settled(&due, &[run("success", None)]));
     }
 
     #[test]

@@ -9,8 +9,9 @@ use super::crd::{ApiSpec, FrendsApi};
 use super::document::{Document, path_key};
 use super::event;
 use super::reason;
+use crate::clients::ClientError;
 use crate::clients::PlatformClient;
-use crate::clients::frends::{ApiSpecification, FrendsClient};
+use crate::clients::frends::{ApiSpecification, FrendsClient, Passthrough};
 use crate::engine::{Cx, Failure, Phase};
 
 fn client(cx: &Cx<ApiSpec>) -> Result<FrendsClient, Failure> {
@@ -91,9 +92,7 @@ pub async fn converge(
     };
     cx.status.api_id = Some(spec.id.to_string());
 
-    let actual = client
-        .list_passthroughs(spec.id, spec.active_version)
-        .await?;
+    let actual = passthroughs(&client, f, &spec).await?;
     for change in plan::passthrough_changes(&f.passthrough, &actual) {
         let what = change.describe();
         match change {
@@ -197,6 +196,20 @@ fn summary(spec: &ApiSpecification, active: i32, status: &super::crd::ApiSpecSta
     )
 }
 
+/// The active version's passthrough configurations, read only when the manifest declares
+/// some: one that declares none leaves them alone (`plan::passthrough_changes`), so a drift
+/// check of it has nothing to compare.
+async fn passthroughs(
+    client: &FrendsClient,
+    f: &FrendsApi,
+    spec: &ApiSpecification,
+) -> Result<Vec<Passthrough>, ClientError> {
+    if f.passthrough.is_empty() {
+        return Ok(Vec::new());
+    }
+    client.list_passthroughs(spec.id, spec.active_version).await
+}
+
 /// The specification this object manages, if it exists; stops on a conflict.
 async fn find(
     client: &FrendsClient,
@@ -261,9 +274,7 @@ async fn held(
     if let SpecWrite::Update(why) = write {
         changes.push(format!("write the definition ({why})"));
     }
-    let actual = client
-        .list_passthroughs(spec.id, spec.active_version)
-        .await?;
+    let actual = passthroughs(client, f, spec).await?;
     changes.extend(
         plan::passthrough_changes(&f.passthrough, &actual)
             .iter()

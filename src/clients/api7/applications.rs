@@ -219,7 +219,24 @@ impl Api7Client {
     }
 
     /// One application. 404 when it is not in the cluster.
+    ///
+    /// A drift check's client answers from the cluster's application list the connection's
+    /// drift checks share (one walk of the pages for all of them, see `shared_reads`); an
+    /// application not in it is read alone, so a list read moments before a create never
+    /// hides it.
     pub async fn get_application(&self, app_id: &str) -> Result<Application, ClientError> {
+        if self.http.shares() {
+            let listed = self
+                .http
+                .shared(
+                    "listApplication",
+                    self.list_applications(&ListFilter::default()),
+                )
+                .await?;
+            if let Some(app) = listed.iter().find(|a| a.id == app_id) {
+                return Ok(app.clone());
+            }
+        }
         let call = Self::call(Method::GET, "getApplication", &self.app_path(app_id)?);
         self.payload(self.in_cluster(call)).await
     }

@@ -92,6 +92,14 @@ pub struct Api7Client {
 }
 
 impl Api7Client {
+    /// This client for a drift check, which may share collection reads ([`Http::sharing`]).
+    pub fn sharing(&self, window: std::time::Duration) -> Self {
+        Api7Client {
+            http: self.http.sharing(window),
+            ..self.clone()
+        }
+    }
+
     /// Defaults for an endpoint such as `https://api.api7.cloud` (a trailing `/api/v1` is
     /// accepted too): the shared layer's timeouts, budget and retries.
     pub fn config(endpoint: &str) -> HttpConfig {

@@ -11,6 +11,7 @@ mod types;
 mod wire_enum;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
@@ -47,6 +48,14 @@ impl std::fmt::Debug for ChoreoClient {
 }
 
 impl ChoreoClient {
+    /// This client for a drift check, which may share collection reads ([`Http::sharing`]).
+    pub fn sharing(&self, window: std::time::Duration) -> Self {
+        ChoreoClient {
+            http: self.http.sharing(window),
+            ..self.clone()
+        }
+    }
+
     /// The HTTP settings of a Choreo connection at `endpoint` (e.g.
     /// `https://console.choreo.dev/api/v1`), with the shared defaults; adjust them, then
     /// pass them to [`ChoreoClient::new`].
@@ -114,9 +123,22 @@ impl ChoreoClient {
             .await
     }
 
+    /// A list drift checks may share (see `shared_reads`); others read it fresh.
+    async fn shared_list<T>(
+        &self,
+        operation: &'static str,
+        path: String,
+    ) -> Result<Arc<Vec<T>>, ClientError>
+    where
+        T: serde::de::DeserializeOwned + Send + Sync + 'static,
+    {
+        let key = format!("{operation} {path}");
+        self.http.shared(&key, self.list(operation, path)).await
+    }
+
     /// Every project of the organization. 404 when the organization does not exist.
-    pub async fn list_projects(&self) -> Result<Vec<Project>, ClientError> {
-        self.list("listProjects", format!("{}/projects", self.org_path()))
+    pub async fn list_projects(&self) -> Result<Arc<Vec<Project>>, ClientError> {
+        self.shared_list("listProjects", format!("{}/projects", self.org_path()))
             .await
     }
 
@@ -126,8 +148,9 @@ impl ChoreoClient {
         Ok(self
             .list_projects()
             .await?
-            .into_iter()
-            .find(|p| p.name == name))
+            .iter()
+            .find(|p| p.name == name)
+            .cloned())
     }
 
     /// Creates a project. 409 when the name is taken in the organization, 400 on an invalid
@@ -140,8 +163,11 @@ impl ChoreoClient {
     }
 
     /// Every component of a project. 404 when the project does not exist.
-    pub async fn list_components(&self, project_id: &str) -> Result<Vec<Component>, ClientError> {
-        self.list(
+    pub async fn list_components(
+        &self,
+        project_id: &str,
+    ) -> Result<Arc<Vec<Component>>, ClientError> {
+        self.shared_list(
             "listComponents",
             format!("{}/components", self.project_path(project_id)),
         )
@@ -158,8 +184,9 @@ impl ChoreoClient {
         Ok(self
             .list_components(project_id)
             .await?
-            .into_iter()
-            .find(|c| c.name == name))
+            .iter()
+            .find(|c| c.name == name)
+            .cloned())
     }
 
     /// Creates a component. 409 when the name is taken in the project, 400 on an invalid body
@@ -311,8 +338,8 @@ impl ChoreoClient {
     }
 
     /// The organization's environments (read-only: Choreo manages them).
-    pub async fn list_environments(&self) -> Result<Vec<Environment>, ClientError> {
-        self.list(
+    pub async fn list_environments(&self) -> Result<Arc<Vec<Environment>>, ClientError> {
+        self.shared_list(
             "listEnvironments",
             format!("{}/environments", self.org_path()),
         )

@@ -124,6 +124,14 @@ impl fmt::Debug for CycloidClient {
 }
 
 impl CycloidClient {
+    /// This client for a drift check, which may share collection reads ([`Http::sharing`]).
+    pub fn sharing(&self, window: std::time::Duration) -> Self {
+        CycloidClient {
+            http: self.http.sharing(window),
+            ..self.clone()
+        }
+    }
+
     /// The HTTP settings for a Cycloid endpoint, with Cycloid's error envelope; adjust the
     /// timeout, budget and retries before [`CycloidClient::new`].
     pub fn config(endpoint: impl Into<String>) -> HttpConfig {

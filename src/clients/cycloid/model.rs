@@ -109,9 +109,10 @@ pub struct Project {
     pub owner: Option<User>,
     pub team: Option<TeamRef>,
     pub cloud_provider: Option<CloudProvider>,
-    /// The project's environments; `list_environments` has their details.
+    /// The project's environments, whole (the spec's `Project.environments` are
+    /// `Environment`s), so a read of the project is also a read of its environments.
     #[serde(deserialize_with = "null_as_empty")]
-    pub environments: Vec<EntityRef>,
+    pub environments: Vec<Environment>,
     pub created_at: u64,
     /// What `update_project` must send back: the platform refuses (409) an update based on an
     /// older read. Environment changes move it too.

@@ -43,6 +43,14 @@ pub struct FrendsClient {
 }
 
 impl FrendsClient {
+    /// This client for a drift check, which may share collection reads ([`Http::sharing`]).
+    pub fn sharing(&self, window: std::time::Duration) -> Self {
+        FrendsClient {
+            http: self.http.sharing(window),
+            ..self.clone()
+        }
+    }
+
     /// Default HTTP settings for a tenant endpoint (`https://<tenant>.frendsapp.com`, without the
     /// API path) with Frends' problem+json messages. Imports are slow: the connection's timeout
     /// applies to them too, so give a tenant that imports a generous one (e.g. 120 s).

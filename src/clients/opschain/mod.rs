@@ -54,6 +54,13 @@ impl fmt::Debug for OpsChainClient {
 }
 
 impl OpsChainClient {
+    /// This client for a drift check, which may share collection reads ([`Http::sharing`]).
+    pub fn sharing(&self, window: std::time::Duration) -> Self {
+        OpsChainClient {
+            http: self.http.sharing(window),
+        }
+    }
+
     /// The HTTP settings for an OpsChain instance at `endpoint`, its server root (for example
     /// `https://opschain.example.com`; request paths start with `/api`).
     pub fn config(endpoint: impl Into<String>) -> HttpConfig {

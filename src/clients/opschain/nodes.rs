@@ -35,7 +35,20 @@ impl OpsChainClient {
 
     /// `GET /api/projects/{code}`; `None` when no project has this code. An archived project
     /// is returned (its code stays taken): bring it back with `archived: Some(false)`.
+    ///
+    /// A drift check's client answers from the project list the connection's drift checks
+    /// share (one read for all of them, see `shared_reads`); a project not in it is looked up
+    /// alone, so a list read moments before a create never hides it.
     pub async fn get_project(&self, code: &str) -> Result<Option<Project>, ClientError> {
+        if self.http.shares() {
+            let listed = self
+                .http
+                .shared("listProjects", self.list_projects())
+                .await?;
+            if let Some(p) = listed.iter().find(|p| p.code == code) {
+                return Ok(Some(p.clone()));
+            }
+        }
         self.fetch_optional(Call::get("getProject", project_path(code)))
             .await
     }

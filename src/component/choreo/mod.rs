@@ -74,80 +74,92 @@ pub async fn converge(
         }
     };
 
-    let builds = client.list_builds(&project_id, &component_id).await?;
-    let build = match plan::build(spec.revision.as_ref(), &cx.status, &builds) {
-        BuildStep::Nothing => {
-            cx.status.build = None;
-            cx.status.pending_build = None;
-            cx.status.deployments.clear();
-            return Ok(Phase::converged(format!(
-                "Choreo component {:?} exists; no revision is declared, so nothing is built",
-                spec.name
-            )));
-        }
-        BuildStep::Watch(build) => build,
-        BuildStep::Trigger { key, body } => {
-            if !cx.may_write() {
-                return Ok(cx.held(vec![format!("build revision {key}")]));
-            }
-            cx.status.pending_build = Some(key.clone());
-            cx.save().await?;
-            let build = client
-                .create_build(&project_id, &component_id, &body)
-                .await?;
-            cx.did(
-                reasons::BUILD_STARTED,
-                format!("started build {} of revision {key}", build.id),
-            );
-            record_build(cx, &build, &key);
-            cx.save().await?;
-            build
-        }
-    };
     let key = spec
         .revision
         .as_ref()
         .map(plan::revision_key)
         .unwrap_or_default();
-    record_build(cx, &build, &key);
-    match plan::outcome(&build) {
-        Outcome::Running => {
-            return Ok(Phase::progressing(
-                format!(
-                    "building revision {key} (build {}: {})",
-                    build.id, build.status
-                ),
-                RECHECK,
-            ));
+    // A drift check of a component whose declared revision built: a finished build never
+    // changes, so only the deployments are looked at.
+    let settled = cx
+        .at_rest()
+        .then(|| plan::settled_build(spec.revision.as_ref(), &cx.status))
+        .flatten();
+    let build_id = match settled {
+        Some(id) => id,
+        None => {
+            let builds = client.list_builds(&project_id, &component_id).await?;
+            let build = match plan::build(spec.revision.as_ref(), &cx.status, &builds) {
+                BuildStep::Nothing => {
+                    cx.status.build = None;
+                    cx.status.pending_build = None;
+                    cx.status.deployments.clear();
+                    return Ok(Phase::converged(format!(
+                        "Choreo component {:?} exists; no revision is declared, so nothing is built",
+                        spec.name
+                    )));
+                }
+                BuildStep::Watch(build) => build,
+                BuildStep::Trigger { key, body } => {
+                    if !cx.may_write() {
+                        return Ok(cx.held(vec![format!("build revision {key}")]));
+                    }
+                    cx.status.pending_build = Some(key.clone());
+                    cx.save().await?;
+                    let build = client
+                        .create_build(&project_id, &component_id, &body)
+                        .await?;
+                    cx.did(
+                        reasons::BUILD_STARTED,
+                        format!("started build {} of revision {key}", build.id),
+                    );
+                    record_build(cx, &build, &key);
+                    cx.save().await?;
+                    build
+                }
+            };
+            record_build(cx, &build, &key);
+            match plan::outcome(&build) {
+                Outcome::Running => {
+                    return Ok(Phase::progressing(
+                        format!(
+                            "building revision {key} (build {}: {})",
+                            build.id, build.status
+                        ),
+                        RECHECK,
+                    ));
+                }
+                Outcome::Failed => {
+                    return Err(Failure::stalled(
+                        reasons::BUILD_FAILED,
+                        format!(
+                            "build {} of revision {key} ended {}; fix the source and declare a new \
+                             revision",
+                            build.id, build.status
+                        ),
+                    ));
+                }
+                Outcome::Succeeded => {}
+            }
+            build.id
         }
-        Outcome::Failed => {
-            return Err(Failure::stalled(
-                reasons::BUILD_FAILED,
-                format!(
-                    "build {} of revision {key} ended {}; fix the source and declare a new \
-                     revision",
-                    build.id, build.status
-                ),
-            ));
-        }
-        Outcome::Succeeded => {}
-    }
+    };
     if spec.deployments.is_empty() {
         cx.status.deployments.clear();
         return Ok(Phase::converged(format!(
             "revision {key} built (build {}); no environment declared",
-            build.id
+            build_id
         )));
     }
 
     let environments = client.list_environments().await?;
     let deployments = client.list_deployments(&project_id, &component_id).await?;
-    let rollout = plan::rollout(&spec.deployments, &environments, &deployments, &build.id);
+    let rollout = plan::rollout(&spec.deployments, &environments, &deployments, &build_id);
     cx.status.deployments = rollout.statuses;
     match rollout.next {
         Next::Done => Ok(Phase::converged(format!(
             "revision {key} (build {}) is live in {}",
-            build.id,
+            build_id,
             spec.deployments
                 .iter()
                 .map(|d| d.environment.as_str())
@@ -161,10 +173,10 @@ pub async fn converge(
             environment_id,
         } => {
             if !cx.may_write() {
-                return Ok(cx.held(vec![format!("deploy build {} to {environment}", build.id)]));
+                return Ok(cx.held(vec![format!("deploy build {build_id} to {environment}")]));
             }
             let body = DeploymentCreate {
-                build_id: build.id.clone(),
+                build_id: build_id.clone(),
                 environment_id,
             };
             let deployment = client
@@ -174,7 +186,7 @@ pub async fn converge(
                 reasons::DEPLOYED,
                 format!(
                     "deployed build {} of revision {key} to {environment} (deployment {})",
-                    build.id, deployment.id
+                    build_id, deployment.id
                 ),
             );
             if let Some(s) = cx
@@ -188,7 +200,7 @@ pub async fn converge(
                 s.status = Some(deployment.status.to_string());
             }
             Ok(Phase::progressing(
-                format!("deploying build {} to {environment}", build.id),
+                format!("deploying build {} to {environment}", build_id),
                 RECHECK,
             ))
         }

@@ -234,6 +234,22 @@ pub enum Outcome {
     Failed,
 }
 
+/// The build status records for the declared revision when it succeeded: a finished build
+/// never changes, so a drift check needs only the deployments. None when no revision is
+/// declared, status records another revision or the build has not succeeded.
+pub fn settled_build(
+    revision: Option<&ChoreoRevision>,
+    status: &ComponentStatus,
+) -> Option<String> {
+    let key = revision_key(revision?);
+    status
+        .build
+        .as_ref()
+        .filter(|b| b.revision.as_deref() == Some(key.as_str()))
+        .filter(|b| b.status == ChoreoBuildStatus::Success.to_string())
+        .map(|b| b.id.clone())
+}
+
 pub fn outcome(build: &Build) -> Outcome {
     match build.status {
         ChoreoBuildStatus::Success => Outcome::Succeeded,
@@ -412,6 +428,28 @@ mod tests {
             })),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn only_a_succeeded_build_of_the_declared_revision_is_settled() {
+        let r = rev(Some("main"), Some("4f2c9e1"));
+        let key = revision_key(&r);
+        assert_eq!(
+            settled_build(Some(&r), &recorded("b1", &key)),
+            Some("b1".to_string())
+        );
+        // Another revision, no revision, a build still running or failed: look at the builds.
+        assert_eq!(
+            settled_build(Some(&r), &recorded("b1", "main@0000000")),
+            None
+        );
+        assert_eq!(settled_build(None, &recorded("b1", &key)), None);
+        for status in ["InProgress", "Failed", "Pending"] {
+            let mut s = recorded("b1", &key);
+            s.build.as_mut().unwrap().status = status.into();
+            assert_eq!(settled_build(Some(&r), &s), None, "{status}");
+        }
+        assert_eq!(settled_build(Some(&r), &ComponentStatus::default()), None);
     }
 
     #[test]
