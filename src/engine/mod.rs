@@ -11,6 +11,7 @@ pub mod context;
 pub mod dependents;
 pub mod drift;
 pub mod driver;
+pub mod events;
 pub mod ownership;
 pub mod phase;
 pub mod referrers;
@@ -69,6 +70,13 @@ pub trait Managed:
     /// The objects this one names, by what they are and their name in the same namespace.
     fn references(&self) -> Vec<(Watched, String)> {
         Vec::new()
+    }
+
+    /// Whether this object (not being deleted) holds back part of its convergence until
+    /// objects naming it change, such as a Project keeping an environment a Component still
+    /// lives in: their changes then wake it, as they wake an object being deleted.
+    fn waits_for_dependents(&self) -> bool {
+        false
     }
 
     /// Observe the platform, compare with the spec, write what differs (unless

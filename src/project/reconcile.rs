@@ -40,6 +40,12 @@ impl Managed for Project {
     fn platform_id(status: &ProjectStatus) -> Option<&str> {
         status.project_id.as_deref()
     }
+    /// A kept environment goes once the Components living in it are gone.
+    fn waits_for_dependents(&self) -> bool {
+        self.status
+            .as_ref()
+            .is_some_and(|s| s.environments.iter().any(|e| e.kept.is_some()))
+    }
 
     async fn converge(&self, cx: &mut Cx<Self>) -> Result<Phase, Failure> {
         let client = cx.client.clone();

@@ -149,6 +149,11 @@ impl<P: Platform> Sandbox<P> {
         self.inner.ops.should_fail(text)
     }
 
+    /// Whether a build identified by `text` is held under way through `POST /_sandbox/holds`.
+    pub fn should_hold(&self, text: &str) -> bool {
+        self.inner.ops.should_hold(text)
+    }
+
     pub fn ops(&self) -> &Ops {
         &self.inner.ops
     }

@@ -148,6 +148,7 @@ pub struct Ops {
     /// can tell the calls it needed from its retries.
     throttled: Mutex<BTreeMap<String, u64>>,
     failures: RwLock<Vec<String>>,
+    holds: RwLock<Vec<String>>,
 }
 
 /// How many calls the log keeps (the counts keep everything).
@@ -163,6 +164,7 @@ impl Ops {
             counts: Mutex::new(BTreeMap::new()),
             throttled: Mutex::new(BTreeMap::new()),
             failures: RwLock::new(Vec::new()),
+            holds: RwLock::new(Vec::new()),
         };
         ops.set_rate_limit(config.rate_limit);
         ops
@@ -277,6 +279,32 @@ impl Ops {
     /// Whether `text` contains a pattern marked to fail.
     pub fn should_fail(&self, text: &str) -> bool {
         self.failures
+            .read()
+            .unwrap()
+            .iter()
+            .any(|p| !p.is_empty() && text.contains(p.as_str()))
+    }
+
+    pub fn holds(&self) -> Vec<String> {
+        self.holds.read().unwrap().clone()
+    }
+
+    pub fn add_hold(&self, pattern: String) {
+        self.holds.write().unwrap().push(pattern);
+    }
+
+    pub fn clear_holds(&self) {
+        self.holds.write().unwrap().clear();
+    }
+
+    pub fn release_hold(&self, pattern: &str) {
+        self.holds.write().unwrap().retain(|p| p != pattern);
+    }
+
+    /// Whether `text` contains a pattern marked to hold: what it names stays under way (a
+    /// Choreo build in progress) until the hold is cleared, whatever the step delay.
+    pub fn should_hold(&self, text: &str) -> bool {
+        self.holds
             .read()
             .unwrap()
             .iter()

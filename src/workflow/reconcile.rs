@@ -67,8 +67,8 @@ impl Managed for Workflow {
     async fn delete(&self, cx: &mut Cx<Self>) -> Result<(), Failure> {
         // Decided by the connection's platform, not the spec: deletion must not need a valid spec.
         match cx.client.platform() {
-            "cycloid" => exec_cycloid::delete(cx).await,
-            _ => exec_opschain::delete(cx).await,
+            "cycloid" => exec_cycloid::delete(self, cx).await,
+            _ => exec_opschain::delete(self, cx).await,
         }
     }
 }

@@ -18,6 +18,9 @@ use plan::{BuildStep, ComponentStep, Desired, Observed, Outcome, PipelineAction}
 
 /// How soon to look again while a job build runs.
 pub const RECHECK: Duration = Duration::from_secs(2);
+/// How soon to look again at a build held by a declared pause: only a spec change (which
+/// reconciles at once) or drift moves it.
+pub const PAUSED_RECHECK: Duration = Duration::from_secs(300);
 
 fn client(cx: &Cx<Component>) -> Result<CycloidClient, Failure> {
     match &cx.client {
@@ -65,7 +68,7 @@ pub async fn converge(
     if !project_status
         .environments
         .iter()
-        .any(|e| e.name == spec.environment)
+        .any(|e| e.name == spec.environment && e.kept.is_none())
     {
         return Err(Failure::waiting(format!(
             "waiting for Project {project_name:?} to declare environment {:?}",
@@ -378,7 +381,25 @@ async fn drive_build(
                 RECHECK,
             )));
         }
-        Outcome::HeldByPause => return Ok(None),
+        Outcome::HeldByPause => {
+            // Not Ready: the declared build has not run, and `kubectl wait` must not pass. The
+            // pause is declared too, so nothing moves until the spec changes; look again at the
+            // drift interval (an unpause on the platform is drift, paused again).
+            return Ok(Some(Phase::progressing(
+                format!(
+                    "build {} of job {:?}{} is pending: pipeline {:?} is paused as declared \
+                     (pipelines[].paused: true); it runs once the pipeline is unpaused",
+                    build.name,
+                    b.job,
+                    b.revision
+                        .as_deref()
+                        .map(|r| format!(" (revision {r:?})"))
+                        .unwrap_or_default(),
+                    b.pipeline
+                ),
+                PAUSED_RECHECK,
+            )));
+        }
         Outcome::Succeeded | Outcome::Failed => {}
     }
     if let Some(event) = &spec.completion_event
