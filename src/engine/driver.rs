@@ -379,7 +379,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Resu
     let what = id
         .clone()
         .or(pending)
-        .map(|i| format!("{} {i}", platform_name(obj.platform())))
+        .map(|i| obj.platform_object(&i))
         .unwrap_or_default();
     let orphan = m.deletion_policy == Some(DeletionPolicy::Orphan)
         || m.management_policy == Some(ManagementPolicy::ObserveOnly);
@@ -504,18 +504,6 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Resu
             let status = cx.status.clone();
             Err(hold_deletion(&ctx, &*obj, &ns, status, cx.saved.as_ref(), notes, message).await)
         }
-    }
-}
-
-/// How a person writes the platform's name.
-fn platform_name(platform: &str) -> &str {
-    match platform {
-        "choreo" => "Choreo",
-        "cycloid" => "Cycloid",
-        "frends" => "Frends",
-        "api7" => "API7",
-        "opschain" => "OpsChain",
-        other => other,
     }
 }
 

@@ -28,13 +28,8 @@ pub const MAX_NOTE: usize = 1024;
 /// What makes two Events the same: a repeat of one of these is a repeat of the action.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Key {
-    regarding: (
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    ),
+    /// The object: apiVersion, kind, namespace, name and uid.
+    regarding: [Option<String>; 5],
     warning: bool,
     reason: String,
     action: String,
@@ -107,13 +102,13 @@ impl Recorder {
         let now = Timestamp::now();
         let note = bounded_note(ev.note.as_deref().unwrap_or_default());
         let key = Key {
-            regarding: (
+            regarding: [
                 reference.api_version.clone(),
                 reference.kind.clone(),
                 reference.namespace.clone(),
                 reference.name.clone(),
                 reference.uid.clone(),
-            ),
+            ],
             warning: ev.type_ == EventType::Warning,
             reason: ev.reason.clone(),
             action: ev.action.clone(),
@@ -216,7 +211,7 @@ mod tests {
 
     fn key(note: &str) -> Key {
         Key {
-            regarding: (None, Some("Component".into()), None, Some("c".into()), None),
+            regarding: [None, Some("Component".into()), None, Some("c".into()), None],
             warning: false,
             reason: "BuildStarted".into(),
             action: "Reconcile".into(),

@@ -40,6 +40,14 @@ impl Managed for Project {
     fn platform_id(status: &ProjectStatus) -> Option<&str> {
         status.project_id.as_deref()
     }
+    fn platform_object(&self, id: &str) -> String {
+        match (&self.spec.choreo, &self.spec.cycloid, &self.spec.opschain) {
+            (Some(c), _, _) => format!("Choreo project {:?} (id {id})", c.name),
+            (_, Some(_), _) => format!("Cycloid project {id:?}"),
+            (_, _, Some(o)) => format!("OpsChain project {:?} (id {id})", o.code),
+            _ => format!("project {id}"),
+        }
+    }
     /// A kept environment goes once the Components living in it are gone.
     fn waits_for_dependents(&self) -> bool {
         self.status

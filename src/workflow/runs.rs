@@ -205,11 +205,17 @@ pub fn resolve_on_delete(
         .map(|(id, state)| format!("{id} ({state})"))
         .collect::<Vec<_>>()
         .join(", ");
+    // An absolute time, so the message (and status) stays the same while it waits.
+    let deadline = jiff::SignedDuration::try_from(timeout)
+        .ok()
+        .and_then(|t| since.checked_add(t).ok())
+        .map(|d| d.round(jiff::Unit::Second).unwrap_or(d).to_string())
+        .unwrap_or_default();
     Err(Failure::waiting(format!(
         "waiting for run(s) {runs} of {path} to end before deleting the workflow \
-         (run.onDelete: Wait); they are cancelled in {} if still under way, or at once with \
-         run.onDelete: Cancel",
-        humanize(timeout - waited + Duration::from_millis(999))
+         (run.onDelete: Wait); still under way at {deadline} (onDeleteTimeout {}), they are \
+         cancelled; set run.onDelete: Cancel to cancel them now",
+        humanize(timeout)
     )))
 }
 
@@ -460,7 +466,7 @@ mod tests {
         match resolve_on_delete(&wf(p.clone(), 10), &busy, "web/release") {
             Err(Failure::Stop(Phase::Waiting { message })) => {
                 assert!(message.contains("r1 (waiting)"), "{message}");
-                assert!(message.contains("cancelled in 1m20s"), "{message}");
+                assert!(message.contains("(onDeleteTimeout 1m30s)"), "{message}");
             }
             other => panic!("{other:?}"),
         }

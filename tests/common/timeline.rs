@@ -7,6 +7,9 @@
 //! to pass: what must be seen while it lasts is held (a sandbox hold, a paused pipeline, a step
 //! waiting for approval), so the suites pass on a busy 2-core machine.
 //!
+//! `CONVERGE_TIMELINE_SHOW=1 cargo test --test timeline -- --nocapture` prints each step's
+//! Events as they are checked.
+//!
 //! ```ignore
 //! let mut t = Timeline::start("tl-cycloid-project", &["cycloid"]).await;
 //! t.apply(manifest).await;                                   // kubectl apply -f -
@@ -121,6 +124,9 @@ impl StepEvents {
     /// Asserts that this step's Events are exactly `expected` (any order): each is
     /// (type, reason, a fragment of the message). Returns the rows for further checks.
     pub fn expect(&self, expected: &[(&str, &str, &str)]) -> &[Row] {
+        if std::env::var_os("CONVERGE_TIMELINE_SHOW").is_some() {
+            eprintln!("{}:\n{}", self.target, self.show());
+        }
         let mut left: Vec<&Row> = self.rows.iter().collect();
         for (type_, reason, fragment) in expected {
             let found = left.iter().position(|r| {
@@ -149,6 +155,23 @@ impl StepEvents {
             self.show()
         );
         &self.rows
+    }
+
+    /// Asserts that this step's Events include `expected` (others may come with them, when
+    /// whether they do depends on timing that is not the test's business).
+    pub fn includes(&self, expected: &[(&str, &str, &str)]) -> &Self {
+        for (type_, reason, fragment) in expected {
+            assert!(
+                self.rows.iter().any(|r| r.type_ == *type_
+                    && r.reason == *reason
+                    && r.message.contains(fragment)),
+                "{}: no {type_} {reason} Event containing {fragment:?} in this step; kubectl \
+                 events showed:\n{}",
+                self.target,
+                self.show()
+            );
+        }
+        self
     }
 
     /// Asserts that none of this step's Events has `reason`.
@@ -195,8 +218,13 @@ impl Timeline {
         }
     }
 
-    /// `kubectl ARGS` against the test apiserver; panics with its stderr on failure.
-    pub async fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> String {
+    /// `kubectl ARGS` (with `stdin`) against the test apiserver: its stdout, or its stderr
+    /// when it fails.
+    pub async fn try_kubectl_with(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Result<String, String> {
         let cp = controlplane::shared().await;
         let mut cmd = cp.kubectl();
         cmd.args(args)
@@ -222,13 +250,23 @@ impl Timeline {
         })
         .await
         .unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// `kubectl ARGS`: its stdout, or its stderr when it fails.
+    pub async fn try_kubectl(&self, args: &[&str]) -> Result<String, String> {
+        self.try_kubectl_with(args, None).await
+    }
+
+    /// `kubectl ARGS` against the test apiserver; panics with its stderr on failure.
+    pub async fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> String {
+        self.try_kubectl_with(args, stdin)
+            .await
+            .unwrap_or_else(|e| panic!("kubectl {}: {e}", args.join(" ")))
     }
 
     /// `kubectl apply -n NS -f -` of one manifest (JSON is YAML), as a person applies the file
@@ -245,30 +283,12 @@ impl Timeline {
     /// `kubectl apply` that may be refused (by the CRD's schema or CEL rules): the error
     /// kubectl printed, as a person sees it.
     pub async fn try_apply(&self, manifest: &Value) -> Result<String, String> {
-        let cp = controlplane::shared().await;
-        let mut cmd = cp.kubectl();
-        cmd.args(["apply", "-n", &self.ns, "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let text = manifest.to_string();
-        let out = tokio::task::spawn_blocking(move || {
-            let mut child = cmd.spawn().expect("kubectl starts");
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-            child.wait_with_output().unwrap()
-        })
+        let ns = self.ns.clone();
+        self.try_kubectl_with(
+            &["apply", "-n", &ns, "-f", "-"],
+            Some(&manifest.to_string()),
+        )
         .await
-        .unwrap();
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
     }
 
     /// `kubectl delete -n NS TARGET --wait=false` (the step then waits for what it expects).
@@ -307,6 +327,66 @@ impl Timeline {
         }
     }
 
+    /// The Events of this step for `target` (see [`Timeline::events`]) once they include all
+    /// of `expected`: waits (up to [`STEP_TIMEOUT`]) for them, then asserts that there are no
+    /// others. Waiting for them, rather than reading once, keeps a step from racing the
+    /// controller's last Event.
+    pub async fn expect_events(
+        &mut self,
+        target: &str,
+        expected: &[(&str, &str, &str)],
+    ) -> Vec<Row> {
+        let step = self.await_step_events(target, expected).await;
+        step.expect(expected);
+        step.rows
+    }
+
+    /// Like [`Timeline::expect_events`], but others may come with them (when whether they do
+    /// depends on timing that is not the test's business).
+    pub async fn expect_events_including(
+        &mut self,
+        target: &str,
+        expected: &[(&str, &str, &str)],
+    ) -> Vec<Row> {
+        let step = self.await_step_events(target, expected).await;
+        step.includes(expected);
+        step.rows
+    }
+
+    async fn await_step_events(
+        &mut self,
+        target: &str,
+        expected: &[(&str, &str, &str)],
+    ) -> StepEvents {
+        let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+        let before = self.seen.get(target).cloned().unwrap_or_default();
+        loop {
+            let now = self.kubectl_events(target).await;
+            let rows: Vec<Row> = now
+                .iter()
+                .filter(|r| match before.iter().find(|b| b.key() == r.key()) {
+                    None => true,
+                    Some(b) => r.count() > b.count(),
+                })
+                .cloned()
+                .collect();
+            let complete = expected.iter().all(|(type_, reason, fragment)| {
+                rows.iter().any(|r| {
+                    r.type_ == *type_ && r.reason == *reason && r.message.contains(fragment)
+                })
+            });
+            let step = StepEvents {
+                target: target.to_string(),
+                rows,
+            };
+            if complete || tokio::time::Instant::now() >= deadline {
+                self.seen.insert(target.to_string(), now);
+                return step;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     /// Waits (up to [`STEP_TIMEOUT`]) until `kubectl events --for TARGET` shows an Event with
     /// `reason` whose message contains `fragment`, without consuming the step's Events.
     pub async fn await_event(&self, target: &str, reason: &str, fragment: &str) -> Row {
@@ -333,7 +413,10 @@ impl Timeline {
     }
 
     /// The typed Api of kind `K` in this namespace.
-    pub fn api<K: Managed>(&self) -> Api<K> {
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
         Api::namespaced(self.client.clone(), &self.ns)
     }
 

@@ -227,14 +227,11 @@ async fn converge_pipelines(
     }
 
     for action in actions {
-        let what = action.describe();
+        let what = action.done(at);
         match action {
             PipelineAction::Create { body, unpause } => {
                 client.create_pipeline(at, &body).await?;
-                cx.did(
-                    reasons::PIPELINE_CREATED,
-                    format!("created pipeline {:?}", body.pipeline_name),
-                );
+                cx.did(reasons::PIPELINE_CREATED, what);
                 // Record it at once: a crash before the next status write must not forget it.
                 cx.status.pipelines.push(PipelineStatus {
                     name: body.pipeline_name.clone(),
@@ -245,7 +242,7 @@ async fn converge_pipelines(
                     client.unpause_pipeline(at, &body.pipeline_name).await?;
                     cx.did(
                         reasons::PIPELINE_UNPAUSED,
-                        format!("unpaused pipeline {:?}", body.pipeline_name),
+                        PipelineAction::Unpause(body.pipeline_name.clone()).done(at),
                     );
                 }
             }
@@ -457,7 +454,16 @@ async fn send_once(
     let sent = client.send_event(&event).await?;
     cx.did(
         reasons::EVENT_SENT,
-        format!("sent Cycloid event {} for build {}", sent.id, build.name),
+        format!(
+            "sent Cycloid event {} for build {} of job {:?}{}",
+            sent.id,
+            build.name,
+            b.job,
+            b.revision
+                .as_deref()
+                .map(|r| format!(" (revision {r:?})"))
+                .unwrap_or_default()
+        ),
     );
     Ok(sent.id.to_string())
 }
