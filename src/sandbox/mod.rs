@@ -91,6 +91,8 @@ struct Inner<P: Platform> {
     ops: Ops,
     timing: Timing,
     snapshot: Option<snapshot::SnapshotFile>,
+    /// A stopped clock (tests only): `now` while set.
+    clock: Mutex<Option<jiff::Timestamp>>,
 }
 
 impl<P: Platform> Sandbox<P> {
@@ -109,6 +111,7 @@ impl<P: Platform> Sandbox<P> {
                 ops,
                 timing,
                 snapshot,
+                clock: Mutex::new(None),
             }),
         }
     }
@@ -138,9 +141,27 @@ impl<P: Platform> Sandbox<P> {
         &self.inner.timing
     }
 
-    /// The current time, as the state machines see it.
+    /// The current time, as the state machines see it: the wall clock, or the test's clock
+    /// once [`Sandbox::stop_clock`] was called.
     pub fn now(&self) -> jiff::Timestamp {
-        jiff::Timestamp::now()
+        let stopped = *self.inner.clock.lock().unwrap_or_else(|e| e.into_inner());
+        stopped.unwrap_or_else(jiff::Timestamp::now)
+    }
+
+    /// For tests of the state machines: time stands still from now on and moves only by
+    /// [`Sandbox::advance`], so a state (a build pending, then in progress) is read while it
+    /// lasts however slow the machine, instead of being caught in a window of wall time.
+    pub fn stop_clock(&self) {
+        let mut clock = self.inner.clock.lock().unwrap_or_else(|e| e.into_inner());
+        clock.get_or_insert_with(jiff::Timestamp::now);
+    }
+
+    /// Moves a stopped clock forward by `by` (see [`Sandbox::stop_clock`]).
+    pub fn advance(&self, by: std::time::Duration) {
+        let mut clock = self.inner.clock.lock().unwrap_or_else(|e| e.into_inner());
+        let now = clock.unwrap_or_else(jiff::Timestamp::now);
+        let by = jiff::SignedDuration::try_from(by).unwrap_or(jiff::SignedDuration::MAX);
+        *clock = Some(now.checked_add(by).unwrap_or(now));
     }
 
     /// Whether a build, run or step identified by `text` (a commit, branch, job, step name...)
