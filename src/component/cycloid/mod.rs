@@ -131,12 +131,15 @@ pub async fn converge(
             cx.status.component_id = Some(spec.canonical.clone());
             cx.common().pending_create = None;
             if let Some(update) = update {
-                let what = format!("update component {at}: {}", changes.join(", "));
+                let what = changes.join(", ");
                 if cx.may_write() {
                     client.update_component(&at, &update).await?;
-                    cx.did(reasons::UPDATED, what);
+                    cx.did(
+                        reasons::UPDATED,
+                        format!("updated Cycloid component {at}: {what}"),
+                    );
                 } else {
-                    held.push(what);
+                    held.push(format!("update component {at}: {what}"));
                 }
             }
         }
