@@ -223,18 +223,19 @@ mod tests {
         Timestamp::from_second(s).unwrap()
     }
 
+    fn sent(count: i32, last: Timestamp) -> Sent {
+        Sent {
+            name: "c.1".into(),
+            count,
+            last,
+        }
+    }
+
     #[test]
     fn only_the_same_message_continues_a_series() {
         let mut cache = Cache::default();
         let first = key("started build 1 of revision main@aaaa111");
-        cache.events.insert(
-            first.clone(),
-            Sent {
-                name: "c.1".into(),
-                count: 1,
-                last: at(1000),
-            },
-        );
+        cache.events.insert(first.clone(), sent(1, at(1000)));
         assert_eq!(cache.prior(&first, at(1010)).unwrap().name, "c.1");
         assert!(
             cache
@@ -248,14 +249,7 @@ mod tests {
     fn a_repeat_after_the_window_is_a_new_event_and_old_ones_are_forgotten() {
         let mut cache = Cache::default();
         let k = key("retrying");
-        cache.events.insert(
-            k.clone(),
-            Sent {
-                name: "c.1".into(),
-                count: 4,
-                last: at(1000),
-            },
-        );
+        cache.events.insert(k.clone(), sent(4, at(1000)));
         let later = at(1000) + SERIES_WINDOW;
         assert!(cache.prior(&k, later).is_none());
         assert!(cache.events.is_empty(), "swept");

@@ -195,9 +195,6 @@ async fn clear_holds<P: Platform>(
     State(sb): State<Sandbox<P>>,
     Query(r): Query<Release>,
 ) -> StatusCode {
-    match r.pattern {
-        Some(p) => sb.ops().release_hold(&p),
-        None => sb.ops().clear_holds(),
-    }
+    sb.ops().release_holds(r.pattern.as_deref());
     StatusCode::NO_CONTENT
 }

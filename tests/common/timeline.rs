@@ -526,3 +526,53 @@ pub async fn sandbox_admin(platform: &str, method: &str, route: &str, pattern: &
     let status = sent.unwrap().status();
     assert!(status.is_success(), "{method} /_sandbox/{route}: {status}");
 }
+
+/// The platforms' own clients, with the sandboxes' default credentials: how a timeline reads
+/// the platform (and acts on it as someone other than Converge).
+pub mod platform {
+    use converge::clients::PlatformClient;
+    use converge::clients::api7::Api7Client;
+    use converge::clients::choreo::ChoreoClient;
+    use converge::clients::cycloid::CycloidClient;
+    use converge::clients::frends::FrendsClient;
+    use converge::clients::opschain::OpsChainClient;
+
+    fn client(platform: &str) -> PlatformClient {
+        super::super::converge::env().platform_client(platform)
+    }
+
+    pub fn choreo() -> ChoreoClient {
+        match client("choreo") {
+            PlatformClient::Choreo(c) => c,
+            _ => unreachable!(),
+        }
+    }
+
+    pub fn cycloid() -> CycloidClient {
+        match client("cycloid") {
+            PlatformClient::Cycloid(c) => c,
+            _ => unreachable!(),
+        }
+    }
+
+    pub fn frends() -> FrendsClient {
+        match client("frends") {
+            PlatformClient::Frends(c) => c,
+            _ => unreachable!(),
+        }
+    }
+
+    pub fn api7() -> Api7Client {
+        match client("api7") {
+            PlatformClient::Api7(c) => c,
+            _ => unreachable!(),
+        }
+    }
+
+    pub fn opschain() -> OpsChainClient {
+        match client("opschain") {
+            PlatformClient::OpsChain(c) => c,
+            _ => unreachable!(),
+        }
+    }
+}

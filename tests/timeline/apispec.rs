@@ -7,42 +7,16 @@
 //! editing those.
 
 use converge::apispec::crd::ApiSpec;
-use converge::clients::api7::{Api7Client, Api7Scope};
-use converge::clients::frends::FrendsClient;
-use converge::clients::{Auth, ClientMetrics};
 use serde_json::{Value, json};
 
-use super::project::choreo;
 use crate::common::converge::env;
+use crate::common::timeline::platform::{api7, choreo, frends};
 use crate::common::timeline::*;
 
 const FRENDS_CREATED: &str = "created Frends API specification";
 const FRENDS_UPDATED: &str = "wrote the definition to active version";
 const API7_IMPORTED: &str = "imported the definition as application";
 const API7_REIMPORTED: &str = "to import the changed definition";
-
-fn frends() -> FrendsClient {
-    FrendsClient::new(
-        FrendsClient::config(env().endpoint("frends")),
-        Auth::bearer("sandbox-frends-token"),
-        ClientMetrics::default(),
-        Some(1),
-    )
-    .unwrap()
-}
-
-fn api7() -> Api7Client {
-    Api7Client::new(
-        Api7Client::config(env().endpoint("api7")),
-        Auth::bearer("sandbox-api7-token"),
-        ClientMetrics::default(),
-        Api7Scope {
-            organization_id: "1001".into(),
-            cluster_id: "2001".into(),
-        },
-    )
-    .unwrap()
-}
 
 /// An OpenAPI 3 document with one GET per path.
 pub fn openapi(title: &str, server: &str, paths: &[&str], description: &str) -> String {

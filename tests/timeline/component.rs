@@ -6,8 +6,9 @@ use converge::component::crd::Component;
 use converge::project::crd::Project;
 use serde_json::{Value, json};
 
-use super::project::{choreo, cycloid};
+use super::project::cycloid_shop;
 use crate::common::every_kind::PIPELINE;
+use crate::common::timeline::platform::{choreo, cycloid};
 use crate::common::timeline::*;
 
 const C: &str = "component.converge.dev/orders";
@@ -188,16 +189,7 @@ fn cycloid_component(revision: &str, paused: bool) -> Value {
 async fn cycloid_component_timeline() {
     let mut t = Timeline::start("tl-component-cycloid", &["cycloid"]).await;
     let a = "component.converge.dev/api";
-    t.apply(&manifest(
-        "Project",
-        "shop",
-        json!({"connectionRef": {"name": "cycloid"},
-               "cycloid": {"canonical": "tl-comp-shop", "name": "Shop",
-                           "configRepositoryCanonical": "acme-config",
-                           "environments": [{"canonical": "staging"}]}}),
-    ))
-    .await;
-    t.wait::<Project>("shop", "Ready", ready).await;
+    cycloid_shop(&t, "tl-comp-shop").await;
     let at = ComponentPath::new("tl-comp-shop", "staging", "tl-api");
     let build_of = |c: &Component| c.status.as_ref().unwrap().build.clone().unwrap();
 
@@ -233,14 +225,7 @@ async fn cycloid_component_timeline() {
         ],
     )
     .await;
-    assert_eq!(
-        cycloid()
-            .list_builds(&at, "tl-api-deploy", "deploy")
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(builds(&at).await, 1);
 
     // 2. A new revision: one build and one event, naming 1.1.
     t.apply(&cycloid_component("1.1", false)).await;
@@ -339,14 +324,7 @@ async fn cycloid_component_timeline() {
         ],
     )
     .await;
-    assert_eq!(
-        cycloid()
-            .list_builds(&at, "tl-api-deploy", "deploy")
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(builds(&at).await, 3);
 
     // 5. Removal.
     t.delete("component/api").await;
@@ -361,6 +339,15 @@ async fn cycloid_component_timeline() {
     )
     .await;
     assert!(cycloid().get_component(&at).await.unwrap().is_none());
+}
+
+/// How many builds the job of component `at` has on Cycloid.
+async fn builds(at: &ComponentPath) -> usize {
+    cycloid()
+        .list_builds(at, "tl-api-deploy", "deploy")
+        .await
+        .unwrap()
+        .len()
 }
 
 /// The name Cycloid gives build `id` (what the Events say).
@@ -400,16 +387,7 @@ fn config_from_component() -> Value {
 async fn cycloid_config_map_edit_is_declared_not_drift() {
     let mut t = Timeline::start("tl-component-config-map", &["cycloid"]).await;
     let w = "component.converge.dev/web";
-    t.apply(&manifest(
-        "Project",
-        "shop",
-        json!({"connectionRef": {"name": "cycloid"},
-               "cycloid": {"canonical": "tl-cm-shop", "name": "Shop",
-                           "configRepositoryCanonical": "acme-config",
-                           "environments": [{"canonical": "staging"}]}}),
-    ))
-    .await;
-    t.wait::<Project>("shop", "Ready", ready).await;
+    cycloid_shop(&t, "tl-cm-shop").await;
     let at = ComponentPath::new("tl-cm-shop", "staging", "tl-web");
     let cm = |config: &str| {
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web-pipeline"},

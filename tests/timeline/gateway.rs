@@ -5,26 +5,11 @@
 //! today's behaviour by Event reason and the release's name in each message, so that every
 //! canary's Events are seen to name their own release (c-a, then c-b).
 
-use converge::clients::api7::{Api7Client, Api7Scope};
-use converge::clients::{Auth, ClientMetrics};
 use converge::gateway::crd::GatewayApplication;
 use serde_json::{Value, json};
 
-use crate::common::converge::env;
+use crate::common::timeline::platform::api7;
 use crate::common::timeline::*;
-
-fn api7() -> Api7Client {
-    Api7Client::new(
-        Api7Client::config(env().endpoint("api7")),
-        Auth::bearer("sandbox-api7-token"),
-        ClientMetrics::default(),
-        Api7Scope {
-            organization_id: "1001".into(),
-            cluster_id: "2001".into(),
-        },
-    )
-    .unwrap()
-}
 
 fn app(canary: Option<Value>) -> Value {
     let mut spec = json!({
@@ -49,7 +34,23 @@ fn app(canary: Option<Value>) -> Value {
     manifest("GatewayApplication", "checkout", spec)
 }
 
+/// Canary c-a to v2: 20% held by a one-hour pause, then 100%; `abort` as given.
+fn canary_a(abort: bool) -> Value {
+    json!({"name": "c-a", "upstreamVersion": "v2", "abort": abort,
+           "steps": [{"weight": 20, "pause": "1h"}, {"weight": 100}]})
+}
+
 const G: &str = "gatewayapplication.converge.dev/checkout";
+
+/// The application's default upstream version on API7.
+async fn default_version(id: &str) -> String {
+    api7()
+        .get_application(id)
+        .await
+        .unwrap()
+        .spec
+        .default_upstream_version
+}
 
 fn canary_of(g: &GatewayApplication) -> converge::gateway::crd::CanaryStatus {
     g.status.as_ref().unwrap().canary.clone().unwrap()
@@ -74,19 +75,10 @@ async fn api7_gateway_application_timeline() {
         ],
     )
     .await;
-    assert_eq!(
-        p.get_application(&id)
-            .await
-            .unwrap()
-            .spec
-            .default_upstream_version,
-        "v1"
-    );
+    assert_eq!(default_version(&id).await, "v1");
 
     // 2. Canary c-a to v2: started at 20%, held there by its one-hour pause.
-    t.apply(&app(Some(json!({"name": "c-a", "upstreamVersion": "v2",
-        "steps": [{"weight": 20, "pause": "1h"}, {"weight": 100}]}))))
-        .await;
+    t.apply(&app(Some(canary_a(false)))).await;
     let g: GatewayApplication = t
         .wait("checkout", "canary c-a at 20%", |g: &GatewayApplication| {
             ready_reason(g, "Progressing")
@@ -114,11 +106,7 @@ async fn api7_gateway_application_timeline() {
     assert_eq!(release.spec.percent, Some(20));
 
     // 3. c-a aborted: back to the default version; the Events name c-a.
-    t.apply(&app(Some(
-        json!({"name": "c-a", "upstreamVersion": "v2", "abort": true,
-        "steps": [{"weight": 20, "pause": "1h"}, {"weight": 100}]}),
-    )))
-    .await;
+    t.apply(&app(Some(canary_a(true)))).await;
     let g: GatewayApplication = t
         .wait("checkout", "c-a aborted", |g: &GatewayApplication| {
             ready(g) && canary_of(g).phase == "Aborted"
@@ -130,14 +118,7 @@ async fn api7_gateway_application_timeline() {
         &[("Normal", "CanaryAborted", "abort canary release c-a")],
     )
     .await;
-    assert_eq!(
-        p.get_application(&id)
-            .await
-            .unwrap()
-            .spec
-            .default_upstream_version,
-        "v1"
-    );
+    assert_eq!(default_version(&id).await, "v1");
 
     // 4. Canary c-b to v3, one step without a pause: run to the end; every Event names c-b.
     t.apply(&app(Some(json!({"name": "c-b", "upstreamVersion": "v3",
@@ -173,14 +154,7 @@ async fn api7_gateway_application_timeline() {
         rows.iter().all(|r| !r.message.contains("c-a")),
         "an Event of the second canary names the first: {rows:#?}"
     );
-    assert_eq!(
-        p.get_application(&id)
-            .await
-            .unwrap()
-            .spec
-            .default_upstream_version,
-        "v3"
-    );
+    assert_eq!(default_version(&id).await, "v3");
 
     // 5. Removal.
     t.delete("gatewayapplication/checkout").await;

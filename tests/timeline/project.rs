@@ -1,37 +1,12 @@
 //! Project timelines: Cycloid, OpsChain and Choreo.
 
-use converge::clients::PlatformClient;
-use converge::clients::choreo::ChoreoClient;
-use converge::clients::cycloid::CycloidClient;
-use converge::clients::opschain::OpsChainClient;
 use converge::component::crd::Component;
 use converge::project::crd::Project;
 use serde_json::{Value, json};
 
-use crate::common::converge::env;
 use crate::common::every_kind::PIPELINE;
+use crate::common::timeline::platform::{choreo, cycloid, opschain};
 use crate::common::timeline::*;
-
-pub fn cycloid() -> CycloidClient {
-    match env().platform_client("cycloid") {
-        PlatformClient::Cycloid(c) => c,
-        _ => unreachable!(),
-    }
-}
-
-pub fn opschain() -> OpsChainClient {
-    match env().platform_client("opschain") {
-        PlatformClient::OpsChain(c) => c,
-        _ => unreachable!(),
-    }
-}
-
-pub fn choreo() -> ChoreoClient {
-    match env().platform_client("choreo") {
-        PlatformClient::Choreo(c) => c,
-        _ => unreachable!(),
-    }
-}
 
 fn cycloid_project(canonical: &str, name: &str, environments: Value) -> Value {
     manifest(
@@ -42,6 +17,17 @@ fn cycloid_project(canonical: &str, name: &str, environments: Value) -> Value {
                            "configRepositoryCanonical": "acme-config",
                            "environments": environments}}),
     )
+}
+
+/// Project "shop" on Cycloid (`canonical`) with environment staging, once Ready.
+pub async fn cycloid_shop(t: &Timeline, canonical: &str) {
+    t.apply(&cycloid_project(
+        canonical,
+        "Shop",
+        json!([{"canonical": "staging"}]),
+    ))
+    .await;
+    t.wait::<Project>("shop", "Ready", ready).await;
 }
 
 async fn cycloid_environments(canonical: &str) -> Vec<String> {

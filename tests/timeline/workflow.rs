@@ -10,8 +10,9 @@ use converge::project::crd::Project;
 use converge::workflow::crd::Workflow;
 use serde_json::{Value, json};
 
-use super::project::{cycloid, opschain};
+use super::project::cycloid_shop;
 use crate::common::every_kind::PIPELINE;
+use crate::common::timeline::platform::{cycloid, opschain};
 use crate::common::timeline::*;
 
 const W: &str = "workflow.converge.dev/release";
@@ -81,15 +82,7 @@ async fn opschain_workflow_timeline() {
         json!({"run": {"token": "r1"}}),
     ))
     .await;
-    let w: Workflow = t
-        .wait("release", "waiting", |w: &Workflow| {
-            ready_reason(w, "Progressing")
-                && w.status
-                    .as_ref()
-                    .and_then(|s| s.last_run.as_ref())
-                    .is_some_and(|r| r.waiting_step.is_some())
-        })
-        .await;
+    let w: Workflow = t.wait("release", "waiting", waits_for_approval).await;
     let r1 = latest_run(&w);
     assert_conditions(
         &w,
@@ -295,11 +288,7 @@ async fn opschain_refused_approval_is_stalled_not_bad_credentials() {
         json!({"run": {"token": "r1"}, "opschain": {"approval": {"action": "Manual"}}}),
     ))
     .await;
-    let w: Workflow = t
-        .wait("release", "waiting", |w: &Workflow| {
-            ready_reason(w, "Progressing")
-        })
-        .await;
+    let w: Workflow = t.wait("release", "waiting", waits_for_approval).await;
     assert_conditions(
         &w,
         false,
@@ -339,6 +328,40 @@ async fn opschain_refused_approval_is_stalled_not_bad_credentials() {
     assert_eq!(run.status.as_str(), "cancelled");
 }
 
+/// Project "proj" (OpsChain `code`) and Workflow "release" with `run`, once its run waits
+/// for approval; the Events so far are taken as seen.
+async fn waiting_run(
+    t: &mut Timeline,
+    code: &str,
+    run: Value,
+) -> converge::workflow::crd::RunStatus {
+    opschain_project(t, code).await;
+    t.apply(&release(code, "release-managers", json!({ "run": run })))
+        .await;
+    let w: Workflow = t.wait("release", "waiting", waits_for_approval).await;
+    t.expect_events(
+        W,
+        &[
+            ("Normal", "Created", "created OpsChain workflow"),
+            ("Normal", "RunStarted", "for run token \"r1\""),
+            ("Warning", "WaitingForApproval", "is waiting for step"),
+        ],
+    )
+    .await;
+    t.events("project.converge.dev/proj").await;
+    latest_run(&w)
+}
+
+/// Progressing because its latest run waits for a person (not merely because it runs: the
+/// run is read as started before it is read as waiting).
+fn waits_for_approval(w: &Workflow) -> bool {
+    ready_reason(w, "Progressing")
+        && w.status
+            .as_ref()
+            .and_then(|s| s.last_run.as_ref())
+            .is_some_and(|r| r.waiting_step.is_some())
+}
+
 /// Deleting a Workflow and its Project while a run Converge started waits for approval: the
 /// run is resolved by run.onDelete, so the Project's archive (which OpsChain refuses while an
 /// activity waits) completes. Wait: the deletion waits, says so, and goes on once a person
@@ -351,21 +374,12 @@ async fn opschain_deletion_resolves_waiting_runs() {
     let p = "project.converge.dev/proj";
 
     // 1. A run waiting for approval, run.onDelete: Wait for up to 10 minutes.
-    opschain_project(&t, code).await;
-    t.apply(&release(
+    let r1 = waiting_run(
+        &mut t,
         code,
-        "release-managers",
-        json!({"run": {"token": "r1", "onDelete": "Wait", "onDeleteTimeout": "10m"}}),
-    ))
+        json!({"token": "r1", "onDelete": "Wait", "onDeleteTimeout": "10m"}),
+    )
     .await;
-    let w: Workflow = t
-        .wait("release", "waiting", |w: &Workflow| {
-            ready_reason(w, "Progressing")
-        })
-        .await;
-    let r1 = latest_run(&w);
-    t.events(W).await;
-    t.events(p).await;
 
     // 2. Both deleted: the Workflow waits for its run, and says so; the Project waits for it.
     t.delete("workflow/release").await;
@@ -426,21 +440,7 @@ async fn opschain_deletion_resolves_waiting_runs() {
 
     // 4. Again with the default (Cancel): the waiting run is cancelled, both go at once.
     let code2 = "tl_wf_delete2";
-    opschain_project(&t, code2).await;
-    t.apply(&release(
-        code2,
-        "release-managers",
-        json!({"run": {"token": "r1"}}),
-    ))
-    .await;
-    let w: Workflow = t
-        .wait("release", "waiting", |w: &Workflow| {
-            ready_reason(w, "Progressing")
-        })
-        .await;
-    let r = latest_run(&w);
-    t.events(W).await;
-    t.events(p).await;
+    let r = waiting_run(&mut t, code2, json!({"token": "r1"})).await;
     t.delete("workflow/release").await;
     t.delete("project/proj").await;
     t.wait_gone::<Workflow>("release").await;
@@ -511,16 +511,7 @@ fn cycloid_workflow(token: Option<&str>) -> Value {
 async fn cycloid_workflow_timeline() {
     let mut t = Timeline::start("tl-workflow-cycloid", &["cycloid"]).await;
     let b = "workflow.converge.dev/build";
-    t.apply(&manifest(
-        "Project",
-        "shop",
-        json!({"connectionRef": {"name": "cycloid"},
-               "cycloid": {"canonical": "tl-wf-shop", "name": "Shop",
-                           "configRepositoryCanonical": "acme-config",
-                           "environments": [{"canonical": "staging"}]}}),
-    ))
-    .await;
-    t.wait::<Project>("shop", "Ready", ready).await;
+    cycloid_shop(&t, "tl-wf-shop").await;
     t.apply(&cycloid_job_component(false)).await;
     t.wait::<Component>("api", "Ready", ready).await;
     let at = ComponentPath::new("tl-wf-shop", "staging", "tl-wf-api");
