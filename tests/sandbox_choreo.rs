@@ -1283,3 +1283,52 @@ async fn rate_limits_and_injected_faults_answer_in_the_choreo_envelope() {
     assert_eq!(counts["POST /api/v1/organizations/{orgId}/projects"], 1);
     assert_eq!(counts["GET /api/v1/organizations"], 3);
 }
+
+/// `/_sandbox/holds` keeps the builds of a commit InProgress, whatever the step delay, until
+/// released; other builds are not held.
+#[tokio::test]
+async fn a_held_build_stays_in_progress_until_released() {
+    let c = start(Timing::INSTANT).await;
+    let component = c.component("storefront", "orders-service").await;
+    let hold = json!({"match": "abcd123"});
+    assert_eq!(
+        c.admin_send(reqwest::Method::POST, "/holds", hold).await,
+        StatusCode::NO_CONTENT
+    );
+    let held = c
+        .build(&component, json!({ "commitHash": "abcd1234" }))
+        .await;
+    let free = c
+        .build(&component, json!({ "commitHash": "1234abc" }))
+        .await;
+    assert_eq!(held["status"], "InProgress");
+    assert_eq!(free["status"], "Success");
+    let (_, list) = c.get(&format!("{component}/builds")).await;
+    let status_of = |b: &Value| {
+        list["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == b["id"])
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status_of(&held), "InProgress");
+    let (status, body) = c.deploy(&component, &held, DEVELOPMENT).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    assert_eq!(
+        c.admin_send(reqwest::Method::DELETE, "/holds?match=abcd123", json!({}))
+            .await,
+        StatusCode::NO_CONTENT
+    );
+    let (_, list) = c.get(&format!("{component}/builds")).await;
+    let released = list["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == held["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(released["status"], "Success");
+}
