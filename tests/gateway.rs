@@ -1309,3 +1309,38 @@ async fn canary_timeline_rollback_rearm_rerun_and_delete() {
             .is_not_found()
     );
 }
+
+/// The progressive delivery example under `converge local`: each check printed as it comes, the
+/// step that fails, the rollback, and an exit code that says an object is not Ready.
+#[test]
+fn the_rollback_example_rolls_back_under_converge_local() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/progressive-delivery/rollback.yaml.example");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_converge"))
+        .args(["local", "--step-delay", "0s", "--timeout", "3m", "-f"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let mut at = 0;
+    for line in [
+        "GatewayApplication/payments  CanaryStarted: start canary release payments-v2 at step 1/3 (5%), sending traffic to v2",
+        "GatewayApplication/payments  CanaryAnalysis: canary release payments-v2 at step 1/3 (5%): check 1 passed: requests ",
+        "GatewayApplication/payments  CanaryAdvanced: advance canary release payments-v2 to step 2/3 (25%) after its checks passed",
+        "warning CanaryAnalysis: canary release payments-v2 at step 2/3 (25%): check 1 failed: failureRate 25% (max 10%)",
+        "GatewayApplication/payments  CanaryAborted: abort canary release payments-v2 at step 2/3 (25%) because failureRate 25% (max 10%): traffic goes back to v1",
+    ] {
+        let found = stdout[at..]
+            .find(line)
+            .unwrap_or_else(|| panic!("no {line:?} after the lines before it:\n{stdout}"));
+        at += found + line.len();
+    }
+    assert!(!stdout.contains("CanaryPromoted"), "{stdout}");
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("GatewayApplication/payments "))
+        .unwrap_or_else(|| panic!("no table row:\n{stdout}"));
+    assert!(row.contains("CanaryAnalysisFailed"), "{row}");
+    assert!(stdout.contains("1/2 Ready"), "{stdout}");
+}

@@ -610,7 +610,8 @@ async fn a_canary_rolled_back_or_paused_by_its_analysis_reads_failed() {
     )
     .await;
     assert!(
-        r.kstatus_message.contains("by its analysis: failureRate 50% (max 5%)"),
+        r.kstatus_message
+            .contains("by its analysis: failureRate 50% (max 5%)"),
         "{r:#?}"
     );
 
@@ -624,7 +625,13 @@ async fn a_canary_rolled_back_or_paused_by_its_analysis_reads_failed() {
     assert!(put.status().is_success());
     apply(&client, ns, judged_canary("paused", "v2.internal")).await;
     wait_reason(&api, "paused", "Stalled", "CanaryPaused").await;
-    assert_reads((ns, "gatewayapplications", "paused"), "Failed", "Degraded", false).await;
+    assert_reads(
+        (ns, "gatewayapplications", "paused"),
+        "Failed",
+        "Degraded",
+        false,
+    )
+    .await;
 
     // abort: true declares what happened: the object matches its spec again.
     let mut acknowledged = judged_canary("rolled-back", "v2.invalid");

@@ -45,12 +45,11 @@ pub struct Settings {
 }
 
 fn duration(text: Option<&str>, default: Duration) -> Duration {
-    text.and_then(|t| {
-        // Checked: a manifest's "1e300s" must not panic `Duration::from_secs_f64`.
-        let secs = crate::common::duration::parse(t).ok()?.as_secs_f64();
-        Some(Duration::from_secs_f64(secs.min(LONGEST.as_secs_f64())))
-    })
-    .unwrap_or(default)
+    // The CRD bounds these strings to 16 characters, which `parse` turns into durations it
+    // can represent; beyond a week they are taken as a week.
+    text.and_then(|t| crate::common::duration::parse(t).ok())
+        .map(|d| d.min(LONGEST))
+        .unwrap_or(default)
 }
 
 impl Settings {
@@ -78,7 +77,7 @@ impl Settings {
     }
 
     /// How long after a failed attempt the provider is asked again.
-    fn fault_retry(&self) -> Duration {
+    pub fn fault_retry(&self) -> Duration {
         self.interval.min(FAULT_RETRY)
     }
 }
@@ -156,6 +155,17 @@ pub fn of_step(recorded: Option<&AnalysisStatus>, step: usize) -> AnalysisStatus
             step: step as i32,
             ..Default::default()
         },
+    }
+}
+
+/// Whether the provider has failed for faultTimeout: the canary is paused.
+pub fn paused(s: &Settings, a: &AnalysisStatus) -> bool {
+    match (
+        parse(a.fault_since.as_deref()),
+        parse(a.last_check_at.as_deref()),
+    ) {
+        (Some(since), Some(last)) => last.duration_since(since).unsigned_abs() >= s.fault_timeout,
+        _ => false,
     }
 }
 

@@ -712,6 +712,15 @@ impl<'a> Decision<'a> {
         let measured = self.measured.filter(|m| m.step == p.step);
         let Some(m) = measured else {
             let next = analysis::next_check(s, &before, p.started);
+            let wait = until(self.now, next);
+            if let Some(f) = before
+                .fault
+                .clone()
+                .filter(|_| analysis::paused(s, &before))
+            {
+                // Paused, between two attempts: still paused.
+                return self.paused(p, before, &f, s, wait, Vec::new());
+            }
             let said = match &before.fault {
                 Some(f) => format!("metrics unavailable: {f}; asking again"),
                 None if before.checks == 0 => "first check".to_string(),
@@ -721,7 +730,6 @@ impl<'a> Decision<'a> {
                     analysis::summary(&before)
                 ),
             };
-            let wait = until(self.now, next);
             let said = format!("{said} in {}s", wait.as_secs());
             return self.hold(p, Some((before, said, wait)), Vec::new());
         };
@@ -807,20 +815,7 @@ impl<'a> Decision<'a> {
                     ));
                 }
                 if paused {
-                    let mut plan = self.hold(p, Some((a, String::new(), s.interval)), notes);
-                    plan.status.phase = PAUSED.to_string();
-                    plan.message = format!(
-                        "canary release {} paused at {here}: metrics unavailable for over {}s: {message}. \
-                         It stays at {}% and resumes when the provider answers (asked every {}s); \
-                         set abort: true to roll back",
-                        canary.name,
-                        s.fault_timeout.as_secs(),
-                        weight(canary, p.step),
-                        s.interval.as_secs()
-                    );
-                    plan.status.message = Some(plan.message.clone());
-                    plan.stalled = Some(reason::CANARY_PAUSED);
-                    return plan;
+                    return self.paused(p, a, &message, s, next, notes);
                 }
                 let said = format!(
                     "metrics unavailable: {message}; asking again in {}s",
@@ -829,6 +824,35 @@ impl<'a> Decision<'a> {
                 self.hold(p, Some((a, said, next)), notes)
             }
         }
+    }
+
+    /// Paused at the step's weight because the metrics have been unavailable for
+    /// faultTimeout: Stalled, and asked again at `recheck`.
+    fn paused(
+        &self,
+        p: &Position,
+        a: AnalysisStatus,
+        fault: &str,
+        s: &Settings,
+        recheck: Duration,
+        notes: Vec<Note>,
+    ) -> Plan {
+        let canary = self.canary;
+        let mut plan = self.hold(p, Some((a, String::new(), recheck)), notes);
+        plan.status.phase = PAUSED.to_string();
+        plan.message = format!(
+            "canary release {} paused at {}: metrics unavailable for over {}s: {fault}. \
+             It stays at {}% and resumes when the provider answers (asked every {}s); \
+             set abort: true to roll back",
+            canary.name,
+            label(canary, p.step),
+            s.fault_timeout.as_secs(),
+            weight(canary, p.step),
+            s.fault_retry().as_secs()
+        );
+        plan.status.message = Some(plan.message.clone());
+        plan.stalled = Some(reason::CANARY_PAUSED);
+        plan
     }
 
     fn resumed(&self) -> Note {
@@ -1476,6 +1500,11 @@ mod tests {
         assert_eq!(plan.status.phase, PAUSED);
         assert_eq!(plan.status.weight, 10, "the canary keeps its weight");
         assert!(plan.message.starts_with("canary release v2-rollout paused at step 1/3 (10%): metrics unavailable for over 60s"), "{}", plan.message);
+        // Between two attempts it stays paused.
+        let between = run(&c, Some(&r), Some(&plan.status), 95);
+        assert_eq!(between.stalled, Some(reason::CANARY_PAUSED));
+        assert_eq!(between.status.phase, PAUSED);
+        assert_eq!(between.write, None);
         // The provider answers again: the analysis goes on, and advances.
         let plan = decide_with(
             &c,

@@ -296,12 +296,12 @@ pub struct CanaryAnalysis {
     pub provider: MetricsProvider,
     /// Time between two checks (default 30s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = DURATION))]
+    #[schemars(length(max = 16), regex(pattern = DURATION))]
     pub interval: Option<String>,
     /// The traffic a check judges: the last `window` (default: the interval), never from
     /// before the step began.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = DURATION))]
+    #[schemars(length(max = 16), regex(pattern = DURATION))]
     pub window: Option<String>,
     /// Failed requests, as a percentage of all requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -321,7 +321,7 @@ pub struct CanaryAnalysis {
     /// the canary pauses at its weight with a message (default 5m). It resumes when the
     /// provider answers again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = DURATION))]
+    #[schemars(length(max = 16), regex(pattern = DURATION))]
     pub fault_timeout: Option<String>,
 }
 
@@ -404,7 +404,7 @@ pub struct FailureRateCheck {
 #[serde(rename_all = "camelCase")]
 pub struct LatencyCheck {
     /// The highest acceptable latency, such as 500ms.
-    #[schemars(regex(pattern = DURATION))]
+    #[schemars(length(max = 16), regex(pattern = DURATION))]
     pub max: String,
     /// The percentile judged, 1 to 100 (default 99). Prometheus only: API7 reports one
     /// latency figure.
