@@ -34,10 +34,24 @@ fn cut(s: &str) -> String {
     out
 }
 
+/// The address as messages show it: without any user or password it carries.
+fn shown(address: &str) -> String {
+    match reqwest::Url::parse(address) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.as_str().trim_end_matches('/').to_string()
+        }
+        Err(_) => "the configured address".to_string(),
+    }
+}
+
 /// Runs an instant query at `time` against the server at `address`; the sample values of the
-/// answer (empty when the query selects nothing).
+/// answer (empty when the query selects nothing). Messages never quote credentials in the
+/// address.
 pub async fn query(address: &str, promql: &str, time: Timestamp) -> Result<Vec<f64>, String> {
     let url = format!("{}/api/v1/query", address.trim_end_matches('/'));
+    let address = shown(address);
     let time = format!("{:.3}", time.as_millisecond() as f64 / 1000.0);
     let response = HTTP
         .get(&url)
@@ -52,14 +66,20 @@ pub async fn query(address: &str, promql: &str, time: Timestamp) -> Result<Vec<f
                     QUERY_TIMEOUT.as_secs()
                 )
             } else {
-                format!("Prometheus at {address} cannot be reached: {e}")
+                // Without the URL: it may carry credentials.
+                format!(
+                    "Prometheus at {address} cannot be reached: {}",
+                    e.without_url()
+                )
             }
         })?;
     let status = response.status();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| format!("Prometheus at {address}: reading the answer: {e}"))?;
+    let body = response.bytes().await.map_err(|e| {
+        format!(
+            "Prometheus at {address}: reading the answer: {}",
+            e.without_url()
+        )
+    })?;
     let json: Option<Value> = serde_json::from_slice(&body).ok();
     if !status.is_success() {
         let why = json
@@ -167,6 +187,12 @@ mod tests {
         assert!(samples(&json!({"resultType": "matrix", "result": {}})).is_err());
     }
 
+    #[test]
+    fn addresses_are_shown_without_credentials() {
+        assert_eq!(shown("http://u:secret@prom:9090/"), "http://prom:9090");
+        assert_eq!(shown("not a url"), "the configured address");
+    }
+
     #[tokio::test]
     async fn an_unreachable_server_is_a_message() {
         // A port nothing listens on: bind one, then close it.
@@ -175,9 +201,14 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let e = query(&format!("http://127.0.0.1:{port}"), "up", Timestamp::now())
-            .await
-            .unwrap_err();
+        let e = query(
+            &format!("http://user:hunter2@127.0.0.1:{port}"),
+            "up",
+            Timestamp::now(),
+        )
+        .await
+        .unwrap_err();
         assert!(e.contains("cannot be reached"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
     }
 }

@@ -282,4 +282,11 @@ pub fn decode_every_way(body: &[u8]) -> usize {
         + accepts::<Envelope<Page<Application>>>(body)
         + accepts::<Envelope<Page<Api>>>(body)
         + accepts::<Envelope<Page<CanaryRelease>>>(body)
+        // The metrics payload, read as a Prometheus query result.
+        + usize::from(
+            serde_json::from_slice::<Envelope<serde_json::Value>>(body)
+                .ok()
+                .and_then(|e| e.payload)
+                .is_some_and(|p| super::prometheus::samples(&p).is_ok()),
+        )
 }
