@@ -1344,3 +1344,131 @@ fn the_rollback_example_rolls_back_under_converge_local() {
     assert!(row.contains("CanaryAnalysisFailed"), "{row}");
     assert!(stdout.contains("1/2 Ready"), "{stdout}");
 }
+
+/// Get Cluster Metrics as the API7 sandbox serves it, over HTTP: the documented parameters
+/// (required start, end and step; app_id, api_id, instance_id filters), the envelope, and
+/// values from the simulated traffic per application and version.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sandbox_serves_cluster_metrics_from_simulated_traffic() {
+    let ns = "gw-metrics";
+    let name = "gw-metrics";
+    let (client, api) = setup(ns).await;
+    traffic(json!({"application": name, "requestsPerSecond": 20})).await;
+    traffic(json!({"application": name, "version": "v2", "failureRate": 0.5, "latencyMs": 100}))
+        .await;
+    let canary = json!({"name": "to-v2", "upstreamVersion": "v2",
+        "steps": [{"weight": 25, "pause": "1h"}, {"weight": 100}]});
+    apply(&client, ns, manifest(name, json!({"canary": canary}))).await;
+    let g = wait_until(&api, name, "at 25%", SECS, |g| {
+        canary_status(g).is_some_and(|c| c.weight == 25)
+    })
+    .await;
+    let id = app_id(&g);
+    let apis = g.status.as_ref().unwrap().apis.clone();
+    // Let a few seconds of traffic accumulate at this split.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let http = reqwest::Client::new();
+    let end = jiff::Timestamp::now();
+    let start = end - jiff::SignedDuration::from_secs(2);
+    let get = |metric: &str, query: Vec<(&str, String)>| {
+        http.get(format!(
+            "{}/api/v1/clusters/2001/metrics/{metric}",
+            env().endpoint("api7")
+        ))
+        .bearer_auth("sandbox-api7-token")
+        .query(&query)
+        .send()
+    };
+    let window = |extra: &[(&'static str, String)]| {
+        let mut q = vec![
+            ("start", start.to_string()),
+            ("end", end.to_string()),
+            ("step", "2".to_string()),
+            ("app_id", id.clone()),
+        ];
+        q.extend(extra.iter().cloned());
+        q
+    };
+    let values = |body: &Value| converge::clients::prometheus::samples(&body["payload"]).unwrap();
+
+    // 20 requests/s, 5 of them to v2, which fails half: over 2 s, 40 requests and 5 failures;
+    // latency weighted by requests: (15 * 20 + 5 * 100) / 20 = 40 ms.
+    let r = get("api-requests", window(&[])).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], json!({"code": 0, "message": "OK"}));
+    assert_eq!(body["payload"]["resultType"], "matrix");
+    assert_eq!(
+        body["payload"]["result"][0]["metric"]["app_id"],
+        id.as_str()
+    );
+    assert_eq!(values(&body), vec![40.0]);
+    let body: Value = get("api-failure-requests", window(&[]))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(values(&body), vec![5.0]);
+    let body: Value = get("api-latency", window(&[]))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(values(&body), vec![40.0]);
+    let body: Value = get("api-status-dist", window(&[]))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let codes: Vec<&str> = body["payload"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["metric"]["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["200", "500"]);
+    // One API of two takes half; no gateway instance matches.
+    let body: Value = get("api-requests", window(&[("api_id", apis[0].id.clone())]))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(values(&body), vec![20.0]);
+    let body: Value = get("api-requests", window(&[("instance_id", "gw-1".into())]))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(values(&body), Vec::<f64>::new());
+
+    // The documented parameters are checked, in the envelope.
+    for (metric, query, says) in [
+        (
+            "api-requests",
+            vec![("end", end.to_string()), ("step", "2".into())],
+            "start in query is required",
+        ),
+        (
+            "api-requests",
+            window(&[("step", "0".into())]),
+            "step in query should be greater than or equal to 1",
+        ),
+        (
+            "api-nothing",
+            window(&[]),
+            "metric_type in path should be one of",
+        ),
+    ] {
+        let r = get(metric, query).await.unwrap();
+        assert_eq!(r.status(), 400);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["status"]["code"], 2);
+        assert!(body["error"].as_str().unwrap().contains(says), "{body}");
+    }
+    delete_and_wait(&api, name).await;
+}
