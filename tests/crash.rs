@@ -96,6 +96,15 @@ fn kill(child: &mut Child) {
 }
 
 async fn creates(sandbox: &str, path: &str) -> usize {
+    calls(sandbox)
+        .await
+        .iter()
+        .filter(|(method, p)| method == "POST" && p.ends_with(path))
+        .count()
+}
+
+/// The sandbox's call log, in order: (method, path).
+async fn calls(sandbox: &str) -> Vec<(String, String)> {
     let calls: Vec<Value> = reqwest::get(format!("{sandbox}/_sandbox/calls"))
         .await
         .unwrap()
@@ -104,8 +113,57 @@ async fn creates(sandbox: &str, path: &str) -> usize {
         .unwrap();
     calls
         .iter()
-        .filter(|c| c["method"] == "POST" && c["path"].as_str().unwrap().ends_with(path))
-        .count()
+        .map(|c| {
+            (
+                c["method"].as_str().unwrap().to_string(),
+                c["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Namespace `ns` with a PlatformConnection named `platform` to that sandbox; the sandbox's
+/// base URL (for its admin routes).
+async fn connect(
+    client: &kube::Client,
+    sandboxes: &converge::sandbox::all::Sandboxes,
+    ns: &str,
+    platform: &str,
+) -> String {
+    let (_, sandbox, endpoint) = sandboxes
+        .endpoints()
+        .into_iter()
+        .find(|e| e.0 == platform)
+        .unwrap();
+    namespace(client, ns).await;
+    let secret = format!("{platform}-credentials");
+    put_secret(client, ns, &secret, credentials(platform)).await;
+    apply(
+        client,
+        ns,
+        json!({"apiVersion": "converge.dev/v1alpha1", "kind": "PlatformConnection",
+               "metadata": {"name": platform},
+               "spec": connection_spec(platform, &endpoint, &secret)}),
+    )
+    .await;
+    sandbox
+}
+
+/// The shared control plane with the CRDs, fresh sandboxes, a client and a log directory.
+async fn world() -> (
+    &'static controlplane::ControlPlane,
+    converge::sandbox::all::Sandboxes,
+    kube::Client,
+    tempfile::TempDir,
+) {
+    let cp = controlplane::shared().await;
+    install_crds(cp);
+    let sandboxes =
+        converge::sandbox::all::Sandboxes::start(converge::sandbox::all::Options::ephemeral())
+            .await
+            .unwrap();
+    let client = cp.client().await.unwrap();
+    (cp, sandboxes, client, tempfile::tempdir().unwrap())
 }
 
 async fn api(client: &kube::Client, ns: &str, kind: &str) -> Api<DynamicObject> {
@@ -125,33 +183,11 @@ fn ready(o: &DynamicObject) -> bool {
 
 #[tokio::test]
 async fn a_controller_killed_after_a_create_does_not_create_twice() {
-    let cp = controlplane::shared().await;
-    install_crds(cp);
-    let sandboxes =
-        converge::sandbox::all::Sandboxes::start(converge::sandbox::all::Options::ephemeral())
-            .await
-            .unwrap();
-    let client = cp.client().await.unwrap();
-    let logs = tempfile::tempdir().unwrap();
+    let (cp, sandboxes, client, logs) = world().await;
 
     for case in cases() {
-        let (_, sandbox, endpoint) = sandboxes
-            .endpoints()
-            .into_iter()
-            .find(|e| e.0 == case.platform)
-            .unwrap();
         let ns = format!("crash-{}", case.platform);
-        namespace(&client, &ns).await;
-        let secret = format!("{}-credentials", case.platform);
-        put_secret(&client, &ns, &secret, credentials(case.platform)).await;
-        apply(
-            &client,
-            &ns,
-            json!({"apiVersion": "converge.dev/v1alpha1", "kind": "PlatformConnection",
-                   "metadata": {"name": case.platform},
-                   "spec": connection_spec(case.platform, &endpoint, &secret)}),
-        )
-        .await;
+        let sandbox = connect(&client, &sandboxes, &ns, case.platform).await;
         apply(
             &client,
             &ns,
@@ -233,51 +269,11 @@ async fn a_controller_killed_after_a_create_does_not_create_twice() {
     }
 }
 
-/// The sandbox's call log, in order: (method, path).
-async fn calls(sandbox: &str) -> Vec<(String, String)> {
-    let calls: Vec<Value> = reqwest::get(format!("{sandbox}/_sandbox/calls"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    calls
-        .iter()
-        .map(|c| {
-            (
-                c["method"].as_str().unwrap().to_string(),
-                c["path"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_controller_killed_in_the_middle_of_an_analysis_resumes_it() {
-    let cp = controlplane::shared().await;
-    install_crds(cp);
-    let sandboxes =
-        converge::sandbox::all::Sandboxes::start(converge::sandbox::all::Options::ephemeral())
-            .await
-            .unwrap();
-    let client = cp.client().await.unwrap();
-    let logs = tempfile::tempdir().unwrap();
-    let (_, sandbox, endpoint) = sandboxes
-        .endpoints()
-        .into_iter()
-        .find(|e| e.0 == "api7")
-        .unwrap();
+    let (cp, sandboxes, client, logs) = world().await;
     let ns = "crash-canary";
-    namespace(&client, ns).await;
-    put_secret(&client, ns, "api7-credentials", credentials("api7")).await;
-    apply(
-        &client,
-        ns,
-        json!({"apiVersion": "converge.dev/v1alpha1", "kind": "PlatformConnection",
-               "metadata": {"name": "api7"},
-               "spec": connection_spec("api7", &endpoint, "api7-credentials")}),
-    )
-    .await;
+    let sandbox = connect(&client, &sandboxes, ns, "api7").await;
     // Three steps without pauses: each ends with its first passing check, a second after it
     // began. The failpoint lets the first check (step 1) through and holds the second (step 2)
     // right after it measured.

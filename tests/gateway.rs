@@ -627,6 +627,18 @@ fn analysis_of(g: &GatewayApplication) -> &AnalysisStatus {
         .expect("status has the analysis")
 }
 
+/// The release "to-v2" of application `id` ended at `percent` without promotion: v1 is still
+/// the default version (read through API7's API).
+async fn assert_rolled_back(id: &str, percent: u8) {
+    let r = release(id, "to-v2").await.unwrap();
+    assert_eq!(
+        (r.spec.state.as_str(), r.spec.percent),
+        ("finished", Some(percent))
+    );
+    let app = api7().get_application(id).await.unwrap();
+    assert_eq!(app.spec.default_upstream_version, "v1");
+}
+
 fn ready_message(g: &GatewayApplication) -> String {
     condition(g, "Ready").map(|c| c.message).unwrap_or_default()
 }
@@ -771,13 +783,7 @@ async fn a_failing_canary_is_aborted_at_the_step_that_fails_with_traffic_restore
 
     // The platform: the release ended at 50% without promotion, and the application's traffic
     // is healthy again (nothing goes to v2), read through API7's own operations.
-    let r = release(&id, "to-v2").await.unwrap();
-    assert_eq!(
-        (r.spec.state.as_str(), r.spec.percent),
-        ("finished", Some(50))
-    );
-    let app = api7().get_application(&id).await.unwrap();
-    assert_eq!(app.spec.default_upstream_version, "v1");
+    assert_rolled_back(&id, 50).await;
     let (requests, failures) = app_traffic(&id, 2).await;
     assert!(requests > 0.0 && failures == 0.0, "{requests} {failures}");
 
@@ -813,20 +819,7 @@ async fn an_idle_canary_is_not_promoted() {
         ),
         ("requests", "0", "min 5")
     );
-    let r = release(&id, "to-v2").await.unwrap();
-    assert_eq!(
-        (r.spec.state.as_str(), r.spec.percent),
-        ("finished", Some(10))
-    );
-    assert_eq!(
-        api7()
-            .get_application(&id)
-            .await
-            .unwrap()
-            .spec
-            .default_upstream_version,
-        "v1"
-    );
+    assert_rolled_back(&id, 10).await;
     let printed = kubectl_events(ns, name).await;
     assert!(
         printed.contains("check 1 failed: requests 0 (min 5) (1 of 2 failed checks allowed)"),
@@ -1109,20 +1102,7 @@ async fn the_prometheus_provider_judges_the_canary_version_from_a_real_prometheu
         ("failureRate", "50%", 0)
     );
     let id = app_id(&g);
-    let r = release(&id, "to-v2").await.unwrap();
-    assert_eq!(
-        (r.spec.state.as_str(), r.spec.percent),
-        ("finished", Some(20))
-    );
-    assert_eq!(
-        api7()
-            .get_application(&id)
-            .await
-            .unwrap()
-            .spec
-            .default_upstream_version,
-        "v1"
-    );
+    assert_rolled_back(&id, 20).await;
     let printed = kubectl_events(ns, "gw-prom-bad").await;
     assert!(
         printed.contains("because failureRate 50% (max 5%)"),
@@ -1390,6 +1370,10 @@ async fn the_sandbox_serves_cluster_metrics_from_simulated_traffic() {
         q
     };
     let values = |body: &Value| converge::clients::prometheus::samples(&body["payload"]).unwrap();
+    let answer = |metric: &'static str, query: Vec<(&'static str, String)>| {
+        let sent = get(metric, query);
+        async move { sent.await.unwrap().json::<Value>().await.unwrap() }
+    };
 
     // 20 requests/s, 5 of them to v2, which fails half: over 2 s, 40 requests and 5 failures;
     // latency weighted by requests: (15 * 20 + 5 * 100) / 20 = 40 ms.
@@ -1403,26 +1387,11 @@ async fn the_sandbox_serves_cluster_metrics_from_simulated_traffic() {
         id.as_str()
     );
     assert_eq!(values(&body), vec![40.0]);
-    let body: Value = get("api-failure-requests", window(&[]))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = answer("api-failure-requests", window(&[])).await;
     assert_eq!(values(&body), vec![5.0]);
-    let body: Value = get("api-latency", window(&[]))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = answer("api-latency", window(&[])).await;
     assert_eq!(values(&body), vec![40.0]);
-    let body: Value = get("api-status-dist", window(&[]))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = answer("api-status-dist", window(&[])).await;
     let codes: Vec<&str> = body["payload"]["result"]
         .as_array()
         .unwrap()
@@ -1431,19 +1400,9 @@ async fn the_sandbox_serves_cluster_metrics_from_simulated_traffic() {
         .collect();
     assert_eq!(codes, ["200", "500"]);
     // One API of two takes half; no gateway instance matches.
-    let body: Value = get("api-requests", window(&[("api_id", apis[0].id.clone())]))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = answer("api-requests", window(&[("api_id", apis[0].id.clone())])).await;
     assert_eq!(values(&body), vec![20.0]);
-    let body: Value = get("api-requests", window(&[("instance_id", "gw-1".into())]))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = answer("api-requests", window(&[("instance_id", "gw-1".into())])).await;
     assert_eq!(values(&body), Vec::<f64>::new());
 
     // The documented parameters are checked, in the envelope.

@@ -317,10 +317,51 @@ pub fn summary(a: &AnalysisStatus) -> String {
         .join(", ")
 }
 
+/// Measurements for the tests of this module and of `canary`.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    pub fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + secs).unwrap()
+    }
+
+    pub fn measured(
+        step: usize,
+        secs: i64,
+        requests: f64,
+        failures: f64,
+        latency: Option<f64>,
+    ) -> Measured {
+        Measured {
+            step,
+            at: at(secs),
+            result: Measurement::Values(Values {
+                requests,
+                failures,
+                latency_ms: latency,
+            }),
+        }
+    }
+
+    pub fn fault(step: usize, secs: i64) -> Measured {
+        Measured {
+            step,
+            at: at(secs),
+            result: Measurement::Fault("HTTP 503 (service unavailable)".into()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::fixtures::{at, fault};
     use super::*;
     use serde_json::json;
+
+    fn measured(step: usize, secs: i64, requests: f64, failures: f64, latency: f64) -> Measured {
+        fixtures::measured(step, secs, requests, failures, Some(latency))
+    }
 
     fn settings(extra: serde_json::Value) -> Settings {
         let mut a = json!({"provider": {"api7": {}}, "interval": "10s",
@@ -329,30 +370,6 @@ mod tests {
             a[k] = v.clone();
         }
         Settings::of(&serde_json::from_value(a).unwrap())
-    }
-
-    fn at(secs: i64) -> Timestamp {
-        Timestamp::from_second(1_700_000_000 + secs).unwrap()
-    }
-
-    fn measured(step: usize, secs: i64, requests: f64, failures: f64, latency: f64) -> Measured {
-        Measured {
-            step,
-            at: at(secs),
-            result: Measurement::Values(Values {
-                requests,
-                failures,
-                latency_ms: Some(latency),
-            }),
-        }
-    }
-
-    fn fault(step: usize, secs: i64) -> Measured {
-        Measured {
-            step,
-            at: at(secs),
-            result: Measurement::Fault("HTTP 503".into()),
-        }
     }
 
     #[test]
@@ -431,7 +448,7 @@ mod tests {
         assert_eq!(
             o,
             Outcome::Fault {
-                message: "HTTP 503".into(),
+                message: "HTTP 503 (service unavailable)".into(),
                 paused: false
             }
         );

@@ -918,7 +918,7 @@ pub fn retire(release: &CanaryRelease) -> Option<Write> {
 mod tests {
     use super::*;
     use crate::clients::api7::EntityStatus;
-    use crate::gateway::analysis::{Measurement, Values};
+    use crate::gateway::analysis::fixtures::{at, fault};
     use serde_json::json;
 
     fn canary() -> Canary {
@@ -944,10 +944,6 @@ mod tests {
         let mut c = canary();
         c.analysis = Some(serde_json::from_value(a).unwrap());
         c
-    }
-
-    fn at(secs: i64) -> Timestamp {
-        Timestamp::from_second(1_700_000_000 + secs).unwrap()
     }
 
     fn release(state: CanaryState, percent: u8, updated: i64) -> CanaryRelease {
@@ -1006,23 +1002,7 @@ mod tests {
     }
 
     fn measured(step: usize, secs: i64, requests: f64, failures: f64) -> Measured {
-        Measured {
-            step,
-            at: at(secs),
-            result: Measurement::Values(Values {
-                requests,
-                failures,
-                latency_ms: None,
-            }),
-        }
-    }
-
-    fn fault(step: usize, secs: i64) -> Measured {
-        Measured {
-            step,
-            at: at(secs),
-            result: Measurement::Fault("HTTP 503 (service unavailable)".into()),
-        }
+        crate::gateway::analysis::fixtures::measured(step, secs, requests, failures, None)
     }
 
     #[test]
