@@ -353,7 +353,13 @@ impl<'a> Decision<'a> {
 
     /// How to run an aborted release again, given what the spec says now.
     fn how_to_rerun(&self, retry: i32) -> String {
-        if self.canary.abort == Some(true) {
+        let asked = retry_of(self.canary);
+        if self.canary.abort == Some(true) && asked != retry {
+            format!(
+                "It runs again from its first step once abort is removed (spec.canary.retry is \
+                 {asked})"
+            )
+        } else if self.canary.abort == Some(true) {
             format!(
                 "To run it again, remove abort and change spec.canary.retry (now {retry}), or \
                  declare a canary with a new name"
@@ -906,8 +912,9 @@ pub fn retire(release: &CanaryRelease) -> Option<Write> {
         Write::Update {
             id: release.id.clone(),
             what: format!(
-                "end canary release {}, no longer declared",
-                release.spec.name
+                "end canary release {} at {}%, no longer declared: traffic goes back to the default version",
+                release.spec.name,
+                release.spec.percent.unwrap_or(0)
             ),
             body,
         }
@@ -1143,6 +1150,31 @@ mod tests {
             "canary release v2-rollout aborted at step 2/3 (50%); traffic is on v1. It does not run \
              again by itself (abort: false does not restart it): change spec.canary.retry (now 0) to \
              run it again from its first step, or declare a canary with a new name"
+        );
+    }
+
+    #[test]
+    fn a_retry_asked_while_abort_is_declared_waits_for_abort_to_go() {
+        let mut c = canary();
+        c.abort = Some(true);
+        c.retry = Some(1);
+        let finished = release(CanaryState::Finished, 50, 5);
+        let mut aborted = rec(ABORTED, 1, 0);
+        aborted.retry = Some(0);
+        let plan = run(&c, Some(&finished), Some(&aborted), 9);
+        assert_eq!(plan.write, None);
+        assert!(
+            plan.message.ends_with(
+                "It runs again from its first step once abort is removed (spec.canary.retry is 1)"
+            ),
+            "{}",
+            plan.message
+        );
+        c.abort = None;
+        let plan = run(&c, Some(&finished), Some(&plan.status), 10);
+        assert!(
+            matches!(plan.write, Some(Write::Replace { .. })),
+            "{plan:?}"
         );
     }
 

@@ -286,7 +286,9 @@ mod tests {
         let plan = decide(&s, &observed, &Default::default(), None, now());
         assert_eq!(
             plan.changes(),
-            vec!["end canary release to-v2, no longer declared"]
+            vec![
+                "end canary release to-v2 at 10%, no longer declared: traffic goes back to the default version"
+            ]
         );
     }
 

@@ -2,9 +2,14 @@
 //! → decide (pure: `plan`, over `application`, `apis`, `canary`) → write what differs, in an
 //! order the platform accepts → status.
 //!
+//! A canary check that is due (`canary::due`) is measured before deciding (`metrics`), so the
+//! decision stays pure; the failpoint `canary-measured` holds a controller right after a
+//! measurement, for the crash tests.
+//!
 //! Write order: a release no longer declared is ended first (it may hold an upstream version
-//! the application update drops); then the application (which may add the canary's version or
-//! promote it); then the APIs; then the canary step.
+//! the application update drops); then a canary decision that must survive a crash is
+//! recorded in status (`canary::Plan::save_first`); then the application (which may add the
+//! canary's version or promote it); then the APIs; then the canary step.
 
 use super::analysis::Measured;
 use super::apis::ApiAction;
