@@ -1109,6 +1109,15 @@ async fn the_prometheus_provider_judges_the_canary_version_from_a_real_prometheu
         "{printed}"
     );
 
+    // A query Prometheus refuses is quoted as it says it (a fault: the canary would pause).
+    let refused = converge::clients::prometheus::query(&prom.url, "sum(", jiff::Timestamp::now())
+        .await
+        .unwrap_err();
+    assert!(
+        refused.starts_with("Prometheus answered HTTP 400: bad_data: "),
+        "{refused}"
+    );
+
     delete_and_wait(&api, "gw-prom-ok").await;
     delete_and_wait(&api, "gw-prom-bad").await;
     drop(prom);

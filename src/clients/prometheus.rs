@@ -50,20 +50,29 @@ fn shown(address: &str) -> String {
 /// answer (empty when the query selects nothing). Messages never quote credentials in the
 /// address.
 pub async fn query(address: &str, promql: &str, time: Timestamp) -> Result<Vec<f64>, String> {
+    query_within(address, promql, time, QUERY_TIMEOUT).await
+}
+
+async fn query_within(
+    address: &str,
+    promql: &str,
+    time: Timestamp,
+    timeout: Duration,
+) -> Result<Vec<f64>, String> {
     let url = format!("{}/api/v1/query", address.trim_end_matches('/'));
     let address = shown(address);
     let time = format!("{:.3}", time.as_millisecond() as f64 / 1000.0);
     let response = HTTP
         .get(&url)
         .query(&[("query", promql), ("time", time.as_str())])
-        .timeout(QUERY_TIMEOUT)
+        .timeout(timeout)
         .send()
         .await
         .map_err(|e| {
             if e.is_timeout() {
                 format!(
-                    "Prometheus at {address} did not answer within {}s",
-                    QUERY_TIMEOUT.as_secs()
+                    "Prometheus at {address} did not answer within {}ms",
+                    timeout.as_millis()
                 )
             } else {
                 // Without the URL: it may carry credentials.
@@ -191,6 +200,22 @@ mod tests {
     fn addresses_are_shown_without_credentials() {
         assert_eq!(shown("http://u:secret@prom:9090/"), "http://prom:9090");
         assert_eq!(shown("not a url"), "the configured address");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_does_not_answer_times_out() {
+        // A real socket that accepts and never answers.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", silent.local_addr().unwrap());
+        let held = tokio::spawn(async move {
+            let (_conn, _) = silent.accept().await.unwrap();
+            std::future::pending::<()>().await
+        });
+        let e = query_within(&address, "up", Timestamp::now(), Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(e.contains("did not answer within 300ms"), "{e}");
+        held.abort();
     }
 
     #[tokio::test]
