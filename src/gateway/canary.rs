@@ -744,6 +744,9 @@ impl<'a> Decision<'a> {
         let pause_end = analysis::add(p.started, p.hold);
         let next = until(self.now, analysis::next_check(s, &a, p.started));
         let mut notes = Vec::new();
+        if was_faulty && !matches!(outcome, Outcome::Fault { .. }) {
+            notes.push(self.resumed());
+        }
         let note = |warning: bool, reason: &'static str, message: String| Note {
             warning,
             reason,
@@ -765,13 +768,7 @@ impl<'a> Decision<'a> {
                     // The checks of the step just judged stay visible until the next one.
                     plan.status.analysis = Some(a);
                     plan.notes = notes;
-                    if was_faulty {
-                        plan.notes.push(self.resumed());
-                    }
                     return plan;
-                }
-                if was_faulty {
-                    notes.push(self.resumed());
                 }
                 let said = format!(
                     "check {} passed ({summary}); next check in {}s",
