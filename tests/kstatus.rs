@@ -582,3 +582,79 @@ async fn argocd_cm_covers_every_kind_and_patches_into_argocd_cm() {
         assert_eq!(merged["data"][key].as_str(), Some(lua.as_str()), "{key}");
     }
 }
+
+/// A GatewayApplication whose canary `steps` to v2 are judged on API7's metrics.
+fn judged_canary(name: &str, v2_host: &str) -> Value {
+    json!({"apiVersion": "converge.dev/v1alpha1", "kind": "GatewayApplication",
+        "metadata": {"name": name},
+        "spec": {"connectionRef": {"name": "api7"}, "name": name,
+            "hosts": [format!("{name}.acme.test")], "pathPrefix": format!("/{name}"),
+            "upstreams": [
+                {"version": "v1", "targets": [{"host": "v1.internal", "port": 8080}]},
+                {"version": "v2", "targets": [{"host": v2_host, "port": 8080}]}],
+            "defaultUpstreamVersion": "v1",
+            "canary": {"name": "to-v2", "upstreamVersion": "v2",
+                "steps": [{"weight": 50}, {"weight": 100}],
+                "analysis": {"provider": {"api7": {}}, "interval": "1s", "faultTimeout": "2s",
+                    "failureRate": {"max": 5}, "requests": {"min": 1}}}}})
+}
+
+/// A canary rolled back by its analysis needs a person: kstatus reads it Failed (not Current),
+/// Argo CD Degraded, and `kubectl wait` does not pass; so does a canary paused because its
+/// metrics cannot be read. Declaring the abort acknowledges the rollback: Current again.
+#[tokio::test]
+async fn a_canary_rolled_back_or_paused_by_its_analysis_reads_failed() {
+    env();
+    let client = client().await;
+    let ns = "kstatus-canary";
+    namespace(&client, ns).await;
+    connect(&client, ns, "api7").await;
+    let api = Api::<converge::gateway::crd::GatewayApplication>::namespaced(client.clone(), ns);
+
+    // v2's only target never resolves: every request sent there fails (502).
+    apply(&client, ns, judged_canary("rolled-back", "v2.invalid")).await;
+    wait_reason(&api, "rolled-back", "Stalled", "CanaryAnalysisFailed").await;
+    let r = assert_reads(
+        (ns, "gatewayapplications", "rolled-back"),
+        "Failed",
+        "Degraded",
+        false,
+    )
+    .await;
+    assert!(
+        r.kstatus_message
+            .contains("by its analysis: failureRate 50% (max 5%)"),
+        "{r:#?}"
+    );
+
+    // The metrics operation answers 503: the canary pauses at its weight.
+    let put = reqwest::Client::new()
+        .put(format!("{}/_sandbox/traffic", env().sandbox("api7")))
+        .json(&json!({"application": "paused", "metrics": "error"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    apply(&client, ns, judged_canary("paused", "v2.internal")).await;
+    wait_reason(&api, "paused", "Stalled", "CanaryPaused").await;
+    assert_reads(
+        (ns, "gatewayapplications", "paused"),
+        "Failed",
+        "Degraded",
+        false,
+    )
+    .await;
+
+    // abort: true declares what happened: the object matches its spec again.
+    let mut acknowledged = judged_canary("rolled-back", "v2.invalid");
+    acknowledged["spec"]["canary"]["abort"] = json!(true);
+    apply(&client, ns, acknowledged).await;
+    wait_ready(&api, "rolled-back").await;
+    assert_reads(
+        (ns, "gatewayapplications", "rolled-back"),
+        "Current",
+        "Healthy",
+        true,
+    )
+    .await;
+}

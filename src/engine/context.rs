@@ -125,6 +125,16 @@ impl<K: Managed> Cx<K> {
         self.nothing_deleted = Some(why.into());
     }
 
+    /// A Normal Event that is not a platform write (progress a person follows, such as the
+    /// values a canary check measured).
+    pub fn note(&mut self, reason: &'static str, message: impl Into<String>) {
+        self.notes.push(Note {
+            warning: false,
+            reason,
+            message: message.into(),
+        });
+    }
+
     /// A Warning Event that is not a write (something a person should know).
     pub fn warn(&mut self, reason: &'static str, message: impl Into<String>) {
         self.notes.push(Note {

@@ -67,6 +67,12 @@ pub trait Platform: Sized + Send + Sync + 'static {
     /// repositories, OpsChain project types...).
     fn default_seed(state: &mut Self::State);
 
+    /// Admin routes of this platform only (under `/_sandbox/`, without authentication), such
+    /// as API7's simulated traffic.
+    fn admin_routes() -> Router<Sandbox<Self>> {
+        Router::new()
+    }
+
     /// Adds seed data from the admin surface (`POST /_sandbox/seed`), in a shape the platform
     /// documents in its module. Returns a message for a 400 on bad input.
     fn seed(state: &mut Self::State, seed: serde_json::Value) -> Result<(), String>;
@@ -194,7 +200,10 @@ pub fn app<P: Platform>(sandbox: Sandbox<P>) -> Router {
         sandbox.clone(),
         ops::layer::<P>,
     ));
-    platform.merge(admin::routes::<P>()).with_state(sandbox)
+    platform
+        .merge(admin::routes::<P>())
+        .merge(P::admin_routes())
+        .with_state(sandbox)
 }
 
 /// A platform sandbox listening on a port.
