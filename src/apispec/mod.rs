@@ -20,7 +20,9 @@ pub mod event {
     pub const CREATED: &str = "Created";
     pub const UPDATED: &str = "Updated";
     pub const PUBLISHED: &str = "Published";
-    pub const DEPLOYED: &str = "Deployed";
+    /// Frends: a deployment requested (the platform answers "Deployment started", no more).
+    pub const DEPLOYMENT_REQUESTED: &str = "DeploymentRequested";
+    pub const ADOPTED: &str = "Adopted";
     pub const UNDEPLOYED: &str = "Undeployed";
     pub const PASSTHROUGH: &str = "PassthroughChanged";
     pub const REIMPORTED: &str = "Reimported";

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod all;
 pub mod api7;
+pub mod capture;
 pub mod choreo;
 pub mod cycloid;
 pub mod frends;
@@ -43,6 +44,12 @@ pub trait Platform: Sized + Send + Sync + 'static {
     /// The platform's own paths, as its documentation gives them (with any base path such as
     /// `/api/v1`). Authentication, rate limiting and faults are applied around them.
     fn routes() -> Router<Sandbox<Self>>;
+
+    /// Platform-specific routes of the admin surface (under `/_sandbox/<platform>/`): no
+    /// authentication, faults or recording, like the shared admin routes.
+    fn admin_routes() -> Router<Sandbox<Self>> {
+        Router::new()
+    }
 
     /// The platform's error response for a status and message, in its documented envelope.
     /// Used by the shared layers (401/403, 429, 5xx) and by the platform's own handlers.
@@ -168,7 +175,10 @@ pub fn app<P: Platform>(sandbox: Sandbox<P>) -> Router {
         sandbox.clone(),
         ops::layer::<P>,
     ));
-    platform.merge(admin::routes::<P>()).with_state(sandbox)
+    platform
+        .merge(admin::routes::<P>())
+        .merge(P::admin_routes())
+        .with_state(sandbox)
 }
 
 /// A platform sandbox listening on a port.
