@@ -509,7 +509,7 @@ async fn workflows_are_drafted_published_and_versioned() {
             "web",
             "release",
             &WorkflowUpdate {
-                name: Some("Release to dev".into()),
+                name: "Release to dev".into(),
                 steps: Some(v3.clone()),
                 ..Default::default()
             },
@@ -532,6 +532,7 @@ async fn workflows_are_drafted_published_and_versioned() {
             "web",
             "release",
             &WorkflowUpdate {
+                name: "Release to dev".into(),
                 draft: Some(false),
                 ..Default::default()
             },

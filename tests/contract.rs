@@ -13,8 +13,10 @@
 //! start-up per test binary), and the replay is sequential per platform and deduplicated.
 //!
 //! What counts:
-//! - request violations of the requests Converge sent (its clients' `User-Agent: converge/...`);
-//!   tests also send deliberately wrong requests to prove the sandboxes refuse them;
+//! - request violations of the requests Converge sent (its clients' `User-Agent: converge/...`)
+//!   and the sandbox accepted: tests also send deliberately wrong requests, themselves or
+//!   through Converge's clients, to prove they are refused, and a request the sandbox refused
+//!   is one nothing relies on;
 //! - response violations of every sandbox answer, except injected faults;
 //! - Prism's errors, and the warning that a request matches no path of the spec. Its other
 //!   warning, an error status the spec does not list, is printed but does not fail: specs list
@@ -124,8 +126,9 @@ fn prism() -> PathBuf {
 #[derive(Debug, Deserialize)]
 struct Deviation {
     platform: String,
+    /// `*` for any.
     method: String,
-    /// The spec's path template; `{name}` matches one segment.
+    /// The spec's path template; `{name}` matches one segment; `*` any path.
     path: String,
     /// `request` or `response`.
     side: String,
@@ -140,8 +143,8 @@ struct Deviation {
 impl Deviation {
     fn matches(&self, platform: &str, method: &str, path: &str, v: &Violation) -> bool {
         self.platform == platform
-            && self.method.eq_ignore_ascii_case(method)
-            && template_matches(&self.path, path)
+            && (self.method == "*" || self.method.eq_ignore_ascii_case(method))
+            && (self.path == "*" || template_matches(&self.path, path))
             && v.side() == self.side
             && v.message.contains(&self.violation)
     }
@@ -394,19 +397,59 @@ impl Findings {
     }
 }
 
-/// The spec's path template a concrete path matches, for grouping (the path itself if none).
-fn templated(path: &str) -> String {
-    path.split('/')
-        .map(|seg| {
-            let uuid = seg.len() == 36 && seg.bytes().filter(|b| *b == b'-').count() == 4;
-            if !seg.is_empty() && (seg.bytes().all(|b| b.is_ascii_digit()) || uuid) {
-                "{}"
-            } else {
-                seg
+/// The path templates of a spec, read by line like [`server_base_path`].
+fn spec_paths(spec: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(spec).unwrap();
+    if spec.extension().is_some_and(|e| e == "json") {
+        let doc: serde_json::Value = serde_json::from_str(&text).expect("the spec parses");
+        return doc["paths"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+    }
+    text.lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter(|l| !l.starts_with(' '))
+        // Long keys are written as YAML complex keys: `? /path`.
+        .map(|l| l.strip_prefix("? ").unwrap_or(l))
+        .map(|l| l.trim_end().trim_end_matches(':').trim_matches(['"', '\'']))
+        .filter(|l| l.starts_with('/'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The spec's template a path (under the server base path) matches, preferring literal
+/// segments; for grouping what is printed. The path itself when none matches.
+fn template_of(path: &str, templates: &[String]) -> String {
+    templates
+        .iter()
+        .filter(|t| template_matches(t, path))
+        .min_by_key(|t| t.matches('{').count())
+        .cloned()
+        .unwrap_or_else(|| path.to_string())
+}
+
+/// A violation's place and message with array indexes folded, so one violation of every item
+/// of a list is one line.
+fn fold_indexes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut after_dot = false;
+    while let Some(c) = chars.next() {
+        if after_dot && c.is_ascii_digit() {
+            let mut digits = c.to_string();
+            while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                digits.push(d);
             }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+            let index = chars.peek().is_none_or(|n| matches!(n, '.' | ' ' | ':' | ','));
+            out.push_str(if index { "*" } else { &digits });
+            after_dot = false;
+            continue;
+        }
+        after_dot = c == '.';
+        out.push(c);
+    }
+    out
 }
 
 async fn replay_platform(
@@ -425,6 +468,7 @@ async fn replay_platform(
     let prism = start_prism(platform, &upstream, &logs).await;
     let base = format!("http://127.0.0.1:{}", prism.port);
     let server_path = server_base_path(&spec_of(platform));
+    let templates = spec_paths(&spec_of(platform));
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()
@@ -467,18 +511,25 @@ async fn replay_platform(
                 std::fs::read_to_string(&prism.log).unwrap_or_default()
             )
         });
+        let path = e.path.strip_prefix(&server_path).unwrap_or(&e.path);
+        let template = template_of(path, &templates);
         for v in violations {
-            if v.side() == "request" && !from_converge(e) {
+            // Requests a test crafted, requests to a path the sandbox does not serve (a test
+            // pointing Converge at a wrong endpoint) and requests the sandbox refused (a client
+            // test proving an error surfaces) are not what Converge relies on being accepted.
+            if v.side() == "request" && !(from_converge(e) && e.routed && e.status < 400) {
                 continue;
             }
-            let what = format!("{} {} {}: {}", e.method, templated(&e.path), v.place(), v.message);
+            let place = fold_indexes(&v.place());
+            let message = fold_indexes(&v.message);
+            let what = format!("{} {template} {place}: {message}", e.method);
             if !v.counts() {
                 *findings.warnings.entry(what).or_default() += 1;
                 continue;
             }
             if let Some(d) = deviations
                 .iter()
-                .find(|d| d.matches(platform, &e.method, &e.path, &v))
+                .find(|d| d.matches(platform, &e.method, path, &v))
             {
                 *findings
                     .allowed
@@ -491,9 +542,9 @@ async fn replay_platform(
                 .entry((
                     v.side().to_string(),
                     e.method.clone(),
-                    templated(&e.path),
-                    v.place(),
-                    v.message.clone(),
+                    template.clone(),
+                    place,
+                    message,
                 ))
                 .or_default() += 1;
         }
@@ -632,5 +683,12 @@ fn templates_match_one_segment_per_parameter() {
     assert!(template_matches("/api/projects/{p}/workflows/{w}", "/api/projects/a/workflows/b"));
     assert!(!template_matches("/api/projects/{p}", "/api/projects/a/workflows"));
     assert!(!template_matches("/api/projects/{p}", "/api/projects/"));
-    assert_eq!(templated("/api/v1/apps/123/apis/9"), "/api/v1/apps/{}/apis/{}");
+    let templates = vec!["/a/{id}".to_string(), "/a/import".to_string(), "/a/{id}/b".to_string()];
+    assert_eq!(template_of("/a/import", &templates), "/a/import");
+    assert_eq!(template_of("/a/7", &templates), "/a/{id}");
+    assert_eq!(template_of("/c", &templates), "/c");
+    assert_eq!(
+        fold_indexes("data.12.links: data.3 must be x; found 'v1.2'"),
+        "data.*.links: data.* must be x; found 'v1.2'"
+    );
 }

@@ -193,7 +193,7 @@ async fn opschain_definition_is_created_versioned_drift_corrected_and_deleted() 
         code,
         "release",
         &WorkflowUpdate {
-            name: Some("Renamed by hand".into()),
+            name: "Renamed by hand".into(),
             ..Default::default()
         },
     )

@@ -20,14 +20,19 @@ pub struct Document {
     pub hash: String,
 }
 
-/// Parses and checks a document; the error says what to fix in the manifest.
-pub fn parse(text: &str) -> Result<Document, String> {
-    let root = match serde_json::from_str::<Value>(text) {
-        Ok(v) => v,
+/// A document's text as JSON values (JSON, else YAML with keys such as `200:` as strings).
+pub fn yaml_or_json(text: &str) -> Result<Value, String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) => Ok(v),
         Err(_) => serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text)
             .map_err(|e| format!("the definition is neither JSON nor YAML: {e}"))
-            .and_then(yaml_to_json)?,
-    };
+            .and_then(yaml_to_json),
+    }
+}
+
+/// Parses and checks a document; the error says what to fix in the manifest.
+pub fn parse(text: &str) -> Result<Document, String> {
+    let root = yaml_or_json(text)?;
     let Value::Object(obj) = &root else {
         return Err("the definition must be an OpenAPI document (a mapping at the top)".into());
     };
@@ -94,12 +99,7 @@ pub struct Marked {
 /// The document with `marker` appended to `info.description`, so that the object it was written
 /// for can be found again by a field the platform reads back (see `apispec::frends`).
 pub fn marked(doc: &Document, marker: &str) -> Result<Marked, String> {
-    let mut root = match serde_json::from_str::<Value>(&doc.text) {
-        Ok(v) => v,
-        Err(_) => serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&doc.text)
-            .map_err(|e| e.to_string())
-            .and_then(yaml_to_json)?,
-    };
+    let mut root = yaml_or_json(&doc.text)?;
     let description = match doc.description.as_deref().map(str::trim_end) {
         Some(d) if !d.is_empty() => format!("{d}\n\n{marker}"),
         _ => marker.to_string(),

@@ -25,7 +25,8 @@ pub mod event {
     pub const ADOPTED: &str = "Adopted";
     pub const UNDEPLOYED: &str = "Undeployed";
     pub const PASSTHROUGH: &str = "PassthroughChanged";
-    pub const REIMPORTED: &str = "Reimported";
+    /// API7: an API of the application created, updated or deleted.
+    pub const API_CHANGED: &str = "ApiChanged";
     /// A recorded platform object is gone; Converge creates it again.
     pub const RECREATING: &str = "Recreating";
 }

@@ -35,6 +35,10 @@ pub struct Exchange {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
+    /// Whether the sandbox serves this path as one of the platform's routes (a request to a
+    /// path it does not know is answered by its not-found fallback).
+    #[serde(default)]
+    pub routed: bool,
     /// Lower-case names; `authorization` holds the scheme only (`Bearer`, `Basic`).
     pub request_headers: Vec<(String, String)>,
     pub request_body: Body64,
@@ -175,6 +179,7 @@ pub fn record(
     method: &str,
     path: &str,
     query: Option<String>,
+    routed: bool,
     request_headers: Vec<(String, String)>,
     request_body: &[u8],
     status: u16,
@@ -190,6 +195,7 @@ pub fn record(
         method: method.to_string(),
         path: path.to_string(),
         query,
+        routed,
         request_headers,
         request_body: Body64::of(request_body),
         status,

@@ -297,11 +297,12 @@ pub async fn layer<P: Platform>(
     let ops = sandbox.ops();
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
-    let route = request
+    let matched = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| path.clone());
+        .map(|m| m.as_str().to_string());
+    let routed = matched.is_some();
+    let route = matched.unwrap_or_else(|| path.clone());
     let credential = Credential::from_headers(request.headers()).or_else(|| {
         let name = P::API_KEY_QUERY?;
         let query = request.uri().query()?;
@@ -356,7 +357,7 @@ pub async fn layer<P: Platform>(
     };
     let status = response.status().as_u16();
     let response = match recording {
-        Some(r) => r.finish::<P>(&method, &path, response, fault).await,
+        Some(r) => r.finish::<P>(&method, &path, routed, response, fault).await,
         None => response,
     };
     ops.record(Call {
@@ -385,6 +386,7 @@ impl Recording {
         self,
         method: &str,
         path: &str,
+        routed: bool,
         response: Response,
         fault: Option<&str>,
     ) -> Response {
@@ -401,6 +403,7 @@ impl Recording {
             method,
             path,
             self.query,
+            routed,
             self.headers,
             &self.body,
             status,
