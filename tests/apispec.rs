@@ -195,7 +195,10 @@ async fn frends_timeline_create_change_change_again_delete() {
         (s.deployments[0].agent_group_id, s.deployments[0].version),
         (2, 1)
     );
-    assert!(s.deployments[0].requested_at.is_some(), "when it was requested");
+    assert!(
+        s.deployments[0].requested_at.is_some(),
+        "when it was requested"
+    );
     let ready = ready_message(&o);
     assert!(
         ready.contains("deployment requested: v1 to agent group 2")
@@ -208,14 +211,28 @@ async fn frends_timeline_create_change_change_again_delete() {
         ns,
         "tl",
         &[
-            ("Created", &format!("created Frends API specification {id} (\"Timeline Pets\") on base path \"{base}\"")),
-            ("PassthroughChanged", "create passthrough (default) on version 1"),
+            (
+                "Created",
+                &format!(
+                    "created Frends API specification {id} (\"Timeline Pets\") on base path \"{base}\""
+                ),
+            ),
+            (
+                "PassthroughChanged",
+                "create passthrough (default) on version 1",
+            ),
             ("Published", "published version 1"),
-            ("DeploymentRequested", "requested the deployment of version 1 to agent group 2 (Frends answered \"Deployment started\" and reports no progress)"),
+            (
+                "DeploymentRequested",
+                "requested the deployment of version 1 to agent group 2 (Frends answered \"Deployment started\" and reports no progress)",
+            ),
         ],
     );
     let platform = f.get_specification(id).await.unwrap();
-    assert_eq!((platform.name.as_str(), platform.active_version), ("Timeline Pets", 2));
+    assert_eq!(
+        (platform.name.as_str(), platform.active_version),
+        ("Timeline Pets", 2)
+    );
     assert_eq!(
         platform.description.as_deref(),
         Some(format!("[managed by Converge: ApiSpec {ns}/tl, uid {uid}]").as_str()),
@@ -237,9 +254,13 @@ async fn frends_timeline_create_change_change_again_delete() {
         ),
     )
     .await;
-    let o = wait_until(&api, "tl", "the second document", Duration::from_secs(60), |o| {
-        is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash
-    })
+    let o = wait_until(
+        &api,
+        "tl",
+        "the second document",
+        Duration::from_secs(60),
+        |o| is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash,
+    )
     .await;
     let s = status(&o);
     assert_eq!(s.api_id.as_deref(), Some(id.to_string().as_str()));
@@ -254,15 +275,25 @@ async fn frends_timeline_create_change_change_again_delete() {
         ns,
         "tl",
         &[
-            ("Updated", "wrote the definition to active version 2 (the definition changed)"),
+            (
+                "Updated",
+                "wrote the definition to active version 2 (the definition changed)",
+            ),
             ("Published", "published version 2"),
-            ("DeploymentRequested", "requested the deployment of version 2 to agent group 2"),
+            (
+                "DeploymentRequested",
+                "requested the deployment of version 2 to agent group 2",
+            ),
         ],
     );
     let platform = f.get_specification(id).await.unwrap();
     assert_eq!(platform.active_version, 3);
     assert!(
-        platform.description.as_deref().unwrap().starts_with("v2\n\n[managed by Converge"),
+        platform
+            .description
+            .as_deref()
+            .unwrap()
+            .starts_with("v2\n\n[managed by Converge"),
         "{:?}",
         platform.description
     );
@@ -275,13 +306,22 @@ async fn frends_timeline_create_change_change_again_delete() {
         ns,
         config_map(
             "tl-doc",
-            &openapi3("Timeline Pets", base, &["/pets", "/owners", "/vets"], Some("v3")),
+            &openapi3(
+                "Timeline Pets",
+                base,
+                &["/pets", "/owners", "/vets"],
+                Some("v3"),
+            ),
         ),
     )
     .await;
-    let o = wait_until(&api, "tl", "the third document", Duration::from_secs(60), |o| {
-        is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash
-    })
+    let o = wait_until(
+        &api,
+        "tl",
+        "the third document",
+        Duration::from_secs(60),
+        |o| is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash,
+    )
     .await;
     let s = status(&o);
     assert_eq!((s.active_version, s.published_version), (Some(4), Some(3)));
@@ -291,9 +331,15 @@ async fn frends_timeline_create_change_change_again_delete() {
         ns,
         "tl",
         &[
-            ("Updated", "wrote the definition to active version 3 (the definition changed)"),
+            (
+                "Updated",
+                "wrote the definition to active version 3 (the definition changed)",
+            ),
             ("Published", "published version 3"),
-            ("DeploymentRequested", "requested the deployment of version 3 to agent group 2"),
+            (
+                "DeploymentRequested",
+                "requested the deployment of version 3 to agent group 2",
+            ),
         ],
     );
     assert_eq!(f.get_specification(id).await.unwrap().active_version, 4);
@@ -303,14 +349,22 @@ async fn frends_timeline_create_change_change_again_delete() {
 
     // 4. Delete: removed from agent group 2, then from the default group, for good.
     delete_and_wait(&api, "tl").await;
-    assert_events("delete", ns, "tl", &[("Deleted", &format!("deleted frends {id}"))]);
-    assert!(f.find_specification(id).await.unwrap().is_none(), "deleted from Frends");
+    assert_events(
+        "delete",
+        ns,
+        "tl",
+        &[("Deleted", &format!("deleted frends {id}"))],
+    );
+    assert!(
+        f.find_specification(id).await.unwrap().is_none(),
+        "deleted from Frends"
+    );
     let removals = writes("frends", &format!("/{id}/agent-group")).await;
     assert_eq!(
         removals,
         vec![
-            format!("\"DELETE\" /api/v1/api-management/api-specifications/{id}/agent-group/2"),
-            format!("\"DELETE\" /api/v1/api-management/api-specifications/{id}/agent-group/1"),
+            format!("\"DELETE\" \"/api/v1/api-management/api-specifications/{id}/agent-group/2\""),
+            format!("\"DELETE\" \"/api/v1/api-management/api-specifications/{id}/agent-group/1\""),
         ]
     );
 }
@@ -580,8 +634,7 @@ fn assert_events(step: &str, ns: &str, name: &str, expected: &[(&str, &str)]) {
     let rows = event_rows(&printed);
     for (reason, message) in expected {
         assert!(
-            rows.iter()
-                .any(|(r, m)| r == reason && m.contains(message)),
+            rows.iter().any(|(r, m)| r == reason && m.contains(message)),
             "{step}: `kubectl events` shows no {reason} Event saying {message:?}:\n{printed}"
         );
     }
@@ -654,7 +707,7 @@ async fn api7_timeline_create_change_change_again_delete() {
         apispec(
             "inv",
             json!({
-                "connectionRef": {"name": "api7"},
+                "connectionRef": {"name": "api7"}, "driftInterval": "5s",
                 "definition": {"configMapKeyRef": {"name": "inv-doc", "key": "openapi.yaml"}},
                 "api7": {"labels": ["warehouse"]},
             }),
@@ -673,7 +726,10 @@ async fn api7_timeline_create_change_change_again_delete() {
         ns,
         "inv",
         &[
-            ("Created", &format!("created API7 application {id} (\"inv-timeline\")")),
+            (
+                "Created",
+                &format!("created API7 application {id} (\"inv-timeline\")"),
+            ),
             ("ApiChanged", "create API \"listItems\" (GET /items)"),
             ("ApiChanged", "create API \"getItem\" (GET /items/)"),
         ],
@@ -681,7 +737,10 @@ async fn api7_timeline_create_change_change_again_delete() {
     let app = a.get_application(&id).await.unwrap();
     assert_eq!(app.spec.path_prefix, "/v1");
     assert_eq!(app.spec.labels, vec!["warehouse"]);
-    assert_eq!(app.spec.upstreams[0].upstream.targets[0].host, "inventory.internal");
+    assert_eq!(
+        app.spec.upstreams[0].upstream.targets[0].host,
+        "inventory.internal"
+    );
     let apis = api7_apis(&id).await;
     assert_eq!(apis.keys().collect::<Vec<_>>(), ["getItem", "listItems"]);
     let list_items_id = apis["listItems"].0.clone();
@@ -696,7 +755,6 @@ async fn api7_timeline_create_change_change_again_delete() {
     )
     .await
     .unwrap();
-    patch_spec(&api, "inv", json!({"driftInterval": "2s"})).await;
     poll("the labels put back", async || {
         (a.get_application(&id).await.unwrap().spec.labels == vec!["warehouse"]).then_some(())
     })
@@ -721,30 +779,53 @@ async fn api7_timeline_create_change_change_again_delete() {
     );
     let hash = status(&o).definition_hash.clone();
     apply(&client, ns, config_map("inv-doc", &v2)).await;
-    let o = wait_until(&api, "inv", "the second definition", Duration::from_secs(60), |o| {
-        is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash
-    })
+    let o = wait_until(
+        &api,
+        "inv",
+        "the second definition",
+        Duration::from_secs(60),
+        |o| is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash,
+    )
     .await;
-    assert_eq!(status(&o).api_id.as_deref(), Some(id.as_str()), "the same application");
-    assert!(ready_message(&o).contains("3 API(s)"), "{}", ready_message(&o));
+    assert_eq!(
+        status(&o).api_id.as_deref(),
+        Some(id.as_str()),
+        "the same application"
+    );
+    assert!(
+        ready_message(&o).contains("3 API(s)"),
+        "{}",
+        ready_message(&o)
+    );
     assert_events(
         "change",
         ns,
         "inv",
         &[
-            ("Updated", &format!("application {id}: path prefix \"/v1\" → \"/v2\", upstream http://stock.internal:9090")),
+            (
+                "Updated",
+                &format!(
+                    "application {id}: path prefix \"/v1\" → \"/v2\", upstream http://stock.internal:9090"
+                ),
+            ),
             ("ApiChanged", "create API \"createOrder\" (POST /orders)"),
         ],
     );
     let app = a.get_application(&id).await.unwrap();
     assert_eq!(app.spec.path_prefix, "/v2");
     assert_eq!(
-        (app.spec.upstreams[0].upstream.targets[0].host.as_str(), app.spec.upstreams[0].upstream.targets[0].port),
+        (
+            app.spec.upstreams[0].upstream.targets[0].host.as_str(),
+            app.spec.upstreams[0].upstream.targets[0].port
+        ),
         ("stock.internal", 9090)
     );
     let apis = api7_apis(&id).await;
     assert_eq!(apis.len(), 3);
-    assert_eq!(apis["listItems"].0, list_items_id, "served throughout: never recreated");
+    assert_eq!(
+        apis["listItems"].0, list_items_id,
+        "served throughout: never recreated"
+    );
     assert_eq!(
         writes("api7", &format!("/apis/{list_items_id}")).await,
         Vec::<String>::new(),
@@ -762,31 +843,53 @@ async fn api7_timeline_create_change_change_again_delete() {
     );
     let hash = status(&o).definition_hash.clone();
     apply(&client, ns, config_map("inv-doc", &v3)).await;
-    let o = wait_until(&api, "inv", "the third definition", Duration::from_secs(60), |o| {
-        is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash
-    })
+    let o = wait_until(
+        &api,
+        "inv",
+        "the third definition",
+        Duration::from_secs(60),
+        |o| is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash,
+    )
     .await;
     assert_eq!(status(&o).api_id.as_deref(), Some(id.as_str()));
-    assert!(ready_message(&o).contains("2 API(s)"), "{}", ready_message(&o));
+    assert!(
+        ready_message(&o).contains("2 API(s)"),
+        "{}",
+        ready_message(&o)
+    );
     assert_events(
         "change again",
         ns,
         "inv",
         &[
             ("ApiChanged", "update API \"listItems\" (GET /items)"),
-            ("ApiChanged", "delete API \"getItem\" (no longer in the definition)"),
+            (
+                "ApiChanged",
+                "delete API \"getItem\" (no longer in the definition)",
+            ),
         ],
     );
     let apis = api7_apis(&id).await;
-    assert_eq!(apis.keys().collect::<Vec<_>>(), ["createOrder", "listItems"]);
+    assert_eq!(
+        apis.keys().collect::<Vec<_>>(),
+        ["createOrder", "listItems"]
+    );
     assert_eq!(apis["listItems"].0, list_items_id);
     assert_eq!(apis["listItems"].2, "Every item in stock");
 
     // 4. Delete.
     delete_and_wait(&api, "inv").await;
-    assert_events("delete", ns, "inv", &[("Deleted", &format!("deleted api7 {id}"))]);
+    assert_events(
+        "delete",
+        ns,
+        "inv",
+        &[("Deleted", &format!("deleted api7 {id}"))],
+    );
     assert!(a.get_application(&id).await.unwrap_err().is_not_found());
-    assert!(a.list_apis(&id, &Default::default()).await.is_err(), "its APIs went with it");
+    assert!(
+        a.list_apis(&id, &Default::default()).await.is_err(),
+        "its APIs went with it"
+    );
 }
 
 /// An application created by someone else stalls until adopted; adopted, it keeps its id;

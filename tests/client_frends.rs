@@ -125,7 +125,10 @@ async fn a_specification_is_created_updated_and_read_by_version_in_the_documente
     );
 
     let spec = c.get_specification(created.id).await.unwrap();
-    assert_eq!(spec, created, "reads answer the documented shape, as create does");
+    assert_eq!(
+        spec, created,
+        "reads answer the documented shape, as create does"
+    );
     assert_eq!(
         inspect(&s, &created.id.to_string()).await["basePath"],
         "/api/petstore/v1",
@@ -204,7 +207,10 @@ async fn publish_deploy_and_delete_follow_the_platforms_rules() {
         .await
         .unwrap();
     let spec = c.get_specification(id).await.unwrap();
-    assert_eq!(spec.active_version, 2, "publishing makes a new active version");
+    assert_eq!(
+        spec.active_version, 2,
+        "publishing makes a new active version"
+    );
     let v1 = c.get_version(id, 1).await.unwrap();
     assert_eq!(v1.active_version, 2);
     let inspected = inspect(&s, &format!("{id}/1")).await;

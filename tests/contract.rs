@@ -101,11 +101,15 @@ fn server_base_path(spec: &Path) -> String {
     path.trim_end_matches('/').to_string()
 }
 
-/// Prism: `CONVERGE_PRISM`, else where `tests/contract/install.sh` puts it.
+/// Prism: `CONVERGE_PRISM`, else where `tests/contract/install.sh` puts it, which is run
+/// when it is not there yet (npm, from the registry, at the versions the lock file pins), as
+/// the first test run builds the control plane.
 fn prism() -> PathBuf {
     if let Some(p) = std::env::var_os("CONVERGE_PRISM") {
         return PathBuf::from(p);
     }
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
     let cache = std::env::var_os("CONVERGE_CACHE")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("converge")))
@@ -113,12 +117,20 @@ fn prism() -> PathBuf {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/converge")
         });
     let bin = cache.join("prism/node_modules/.bin/prism");
-    assert!(
-        bin.exists(),
-        "Stoplight Prism is not installed at {}: run `bash tests/contract/install.sh` (needs Node.js \
-         18.20+ and npm)",
-        bin.display()
-    );
+    if !bin.exists() {
+        let out = Command::new("bash")
+            .arg(root().join("tests/contract/install.sh"))
+            .env("CONVERGE_CACHE", &cache)
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success() && bin.exists(),
+            "installing Stoplight Prism failed (tests/contract/install.sh needs Node.js 18.20+ \
+             and npm):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     bin
 }
 
@@ -441,7 +453,9 @@ fn fold_indexes(text: &str) -> String {
             while let Some(d) = chars.next_if(char::is_ascii_digit) {
                 digits.push(d);
             }
-            let index = chars.peek().is_none_or(|n| matches!(n, '.' | ' ' | ':' | ','));
+            let index = chars
+                .peek()
+                .is_none_or(|n| matches!(n, '.' | ' ' | ':' | ','));
             out.push_str(if index { "*" } else { &digits });
             after_dot = false;
             continue;
@@ -653,7 +667,15 @@ async fn validate(dir: &Path) {
 async fn examples_traffic_matches_the_specs() {
     let traffic = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_converge"))
-        .args(["local", "-f", "examples", "--step-delay", "0s", "--timeout", "3m"])
+        .args([
+            "local",
+            "-f",
+            "examples",
+            "--step-delay",
+            "0s",
+            "--timeout",
+            "3m",
+        ])
         .current_dir(root())
         .env(capture::ENV, traffic.path())
         .output()
@@ -680,10 +702,20 @@ async fn recorded_suite_traffic_matches_the_specs() {
 
 #[test]
 fn templates_match_one_segment_per_parameter() {
-    assert!(template_matches("/api/projects/{p}/workflows/{w}", "/api/projects/a/workflows/b"));
-    assert!(!template_matches("/api/projects/{p}", "/api/projects/a/workflows"));
+    assert!(template_matches(
+        "/api/projects/{p}/workflows/{w}",
+        "/api/projects/a/workflows/b"
+    ));
+    assert!(!template_matches(
+        "/api/projects/{p}",
+        "/api/projects/a/workflows"
+    ));
     assert!(!template_matches("/api/projects/{p}", "/api/projects/"));
-    let templates = vec!["/a/{id}".to_string(), "/a/import".to_string(), "/a/{id}/b".to_string()];
+    let templates = vec![
+        "/a/{id}".to_string(),
+        "/a/import".to_string(),
+        "/a/{id}/b".to_string(),
+    ];
     assert_eq!(template_of("/a/import", &templates), "/a/import");
     assert_eq!(template_of("/a/7", &templates), "/a/{id}");
     assert_eq!(template_of("/c", &templates), "/c");

@@ -98,7 +98,10 @@ impl Api {
     /// `/_sandbox/frends/specifications/{rest}`.
     async fn inspect(&self, rest: &str) -> Value {
         let r = self
-            .anonymous(Method::GET, &format!("/_sandbox/frends/specifications/{rest}"))
+            .anonymous(
+                Method::GET,
+                &format!("/_sandbox/frends/specifications/{rest}"),
+            )
             .send()
             .await
             .unwrap();
@@ -192,7 +195,8 @@ async fn create_get_list_and_get_a_version_of_an_openapi3_yaml_specification() {
     );
 
     // Every read answers exactly the documented shape too.
-    let documented = json!({ "id": 1, "name": "Petstore", "activeVersion": 1, "description": null });
+    let documented =
+        json!({ "id": 1, "name": "Petstore", "activeVersion": 1, "description": null });
     assert_eq!(api.data(&format!("{SPECS}/1")).await, documented);
     assert_eq!(api.data(&format!("{SPECS}/1/1")).await, documented);
 
@@ -421,10 +425,7 @@ async fn publish_locks_the_active_version_and_creates_a_new_one() {
     assert_eq!(v1["isPublished"], true);
     assert_eq!(v1["changeDescription"], "First release");
     assert_eq!(v1["activeVersion"], 2);
-    assert_eq!(
-        api.inspect(&format!("{id}/2")).await["isPublished"],
-        false
-    );
+    assert_eq!(api.inspect(&format!("{id}/2")).await["isPublished"], false);
 
     // The body is optional; property names bind regardless of case.
     let r = api
@@ -444,10 +445,7 @@ async fn publish_locks_the_active_version_and_creates_a_new_one() {
         api.inspect(&format!("{id}/2")).await["changeDescription"],
         Value::Null
     );
-    assert_eq!(
-        api.inspect(&format!("{id}/2")).await["isPublished"],
-        true
-    );
+    assert_eq!(api.inspect(&format!("{id}/2")).await["isPublished"], true);
     assert_eq!(
         api.inspect(&format!("{id}/3")).await["changeDescription"],
         "Third"

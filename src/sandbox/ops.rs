@@ -396,7 +396,10 @@ impl Recording {
         } else {
             let (parts, body) = response.into_parts();
             let bytes = capture::buffer(body).await;
-            (Response::from_parts(parts, Body::from(bytes.clone())), bytes)
+            (
+                Response::from_parts(parts, Body::from(bytes.clone())),
+                bytes,
+            )
         };
         capture::record(
             P::NAME,

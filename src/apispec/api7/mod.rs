@@ -105,8 +105,7 @@ pub async fn converge(
     cx: &mut Cx<ApiSpec>,
 ) -> Result<Phase, Failure> {
     let client = client(cx)?;
-    let derived =
-        plan::derive(doc, want).map_err(|m| Failure::stalled(INVALID_DEFINITION, m))?;
+    let derived = plan::derive(doc, want).map_err(|m| Failure::stalled(INVALID_DEFINITION, m))?;
     let found = find(&client, obj, doc, cx).await?;
     if let Some(app) = found.as_ref().filter(|a| adopted(obj, cx, a)) {
         cx.status.api_id = Some(app.id.clone());
@@ -197,7 +196,10 @@ pub async fn converge(
                 other => other?,
             },
         }
-        cx.did(event::API_CHANGED, format!("application {}: {what}", app.id));
+        cx.did(
+            event::API_CHANGED,
+            format!("application {}: {what}", app.id),
+        );
     }
     cx.status.definition_hash = Some(doc.hash.clone());
     let published = if app.spec.active == Active::Published {

@@ -167,10 +167,7 @@ pub fn derive(doc: &Document, want: &Api7Import) -> Result<Derived, String> {
             };
             apis.push(Api7Api {
                 name,
-                description: cut(
-                    op.get("summary").and_then(Value::as_str).unwrap_or(""),
-                    256,
-                ),
+                description: cut(op.get("summary").and_then(Value::as_str).unwrap_or(""), 256),
                 methods: vec![upper],
                 paths: vec![ApiPath {
                     path: api_path.to_string(),
@@ -220,7 +217,11 @@ pub fn app_patch(want: &ApplicationSpec, app: &Application) -> Option<(Applicati
     let current = have.upstreams.iter().find(|u| u.version == VERSION);
     let same_upstream = current.is_some_and(|u| {
         u.upstream.scheme.as_ref().unwrap_or(&UpstreamScheme::Http)
-            == wanted.upstream.scheme.as_ref().unwrap_or(&UpstreamScheme::Http)
+            == wanted
+                .upstream
+                .scheme
+                .as_ref()
+                .unwrap_or(&UpstreamScheme::Http)
             && targets(&u.upstream) == targets(&wanted.upstream)
     });
     if !same_upstream {
@@ -286,8 +287,14 @@ fn describe_upstream(u: &Upstream) -> String {
 pub enum ApiChange {
     Create(Api7Api),
     /// Replace the API with this id (PUT).
-    Replace { id: String, spec: Api7Api },
-    Delete { id: String, name: String },
+    Replace {
+        id: String,
+        spec: Api7Api,
+    },
+    Delete {
+        id: String,
+        name: String,
+    },
 }
 
 impl ApiChange {
@@ -405,14 +412,20 @@ mod tests {
         assert_eq!(u.version, "default");
         assert_eq!(u.upstream.scheme, Some(UpstreamScheme::Https));
         assert_eq!(
-            (u.upstream.targets[0].host.as_str(), u.upstream.targets[0].port),
+            (
+                u.upstream.targets[0].host.as_str(),
+                u.upstream.targets[0].port
+            ),
             ("inv.internal", 8443)
         );
         let names: Vec<&str> = d.apis.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["listItems", "POST /items", "listItems-2"]);
         assert_eq!(d.apis[0].paths[0].path_type, Some(PathType::Exact));
         assert_eq!(
-            (d.apis[2].paths[0].path.as_str(), d.apis[2].paths[0].path_type.clone()),
+            (
+                d.apis[2].paths[0].path.as_str(),
+                d.apis[2].paths[0].path_type.clone()
+            ),
             ("/items/", Some(PathType::Prefix))
         );
         let v2 = derived(
@@ -424,11 +437,18 @@ mod tests {
 
     #[test]
     fn a_document_api7_cannot_forward_to_is_refused_with_a_reason() {
-        let relative = parse("openapi: 3.0.1\ninfo: {title: t, version: '1'}\nservers: [{url: /v1}]\npaths: {}").unwrap();
+        let relative = parse(
+            "openapi: 3.0.1\ninfo: {title: t, version: '1'}\nservers: [{url: /v1}]\npaths: {}",
+        )
+        .unwrap();
         let e = derive(&relative, &Api7Import::default()).unwrap_err();
         assert!(e.contains("absolute"), "{e}");
         let none = parse("openapi: 3.0.1\ninfo: {title: t, version: '1'}\npaths: {}").unwrap();
-        assert!(derive(&none, &Api7Import::default()).unwrap_err().contains("no server"));
+        assert!(
+            derive(&none, &Api7Import::default())
+                .unwrap_err()
+                .contains("no server")
+        );
     }
 
     #[test]
@@ -439,7 +459,10 @@ mod tests {
         assert_eq!(patch.path_prefix.as_deref(), Some("/v2"));
         assert!(patch.upstreams.is_some());
         assert_eq!(patch.hosts, None, "hosts are not the definition's");
-        assert!(what.contains("path prefix") && what.contains("stock.internal"), "{what}");
+        assert!(
+            what.contains("path prefix") && what.contains("stock.internal"),
+            "{what}"
+        );
         assert_eq!(app_patch(&before.app, &app(before.app.clone())), None);
         let labelled = derive(
             &parse(DOC).unwrap(),

@@ -60,8 +60,8 @@ pub async fn converge(
         }
     }
     let marker = marker_of(obj);
-    let written = marked(doc, &marker)
-        .map_err(|e| Failure::stalled(reason::INVALID_DEFINITION, e))?;
+    let written =
+        marked(doc, &marker).map_err(|e| Failure::stalled(reason::INVALID_DEFINITION, e))?;
     let found = find(&client, obj, &marker, cx).await?;
     let write = plan::spec_write(
         found.as_ref(),

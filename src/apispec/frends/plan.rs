@@ -405,10 +405,21 @@ mod tests {
     #[test]
     fn only_the_specification_carrying_this_objects_marker_is_ours() {
         assert_eq!(marker("shop", "pets", "u-1"), MARK);
-        assert_eq!(identify(MARK, vec![spec(1, "Pets", 1)]), Ok(None), "a name proves nothing");
+        assert_eq!(
+            identify(MARK, vec![spec(1, "Pets", 1)]),
+            Ok(None),
+            "a name proves nothing"
+        );
         let ours = described(4, "Pets", &format!("All pets\n\n{MARK}"));
-        let other = described(5, "Pets", "[managed by Converge: ApiSpec shop/pets, uid u-2]");
-        assert_eq!(identify(MARK, vec![other.clone(), ours.clone()]), Ok(Some(ours.clone())));
+        let other = described(
+            5,
+            "Pets",
+            "[managed by Converge: ApiSpec shop/pets, uid u-2]",
+        );
+        assert_eq!(
+            identify(MARK, vec![other.clone(), ours.clone()]),
+            Ok(Some(ours.clone()))
+        );
         match identify(MARK, vec![ours.clone(), described(6, "Copy", MARK)]) {
             Err(Phase::Stalled { reason: r, message }) => {
                 assert_eq!(r, reason::CONFLICT);
@@ -465,7 +476,10 @@ mod tests {
             SpecWrite::Update(_)
         ));
         assert!(
-            matches!(spec_write(Some(&written()), None, &d, MARK), SpecWrite::Update(_)),
+            matches!(
+                spec_write(Some(&written()), None, &d, MARK),
+                SpecWrite::Update(_)
+            ),
             "an adopted specification's content is unknown"
         );
         let renamed = described(1, "Cats", MARK);
@@ -623,7 +637,11 @@ mod tests {
         let plan = deploy_plan(&[dep(2, None)], Some(2), &[requested.clone(), done(3, 1)]).unwrap();
         assert!(plan.deploy.is_empty());
         assert_eq!(plan.remove, vec![3]);
-        assert_eq!(plan.after, vec![requested], "an earlier request stays as recorded");
+        assert_eq!(
+            plan.after,
+            vec![requested],
+            "an earlier request stays as recorded"
+        );
         let plan = deploy_plan(&[dep(2, None)], Some(3), &[done(2, 2)]).unwrap();
         assert_eq!(plan.deploy, vec![done(2, 3)], "a newer published version");
         let e = deploy_plan(&[dep(2, None)], None, &[]).unwrap_err();

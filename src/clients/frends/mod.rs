@@ -35,8 +35,8 @@ use envelope::{Data, MAX_PAGE_SIZE, Paged};
 pub use problem::{error_message, is_path_in_use};
 use types::PublishModel;
 pub use types::{
-    ApiSpecification, HeaderAction, NewPassthrough, Passthrough, PassthroughHeader,
-    PassthroughKey, PassthroughSettings, TargetUrl,
+    ApiSpecification, HeaderAction, NewPassthrough, Passthrough, PassthroughHeader, PassthroughKey,
+    PassthroughSettings, TargetUrl,
 };
 
 /// Where every operation of the API management API lives, under the tenant endpoint.
@@ -173,7 +173,11 @@ impl FrendsClient {
 
     /// One version of a specification: the documented shape, whose name and description are
     /// that version's document's. 404 for an unknown id or version.
-    pub async fn get_version(&self, id: i64, version: i32) -> Result<ApiSpecification, ClientError> {
+    pub async fn get_version(
+        &self,
+        id: i64,
+        version: i32,
+    ) -> Result<ApiSpecification, ClientError> {
         let call = Call::get(
             "getApiSpecificationVersion",
             format!("{SPECIFICATIONS}/{id}/{version}"),

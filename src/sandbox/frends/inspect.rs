@@ -26,7 +26,10 @@ pub fn routes() -> Router<Sandbox<Frends>> {
     Router::new()
         .route("/_sandbox/frends/specifications", get(list))
         .route("/_sandbox/frends/specifications/{id}", get(one))
-        .route("/_sandbox/frends/specifications/{id}/{apiVersion}", get(version))
+        .route(
+            "/_sandbox/frends/specifications/{id}/{apiVersion}",
+            get(version),
+        )
 }
 
 async fn list(State(sb): Sb) -> Response {

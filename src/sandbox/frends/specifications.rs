@@ -34,8 +34,12 @@ pub async fn list(
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
-    let views: Vec<SpecificationDto> =
-        sb.read(|s| s.specifications.values().map(SpecificationDto::of).collect());
+    let views: Vec<SpecificationDto> = sb.read(|s| {
+        s.specifications
+            .values()
+            .map(SpecificationDto::of)
+            .collect()
+    });
     let (data, paging) = page.slice(views, &format!("http://{host}{BASE}"));
     Ok(Json(PagedData { data, paging }).into_response())
 }
