@@ -252,7 +252,7 @@ pub fn app_patch(want: &ApplicationSpec, app: &Application) -> Option<(Applicati
         what.push(format!("labels [{}]", want.labels.join(", ")));
     }
     if have.active != want.active {
-        patch.active = Some(want.active.clone());
+        patch.active = Some(want.active);
         what.push(if want.active == Active::Published {
             "published".to_string()
         } else {
