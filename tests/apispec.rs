@@ -244,22 +244,14 @@ async fn frends_timeline_create_change_change_again_delete() {
     assert_eq!(seen["deployments"][0]["version"], 1);
 
     // 2. Change the document.
-    let hash = status(&o).definition_hash.clone();
-    apply(
+    let o = change_document(
         &client,
-        ns,
-        config_map(
-            "tl-doc",
-            &openapi3("Timeline Pets", base, &["/pets", "/owners"], Some("v2")),
-        ),
-    )
-    .await;
-    let o = wait_until(
         &api,
+        ns,
         "tl",
-        "the second document",
-        Duration::from_secs(60),
-        |o| is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash,
+        "tl-doc",
+        &openapi3("Timeline Pets", base, &["/pets", "/owners"], Some("v2")),
+        &o,
     )
     .await;
     let s = status(&o);
@@ -300,27 +292,19 @@ async fn frends_timeline_create_change_change_again_delete() {
     assert_eq!(frends_inspect(id).await["deployments"][0]["version"], 2);
 
     // 3. Change it again.
-    let hash = status(&o).definition_hash.clone();
-    apply(
+    let o = change_document(
         &client,
-        ns,
-        config_map(
-            "tl-doc",
-            &openapi3(
-                "Timeline Pets",
-                base,
-                &["/pets", "/owners", "/vets"],
-                Some("v3"),
-            ),
-        ),
-    )
-    .await;
-    let o = wait_until(
         &api,
+        ns,
         "tl",
-        "the third document",
-        Duration::from_secs(60),
-        |o| is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash,
+        "tl-doc",
+        &openapi3(
+            "Timeline Pets",
+            base,
+            &["/pets", "/owners", "/vets"],
+            Some("v3"),
+        ),
+        &o,
     )
     .await;
     let s = status(&o);
@@ -587,6 +571,29 @@ async fn frends_suspend_and_observe_only_never_write() {
     assert!(exists("Held Pets").await, "ObserveOnly never deletes");
 }
 
+/// Writes `doc` into ConfigMap `cm` and waits until ApiSpec `name` is Ready with a definition
+/// other than the one `before` recorded.
+async fn change_document(
+    client: &kube::Client,
+    api: &Api<ApiSpec>,
+    ns: &str,
+    name: &str,
+    cm: &str,
+    doc: &str,
+    before: &ApiSpec,
+) -> ApiSpec {
+    let hash = status(before).definition_hash.clone();
+    apply(client, ns, config_map(cm, doc)).await;
+    wait_until(
+        api,
+        name,
+        "the changed definition",
+        Duration::from_secs(60),
+        |o| is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash,
+    )
+    .await
+}
+
 /// What `kubectl events` prints for object `name` in `ns`, as a person reads it.
 fn kubectl_events(ns: &str, name: &str) -> String {
     let cp = futures::executor::block_on(common::controlplane::shared());
@@ -777,16 +784,7 @@ async fn api7_timeline_create_change_change_again_delete() {
             ("post", "/orders", "createOrder", "Order"),
         ],
     );
-    let hash = status(&o).definition_hash.clone();
-    apply(&client, ns, config_map("inv-doc", &v2)).await;
-    let o = wait_until(
-        &api,
-        "inv",
-        "the second definition",
-        Duration::from_secs(60),
-        |o| is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash,
-    )
-    .await;
+    let o = change_document(&client, &api, ns, "inv", "inv-doc", &v2, &o).await;
     assert_eq!(
         status(&o).api_id.as_deref(),
         Some(id.as_str()),
@@ -841,16 +839,7 @@ async fn api7_timeline_create_change_change_again_delete() {
             ("post", "/orders", "createOrder", "Order"),
         ],
     );
-    let hash = status(&o).definition_hash.clone();
-    apply(&client, ns, config_map("inv-doc", &v3)).await;
-    let o = wait_until(
-        &api,
-        "inv",
-        "the third definition",
-        Duration::from_secs(60),
-        |o| is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash,
-    )
-    .await;
+    let o = change_document(&client, &api, ns, "inv", "inv-doc", &v3, &o).await;
     assert_eq!(status(&o).api_id.as_deref(), Some(id.as_str()));
     assert!(
         ready_message(&o).contains("2 API(s)"),

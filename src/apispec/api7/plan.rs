@@ -41,30 +41,18 @@ pub struct Derived {
     pub apis: Vec<Api7Api>,
 }
 
-/// scheme, host, port and path of an absolute http(s) URL.
+/// scheme, host, port and path of an absolute http(s) URL (parsed by the `url` crate, which
+/// reqwest re-exports).
 fn split_url(url: &str) -> Option<(UpstreamScheme, String, u16, String)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let (scheme, default_port) = match scheme.to_ascii_lowercase().as_str() {
-        "http" => (UpstreamScheme::Http, 80),
-        "https" => (UpstreamScheme::Https, 443),
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let scheme = match parsed.scheme() {
+        "http" => UpstreamScheme::Http,
+        "https" => UpstreamScheme::Https,
         _ => return None,
     };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    let authority = authority.rsplit('@').next()?;
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p))
-            if !p.is_empty()
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && (!h.contains(':') || h.ends_with(']')) =>
-        {
-            (h.to_string(), p.parse().ok()?)
-        }
-        _ => (authority.to_string(), default_port),
-    };
-    (!host.is_empty()).then_some((scheme, host, port, path.to_string()))
+    let host = parsed.host_str().filter(|h| !h.is_empty())?.to_string();
+    let port = parsed.port_or_known_default()?;
+    Some((scheme, host, port, parsed.path().to_string()))
 }
 
 fn cut(text: &str, max: usize) -> String {
@@ -431,6 +419,8 @@ mod tests {
         let v2 = derived(
             "swagger: '2.0'\ninfo: {title: orders, version: '1'}\nhost: orders.internal\nbasePath: /api\npaths: {}",
         );
+        assert_eq!(split_url("ftp://x"), None);
+        assert_eq!(split_url("https://h.test").map(|u| u.2), Some(443));
         assert_eq!(v2.app.path_prefix, "/api");
         assert_eq!(v2.app.upstreams[0].upstream.targets[0].port, 80);
     }
