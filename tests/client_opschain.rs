@@ -441,6 +441,7 @@ async fn workflows_are_drafted_published_and_versioned() {
             "release",
             1,
             &VersionUpdate {
+                name: "Release".into(),
                 steps: v1.clone(),
                 draft: Some(false),
                 create_new_version: false,
@@ -456,6 +457,7 @@ async fn workflows_are_drafted_published_and_versioned() {
             "release",
             1,
             &VersionUpdate {
+                name: "Release".into(),
                 steps: v2.clone(),
                 draft: None,
                 create_new_version: false,
@@ -470,6 +472,7 @@ async fn workflows_are_drafted_published_and_versioned() {
             "release",
             1,
             &VersionUpdate {
+                name: "Release".into(),
                 steps: v2.clone(),
                 draft: None,
                 create_new_version: true,

@@ -79,6 +79,8 @@ pub struct WorkflowUpdate {
 /// `PATCH /api/projects/{project}/workflows/{workflow}/versions/{version}`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VersionUpdate {
+    /// The workflow's name (always sent: the official spec requires it).
+    pub name: String,
     /// The version's steps (always sent: OpsChain requires them).
     pub steps: Vec<Value>,
     /// `Some(false)` publishes the version, validating the steps.
