@@ -133,92 +133,223 @@ async fn poll<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
     }
 }
 
-/// Create from a ConfigMap, publish, deploy and add a passthrough; edit the ConfigMap → a new
-/// version is written, published once and deployed; delete → gone from Frends.
+/// What the sandbox shows of a Frends specification beyond the documented API (its base path,
+/// published versions, deployments and their progress): its inspection on the admin surface.
+async fn frends_inspect(id: i64) -> Value {
+    reqwest::get(format!(
+        "{}/_sandbox/frends/specifications/{id}",
+        admin_base("frends")
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
+}
+
+/// ApiSpec on Frends over time, through kubectl: create from a ConfigMap (published, a
+/// deployment to agent group 2 requested, a passthrough); change the document (written to the
+/// active version, published once, the new version's deployment requested); change it again;
+/// delete. After each step: status (which says a deployment was requested, never that it
+/// finished: Frends answers "Deployment started" and reports nothing more), what `kubectl
+/// events` prints, the specification read through Frends' documented API (only id, name,
+/// activeVersion, description) and the sandbox's own view of what that API cannot show.
 #[tokio::test]
-async fn frends_creates_publishes_deploys_updates_and_deletes() {
-    let ns = "apispec-frends-life";
+async fn frends_timeline_create_change_change_again_delete() {
+    let ns = "apispec-frends-timeline";
     let (client, api) = setup(ns, "frends").await;
-    let base = "/api/life/v1";
+    let base = "/api/timeline/v1";
+    let f = frends();
+
+    // 1. Create.
     apply(
         &client,
         ns,
-        config_map("life-doc", &openapi3("Life Pets", base, &["/pets"], None)),
+        config_map("tl-doc", &openapi3("Timeline Pets", base, &["/pets"], None)),
     )
     .await;
     apply(
         &client,
         ns,
         apispec(
-            "life",
+            "tl",
             json!({
-                "connectionRef": {"name": "frends"}, "driftInterval": "5s",
-                "definition": {"configMapKeyRef": {"name": "life-doc", "key": "openapi.yaml"}},
+                "connectionRef": {"name": "frends"},
+                "definition": {"configMapKeyRef": {"name": "tl-doc", "key": "openapi.yaml"}},
                 "frends": {
                     "basePath": base,
                     "publish": {"changeDescription": "Published by Converge"},
                     "deployments": [{"agentGroupId": 2}],
-                    "passthrough": [{"isDefault": true, "targetUrl": {"server": "https://life.internal"}}],
+                    "passthrough": [{"isDefault": true, "targetUrl": {"server": "https://tl.internal"}}],
                 },
             }),
         ),
     )
     .await;
-    let o = wait_ready(&api, "life").await;
+    let o = wait_ready(&api, "tl").await;
     let s = status(&o);
     let id: i64 = s.api_id.as_deref().unwrap().parse().unwrap();
+    let uid = o.metadata.uid.clone().unwrap();
     assert_eq!((s.active_version, s.published_version), (Some(2), Some(1)));
-    assert_eq!(s.deployments.len(), 1);
     assert_eq!(
         (s.deployments[0].agent_group_id, s.deployments[0].version),
         (2, 1)
     );
-    let f = frends();
+    assert!(
+        s.deployments[0].requested_at.is_some(),
+        "when it was requested"
+    );
+    let ready = ready_message(&o);
+    assert!(
+        ready.contains("deployment requested: v1 to agent group 2")
+            && ready.contains("reports no deployment progress")
+            && !ready.contains("deployed"),
+        "{ready}"
+    );
+    assert_events(
+        "create",
+        ns,
+        "tl",
+        &[
+            (
+                "Created",
+                &format!(
+                    "created Frends API specification {id} (\"Timeline Pets\") on base path \"{base}\""
+                ),
+            ),
+            (
+                "PassthroughChanged",
+                "create passthrough (default) on version 1",
+            ),
+            ("Published", "published version 1"),
+            (
+                "DeploymentRequested",
+                "requested the deployment of version 1 to agent group 2 (Frends answered \"Deployment started\" and reports no progress)",
+            ),
+        ],
+    );
     let platform = f.get_specification(id).await.unwrap();
     assert_eq!(
         (platform.name.as_str(), platform.active_version),
-        ("Life Pets", 2)
-    );
-    let published = f.list_passthroughs(id, 1).await.unwrap();
-    assert_eq!(
-        published.len(),
-        1,
-        "the passthrough was published with version 1"
+        ("Timeline Pets", 2)
     );
     assert_eq!(
-        published[0].settings.target_url.server,
-        "https://life.internal"
+        platform.description.as_deref(),
+        Some(format!("[managed by Converge: ApiSpec {ns}/tl, uid {uid}]").as_str()),
+        "the marker Converge finds its specification by"
     );
+    let seen = frends_inspect(id).await;
+    assert_eq!(seen["basePath"], base);
+    assert_eq!(seen["deployments"][0]["agentGroupId"], 2);
+    assert_eq!(seen["deployments"][0]["version"], 1);
 
-    let hash = s.definition_hash.clone();
-    apply(
+    // 2. Change the document.
+    let o = change_document(
         &client,
+        &api,
         ns,
-        config_map(
-            "life-doc",
-            &openapi3("Life Pets", base, &["/pets", "/owners"], Some("v2")),
-        ),
+        "tl",
+        "tl-doc",
+        &openapi3("Timeline Pets", base, &["/pets", "/owners"], Some("v2")),
+        &o,
     )
     .await;
-    let o = wait_until(&api, "life", "updated", Duration::from_secs(60), |o| {
-        is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash
-    })
-    .await;
     let s = status(&o);
+    assert_eq!(s.api_id.as_deref(), Some(id.to_string().as_str()));
     assert_eq!((s.active_version, s.published_version), (Some(3), Some(2)));
     assert_eq!(
         (s.deployments[0].agent_group_id, s.deployments[0].version),
         (2, 2)
     );
+    assert!(ready_message(&o).contains("deployment requested: v2 to agent group 2"));
+    assert_events(
+        "change",
+        ns,
+        "tl",
+        &[
+            (
+                "Updated",
+                "wrote the definition to active version 2 (the definition changed)",
+            ),
+            ("Published", "published version 2"),
+            (
+                "DeploymentRequested",
+                "requested the deployment of version 2 to agent group 2",
+            ),
+        ],
+    );
     let platform = f.get_specification(id).await.unwrap();
-    assert_eq!(platform.description.as_deref(), Some("v2"));
-    let publishes = writes("frends", &format!("/{id}/publish")).await;
-    assert_eq!(publishes.len(), 2, "one publish per content: {publishes:?}");
+    assert_eq!(platform.active_version, 3);
+    assert!(
+        platform
+            .description
+            .as_deref()
+            .unwrap()
+            .starts_with("v2\n\n[managed by Converge"),
+        "{:?}",
+        platform.description
+    );
+    assert_eq!(frends_inspect(id).await["deployments"][0]["version"], 2);
 
-    delete_and_wait(&api, "life").await;
+    // 3. Change it again.
+    let o = change_document(
+        &client,
+        &api,
+        ns,
+        "tl",
+        "tl-doc",
+        &openapi3(
+            "Timeline Pets",
+            base,
+            &["/pets", "/owners", "/vets"],
+            Some("v3"),
+        ),
+        &o,
+    )
+    .await;
+    let s = status(&o);
+    assert_eq!((s.active_version, s.published_version), (Some(4), Some(3)));
+    assert_eq!(s.deployments[0].version, 3);
+    assert_events(
+        "change again",
+        ns,
+        "tl",
+        &[
+            (
+                "Updated",
+                "wrote the definition to active version 3 (the definition changed)",
+            ),
+            ("Published", "published version 3"),
+            (
+                "DeploymentRequested",
+                "requested the deployment of version 3 to agent group 2",
+            ),
+        ],
+    );
+    assert_eq!(f.get_specification(id).await.unwrap().active_version, 4);
+    assert_eq!(frends_inspect(id).await["deployments"][0]["version"], 3);
+    let publishes = writes("frends", &format!("/{id}/publish")).await;
+    assert_eq!(publishes.len(), 3, "one publish per content: {publishes:?}");
+
+    // 4. Delete: removed from agent group 2, then from the default group, for good.
+    delete_and_wait(&api, "tl").await;
+    assert_events(
+        "delete",
+        ns,
+        "tl",
+        &[("Deleted", &format!("deleted frends {id}"))],
+    );
     assert!(
         f.find_specification(id).await.unwrap().is_none(),
         "deleted from Frends"
+    );
+    let removals = writes("frends", &format!("/{id}/agent-group")).await;
+    assert_eq!(
+        removals,
+        vec![
+            format!("\"DELETE\" \"/api/v1/api-management/api-specifications/{id}/agent-group/2\""),
+            format!("\"DELETE\" \"/api/v1/api-management/api-specifications/{id}/agent-group/1\""),
+        ]
     );
 }
 
@@ -440,71 +571,317 @@ async fn frends_suspend_and_observe_only_never_write() {
     assert!(exists("Held Pets").await, "ObserveOnly never deletes");
 }
 
-/// Import with labels → Ready; no writes while converged; labels changed on API7 are put back
-/// (DriftCorrected); a changed definition is re-imported (one application, new id); delete
-/// removes it.
-#[tokio::test]
-async fn api7_imports_corrects_drift_reimports_and_deletes() {
-    let ns = "apispec-api7-life";
-    let (client, api) = setup(ns, "api7").await;
-    let server = "http://inventory.internal:8080";
-    let spec = |paths: &[&str]| {
-        json!({
-            "connectionRef": {"name": "api7"}, "driftInterval": "5s",
-            "definition": {"inline": openapi3("inv-life", server, paths, None)},
-            "api7": {"labels": ["warehouse"], "published": true},
-        })
+/// Writes `doc` into ConfigMap `cm` and waits until ApiSpec `name` is Ready with a definition
+/// other than the one `before` recorded.
+async fn change_document(
+    client: &kube::Client,
+    api: &Api<ApiSpec>,
+    ns: &str,
+    name: &str,
+    cm: &str,
+    doc: &str,
+    before: &ApiSpec,
+) -> ApiSpec {
+    let hash = status(before).definition_hash.clone();
+    apply(client, ns, config_map(cm, doc)).await;
+    wait_until(
+        api,
+        name,
+        "the changed definition",
+        Duration::from_secs(60),
+        |o| is_ready(o) && o.status.as_ref().unwrap().definition_hash != hash,
+    )
+    .await
+}
+
+/// What `kubectl events` prints for object `name` in `ns`, as a person reads it.
+fn kubectl_events(ns: &str, name: &str) -> String {
+    let cp = futures::executor::block_on(common::controlplane::shared());
+    let out = cp
+        .kubectl()
+        .args(["events", "-n", ns, "--for", &format!("apispec/{name}")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The (reason, message) of each row `kubectl events` prints, cut at the header's columns.
+fn event_rows(printed: &str) -> Vec<(String, String)> {
+    let mut lines = printed.lines();
+    let Some(header) = lines.next() else {
+        return Vec::new();
     };
-    apply(&client, ns, apispec("inv", spec(&["/items"]))).await;
+    let (Some(reason), Some(object), Some(message)) = (
+        header.find("REASON"),
+        header.find("OBJECT"),
+        header.find("MESSAGE"),
+    ) else {
+        return Vec::new();
+    };
+    lines
+        .filter(|l| l.len() > message)
+        .map(|l| {
+            (
+                l[reason..object].trim().to_string(),
+                l[message..].trim().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Asserts that `kubectl events` shows, for the object, an Event of each (reason, message):
+/// a row with that reason whose message contains the text.
+fn assert_events(step: &str, ns: &str, name: &str, expected: &[(&str, &str)]) {
+    let printed = kubectl_events(ns, name);
+    let rows = event_rows(&printed);
+    for (reason, message) in expected {
+        assert!(
+            rows.iter().any(|(r, m)| r == reason && m.contains(message)),
+            "{step}: `kubectl events` shows no {reason} Event saying {message:?}:\n{printed}"
+        );
+    }
+}
+
+/// The APIs of an API7 application as the platform lists them: name → (id, methods and
+/// paths, description).
+async fn api7_apis(app: &str) -> std::collections::BTreeMap<String, (String, String, String)> {
+    api7()
+        .list_apis(app, &Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| {
+            let paths: Vec<String> = a.spec.paths.iter().map(|p| p.path.clone()).collect();
+            (
+                a.spec.name.clone(),
+                (
+                    a.id,
+                    format!("{} {}", a.spec.methods.join(","), paths.join(",")),
+                    a.spec.description,
+                ),
+            )
+        })
+        .collect()
+}
+
+/// A definition for the API7 timeline: `operations` as (method, path, operationId, summary).
+fn api7_doc(title: &str, server: &str, operations: &[(&str, &str, &str, &str)]) -> String {
+    let mut doc = format!(
+        "openapi: 3.0.1\ninfo:\n  title: {title}\n  version: 1.0.0\nservers:\n  - url: {server}\npaths:\n"
+    );
+    let mut paths: Vec<&str> = operations.iter().map(|o| o.1).collect();
+    paths.dedup();
+    for path in paths {
+        doc.push_str(&format!("  {path}:\n"));
+        for (method, _, id, summary) in operations.iter().filter(|o| o.1 == path) {
+            doc.push_str(&format!(
+                "    {method}:\n      operationId: {id}\n      summary: {summary}\n      responses:\n        \"200\":\n          description: ok\n"
+            ));
+        }
+    }
+    doc
+}
+
+/// ApiSpec on API7 over time, through kubectl: create (one application, one API per
+/// operation, with the documented operations); change the definition (new server and path
+/// prefix, a new operation: the same application and the same APIs, patched in place, never
+/// deleted and recreated); change it again (an operation removed, a summary changed); delete.
+/// After each step: status, what `kubectl events` prints, and the application and APIs read
+/// through API7's API.
+#[tokio::test]
+async fn api7_timeline_create_change_change_again_delete() {
+    let ns = "apispec-api7-timeline";
+    let (client, api) = setup(ns, "api7").await;
+    let a = api7();
+    // 1. Create.
+    let v1 = api7_doc(
+        "inv-timeline",
+        "http://inventory.internal:8080/v1",
+        &[
+            ("get", "/items", "listItems", "List items"),
+            ("get", "/items/{id}", "getItem", "One item"),
+        ],
+    );
+    apply(&client, ns, config_map("inv-doc", &v1)).await;
+    apply(
+        &client,
+        ns,
+        apispec(
+            "inv",
+            json!({
+                "connectionRef": {"name": "api7"}, "driftInterval": "5s",
+                "definition": {"configMapKeyRef": {"name": "inv-doc", "key": "openapi.yaml"}},
+                "api7": {"labels": ["warehouse"]},
+            }),
+        ),
+    )
+    .await;
     let o = wait_ready(&api, "inv").await;
     let id = status(&o).api_id.clone().unwrap();
-    let a = api7();
-    let app = a.get_application(&id).await.unwrap();
-    assert_eq!(app.spec.labels, vec!["warehouse"]);
-    assert_eq!(app.spec.active, Active::Published);
-
-    let before = writes("api7", &id).await;
-    tokio::time::sleep(Duration::from_secs(12)).await;
-    assert_eq!(
-        writes("api7", &id).await,
-        before,
-        "no write when nothing differs"
+    assert!(
+        ready_message(&o).contains("2 API(s) from the definition"),
+        "{}",
+        ready_message(&o)
     );
-
-    let drift = ApplicationPatch {
-        labels: Some(vec!["other".into()]),
-        ..Default::default()
-    };
-    a.patch_application(&id, &drift).await.unwrap();
+    assert_events(
+        "create",
+        ns,
+        "inv",
+        &[
+            (
+                "Created",
+                &format!("created API7 application {id} (\"inv-timeline\")"),
+            ),
+            ("ApiChanged", "create API \"listItems\" (GET /items)"),
+            ("ApiChanged", "create API \"getItem\" (GET /items/)"),
+        ],
+    );
+    let app = a.get_application(&id).await.unwrap();
+    assert_eq!(app.spec.path_prefix, "/v1");
+    assert_eq!(app.spec.labels, vec!["warehouse"]);
+    assert_eq!(
+        app.spec.upstreams[0].upstream.targets[0].host,
+        "inventory.internal"
+    );
+    let apis = api7_apis(&id).await;
+    assert_eq!(apis.keys().collect::<Vec<_>>(), ["getItem", "listItems"]);
+    let list_items_id = apis["listItems"].0.clone();
+    // Labels changed on API7 are put back, with the platform's drift named.
+    a.patch_application(
+        &id,
+        &ApplicationPatch {
+            labels: Some(vec!["other".into()]),
+            active: Some(Active::Published),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     poll("the labels put back", async || {
         (a.get_application(&id).await.unwrap().spec.labels == vec!["warehouse"]).then_some(())
     })
     .await;
-    wait_event(&client, ns, "inv", "DriftCorrected").await;
+    let e = wait_event(&client, ns, "inv", "DriftCorrected").await;
+    assert!(e.contains("labels [warehouse]"), "{e}");
+    assert_eq!(
+        writes("api7", "/apps/openapi").await,
+        Vec::<String>::new(),
+        "the undocumented import path is never called"
+    );
 
-    apply(&client, ns, apispec("inv", spec(&["/items", "/orders"]))).await;
-    let o = wait_until(&api, "inv", "re-imported", Duration::from_secs(60), |o| {
-        is_ready(o) && o.status.as_ref().unwrap().api_id.as_deref() != Some(id.as_str())
-    })
-    .await;
-    let new_id = status(&o).api_id.clone().unwrap();
-    let apps = a
-        .list_applications(&Default::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|x| x.spec.name == "inv-life")
-        .collect::<Vec<_>>();
-    assert_eq!(apps.len(), 1, "one application after the re-import");
-    assert_eq!(apps[0].id, new_id);
-    assert_eq!(apps[0].spec.labels, vec!["warehouse"]);
-    assert!(a.get_application(&id).await.unwrap_err().is_not_found());
+    // 2. Change the definition: another server and prefix, one more operation.
+    let v2 = api7_doc(
+        "inv-timeline",
+        "http://stock.internal:9090/v2",
+        &[
+            ("get", "/items", "listItems", "List items"),
+            ("get", "/items/{id}", "getItem", "One item"),
+            ("post", "/orders", "createOrder", "Order"),
+        ],
+    );
+    let o = change_document(&client, &api, ns, "inv", "inv-doc", &v2, &o).await;
+    assert_eq!(
+        status(&o).api_id.as_deref(),
+        Some(id.as_str()),
+        "the same application"
+    );
+    assert!(
+        ready_message(&o).contains("3 API(s)"),
+        "{}",
+        ready_message(&o)
+    );
+    assert_events(
+        "change",
+        ns,
+        "inv",
+        &[
+            (
+                "Updated",
+                &format!(
+                    "application {id}: path prefix \"/v1\" → \"/v2\", upstream http://stock.internal:9090"
+                ),
+            ),
+            ("ApiChanged", "create API \"createOrder\" (POST /orders)"),
+        ],
+    );
+    let app = a.get_application(&id).await.unwrap();
+    assert_eq!(app.spec.path_prefix, "/v2");
+    assert_eq!(
+        (
+            app.spec.upstreams[0].upstream.targets[0].host.as_str(),
+            app.spec.upstreams[0].upstream.targets[0].port
+        ),
+        ("stock.internal", 9090)
+    );
+    let apis = api7_apis(&id).await;
+    assert_eq!(apis.len(), 3);
+    assert_eq!(
+        apis["listItems"].0, list_items_id,
+        "served throughout: never recreated"
+    );
+    assert_eq!(
+        writes("api7", &format!("/apis/{list_items_id}")).await,
+        Vec::<String>::new(),
+        "an unchanged API is not written"
+    );
 
+    // 3. Change it again: an operation removed, a summary changed.
+    let v3 = api7_doc(
+        "inv-timeline",
+        "http://stock.internal:9090/v2",
+        &[
+            ("get", "/items", "listItems", "Every item in stock"),
+            ("post", "/orders", "createOrder", "Order"),
+        ],
+    );
+    let o = change_document(&client, &api, ns, "inv", "inv-doc", &v3, &o).await;
+    assert_eq!(status(&o).api_id.as_deref(), Some(id.as_str()));
+    assert!(
+        ready_message(&o).contains("2 API(s)"),
+        "{}",
+        ready_message(&o)
+    );
+    assert_events(
+        "change again",
+        ns,
+        "inv",
+        &[
+            ("ApiChanged", "update API \"listItems\" (GET /items)"),
+            (
+                "ApiChanged",
+                "delete API \"getItem\" (no longer in the definition)",
+            ),
+        ],
+    );
+    let apis = api7_apis(&id).await;
+    assert_eq!(
+        apis.keys().collect::<Vec<_>>(),
+        ["createOrder", "listItems"]
+    );
+    assert_eq!(apis["listItems"].0, list_items_id);
+    assert_eq!(apis["listItems"].2, "Every item in stock");
+
+    // 4. Delete.
     delete_and_wait(&api, "inv").await;
-    assert!(a.get_application(&new_id).await.unwrap_err().is_not_found());
+    assert_events(
+        "delete",
+        ns,
+        "inv",
+        &[("Deleted", &format!("deleted api7 {id}"))],
+    );
+    assert!(a.get_application(&id).await.unwrap_err().is_not_found());
+    assert!(
+        a.list_apis(&id, &Default::default()).await.is_err(),
+        "its APIs went with it"
+    );
 }
 
-/// An application imported by someone else stalls until adopted; adopted, it keeps its id;
+/// An application created by someone else stalls until adopted; adopted, it keeps its id;
 /// suspend holds a label change; Orphan leaves it on API7.
 #[tokio::test]
 async fn api7_adopts_only_when_asked_suspends_and_orphans() {
@@ -512,7 +889,12 @@ async fn api7_adopts_only_when_asked_suspends_and_orphans() {
     let (client, api) = setup(ns, "api7").await;
     let doc = openapi3("inv-adopt", "http://adopt.internal", &["/items"], None);
     let a = api7();
-    let existing = a.import_openapi(&doc).await.unwrap();
+    let derived = converge::apispec::api7::plan::derive(
+        &converge::apispec::document::parse(&doc).unwrap(),
+        &Default::default(),
+    )
+    .unwrap();
+    let existing = a.create_application(&derived.app).await.unwrap();
     apply(
         &client,
         ns,
@@ -547,7 +929,7 @@ async fn api7_adopts_only_when_asked_suspends_and_orphans() {
     .await;
     let o = wait_reason(&api, "adopt", "Ready", "Suspended").await;
     assert!(
-        ready_message(&o).contains("set labels to [held]"),
+        ready_message(&o).contains("labels [held]"),
         "{}",
         ready_message(&o)
     );

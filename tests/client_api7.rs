@@ -8,7 +8,7 @@ use converge::clients::api7::{
     Active, Api7Client, Api7Scope, ApiPath, ApiSpec, ApplicationPatch, ApplicationSpec,
     CanaryReleaseSpec, CanaryState, CanaryType, CertificateSpec, CertificateType, ClusterStatus,
     ConsumerSpec, EntityStatus, LbType, ListFilter, PathType, Protocol, Upstream,
-    UpstreamAndVersion, UpstreamScheme, UpstreamTarget, openapi_title,
+    UpstreamAndVersion, UpstreamScheme, UpstreamTarget,
 };
 use converge::clients::{Auth, ClientError, ClientMetrics, HttpConfig};
 use converge::sandbox::all::default_credentials;
@@ -489,73 +489,6 @@ async fn a_canary_release_is_started_stepped_paused_and_finished() {
         .await
         .unwrap_err();
     assert!(gone.is_not_found(), "{gone}");
-}
-
-const INVENTORY: &str = "openapi: 3.0.1
-info:
-  title: inventory
-  description: Items in stock
-  version: 1.0.0
-servers:
-  - url: http://inventory.internal:8080/v1
-paths:
-  /items:
-    get:
-      operationId: listItems
-      responses:
-        '200':
-          description: Items
-  /items/{id}:
-    get:
-      operationId: getItem
-      responses:
-        '200':
-          description: One item
-";
-
-#[tokio::test]
-async fn an_openapi_document_is_imported_and_found_by_its_title() {
-    let (sb, s) = sandbox().await;
-    let (api7, _) = client(&s);
-    assert_eq!(openapi_title(INVENTORY).as_deref(), Some("inventory"));
-    assert_eq!(
-        openapi_title(r#"{"openapi": "3.0.1", "info": {"title": "json doc"}}"#).as_deref(),
-        Some("json doc")
-    );
-    assert_eq!(openapi_title("openapi: 3.0.1\npaths: {}\n"), None);
-
-    let app = api7.import_openapi(INVENTORY).await.unwrap();
-    assert_eq!(app.spec.name, "inventory");
-    assert_eq!(app.spec.description, "Items in stock");
-    assert_eq!(app.spec.path_prefix, "/v1");
-    assert_eq!(app.spec.active, Active::Published);
-    assert_eq!(
-        app.spec.upstreams[0].upstream.targets[0].host,
-        "inventory.internal"
-    );
-    assert_eq!(app.spec.upstreams[0].upstream.targets[0].port, 8080);
-    let apis = api7
-        .list_apis(&app.id, &ListFilter::default())
-        .await
-        .unwrap();
-    let mut names: Vec<&str> = apis.iter().map(|a| a.spec.name.as_str()).collect();
-    names.sort();
-    assert_eq!(names, ["getItem", "listItems"]);
-
-    let again = api7.import_openapi(INVENTORY).await.unwrap_err();
-    status_error(&again, 409, "application name \"inventory\" already exists");
-
-    // Without a title there is nothing to find the application by: refused before sending.
-    sb.ops().clear_calls();
-    let untitled = api7
-        .import_openapi("openapi: 3.0.1\npaths: {}\n")
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(untitled, ClientError::Config { .. }),
-        "{untitled:?}"
-    );
-    assert!(sb.ops().calls().is_empty());
 }
 
 #[tokio::test]

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use converge::clients::frends::{
-    DeploymentStatus, FrendsClient, HeaderAction, NewPassthrough, PassthroughHeader,
-    PassthroughKey, PassthroughSettings, TargetUrl,
+    FrendsClient, HeaderAction, NewPassthrough, PassthroughHeader, PassthroughKey,
+    PassthroughSettings, TargetUrl, is_path_in_use,
 };
 use converge::clients::{Auth, ClientError, ClientMetrics, HttpConfig};
 use converge::sandbox::frends::Frends;
@@ -72,6 +72,20 @@ async fn admin(served: &Served, method: reqwest::Method, path: &str, body: Value
     assert!(r.status().is_success(), "{path}: {}", r.status());
 }
 
+/// What the platform does not report, from the sandbox's inspection (its admin surface):
+/// `/_sandbox/frends/specifications/{rest}`.
+async fn inspect(served: &Served, rest: &str) -> Value {
+    reqwest::get(format!(
+        "{}/_sandbox/frends/specifications/{rest}",
+        served.url()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
+}
+
 async fn faults(served: &Served, body: Value) {
     admin(served, reqwest::Method::PUT, "faults", body).await;
 }
@@ -92,15 +106,10 @@ fn status_error(e: &ClientError) -> (u16, &str) {
 }
 
 #[tokio::test]
-async fn a_specification_is_created_found_by_base_path_updated_and_read_by_version() {
+async fn a_specification_is_created_updated_and_read_by_version_in_the_documented_shape() {
     let s = sandbox(Timing::INSTANT).await;
     let (c, _) = client(&s);
-    assert_eq!(
-        c.find_specification_by_base_path("/api/petstore/v1")
-            .await
-            .unwrap(),
-        None
-    );
+    assert!(c.list_specifications().await.unwrap().is_empty());
 
     let created = c
         .create_specification(&openapi3("Petstore", "/api/petstore/v1"))
@@ -114,19 +123,18 @@ async fn a_specification_is_created_found_by_base_path_updated_and_read_by_versi
         ),
         ("Petstore", 1, &None)
     );
-    // Create answers the documented shape only.
-    assert_eq!(created.base_path, None);
 
     let spec = c.get_specification(created.id).await.unwrap();
-    assert_eq!(spec.base_path.as_deref(), Some("/api/petstore/v1"));
-    assert_eq!(spec.published_version, None);
-    assert!(spec.deployments.is_empty());
-    let found = c
-        .find_specification_by_base_path("https://gw.acme.test/API/Petstore/v1/")
-        .await
-        .unwrap()
-        .expect("found by its base path");
-    assert_eq!(found.id, created.id);
+    assert_eq!(
+        spec, created,
+        "reads answer the documented shape, as create does"
+    );
+    assert_eq!(
+        inspect(&s, &created.id.to_string()).await["basePath"],
+        "/api/petstore/v1",
+        "the base path is only on the sandbox's inspection"
+    );
+    assert_eq!(c.list_specifications().await.unwrap(), vec![spec.clone()]);
     assert_eq!(c.find_specification(created.id).await.unwrap(), Some(spec));
     assert_eq!(c.find_specification(created.id + 100).await.unwrap(), None);
 
@@ -138,10 +146,10 @@ async fn a_specification_is_created_found_by_base_path_updated_and_read_by_versi
         ("Petstore Plus", 1)
     );
     let v1 = c.get_version(created.id, 1).await.unwrap();
-    assert_eq!(v1.version, Some(1));
-    assert_eq!(v1.is_published, Some(false));
-    assert_eq!(v1.specification.as_deref(), Some(renamed.as_str()));
-    assert_eq!(v1.name, "Petstore Plus");
+    assert_eq!((v1.name.as_str(), v1.active_version), ("Petstore Plus", 1));
+    let inspected = inspect(&s, &format!("{}/1", created.id)).await;
+    assert_eq!(inspected["isPublished"], false);
+    assert_eq!(inspected["specification"], renamed.as_str());
 
     // A second API on the same path is a conflict in the platform's words, and nothing is added.
     let e = c
@@ -155,6 +163,7 @@ async fn a_specification_is_created_found_by_base_path_updated_and_read_by_versi
         "A path is already used in an existing API: /API/petstore/v1"
     );
     assert!(!e.is_retryable());
+    assert!(is_path_in_use(&e), "the documented refusal is recognised");
     assert_eq!(c.list_specifications().await.unwrap().len(), 1);
 
     // The base path never changes: a validation problem naming the field.
@@ -177,8 +186,9 @@ async fn a_specification_is_created_found_by_base_path_updated_and_read_by_versi
 
 #[tokio::test]
 async fn publish_deploy_and_delete_follow_the_platforms_rules() {
+    // A step long enough that a busy machine still sees the deployment in progress.
     let s = sandbox(Timing {
-        step: Duration::from_millis(150),
+        step: Duration::from_secs(3),
     })
     .await;
     let (c, metrics) = client(&s);
@@ -197,34 +207,36 @@ async fn publish_deploy_and_delete_follow_the_platforms_rules() {
         .await
         .unwrap();
     let spec = c.get_specification(id).await.unwrap();
-    assert_eq!((spec.active_version, spec.published_version), (2, Some(1)));
+    assert_eq!(
+        spec.active_version, 2,
+        "publishing makes a new active version"
+    );
     let v1 = c.get_version(id, 1).await.unwrap();
-    assert_eq!(v1.is_published, Some(true));
-    assert_eq!(v1.change_description.as_deref(), Some("First release"));
     assert_eq!(v1.active_version, 2);
+    let inspected = inspect(&s, &format!("{id}/1")).await;
+    assert_eq!(inspected["isPublished"], true);
+    assert_eq!(inspected["changeDescription"], "First release");
 
+    // "Deployment started": the client learns nothing more; the sandbox's inspection shows the
+    // deployment held in Deploying for a step, then Deployed.
     c.deploy_version(id, 1, PRODUCTION).await.unwrap();
-    let deployment = &c.get_specification(id).await.unwrap().deployments;
-    assert_eq!(deployment.len(), 1);
+    let deployments = inspect(&s, &id.to_string()).await["deployments"].clone();
     assert_eq!(
-        (
-            deployment[0].agent_group_id,
-            deployment[0].version,
-            deployment[0].status
-        ),
-        (PRODUCTION, 1, DeploymentStatus::Deploying)
+        deployments,
+        json!([{"agentGroupId": PRODUCTION, "version": 1, "status": "Deploying"}])
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        c.get_specification(id).await.unwrap().deployments[0].status,
-        DeploymentStatus::Deployed
-    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while inspect(&s, &id.to_string()).await["deployments"][0]["status"] != "Deployed" {
+        assert!(Instant::now() < deadline, "the deployment never finished");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Deploying the same version again is a no-op: the deployment does not start over.
     c.deploy_version(id, 1, PRODUCTION).await.unwrap();
     assert_eq!(metrics.count("frends", "deployApiSpecification", "200"), 2);
-    let v1 = c.get_version(id, 1).await.unwrap();
-    assert_eq!(v1.deployments.len(), 1);
-    assert_eq!(v1.deployments[0].status, DeploymentStatus::Deployed);
+    assert_eq!(
+        inspect(&s, &format!("{id}/1")).await["deployments"],
+        json!([{"agentGroupId": PRODUCTION, "version": 1, "status": "Deployed"}])
+    );
     assert!(
         c.deploy_version(id, 1, 99)
             .await
@@ -254,18 +266,14 @@ async fn publish_deploy_and_delete_follow_the_platforms_rules() {
         no_default.delete_specification(id, &[]).await,
         Err(ClientError::Config { .. })
     ));
-    c.delete_specification(id, &[]).await.unwrap();
+    // Frends does not report deployments: the caller names the groups it deployed to.
+    c.delete_specification(id, &[PRODUCTION]).await.unwrap();
     assert_eq!(
         metrics.count("frends", "deleteApiSpecificationFromAgentGroup", "204"),
         2
     );
     assert_eq!(c.find_specification(id).await.unwrap(), None);
-    assert_eq!(
-        c.find_specification_by_base_path("/api/petstore/v1")
-            .await
-            .unwrap(),
-        None
-    );
+    assert!(c.list_specifications().await.unwrap().is_empty());
     // Already gone is done.
     c.delete_specification(id, &[PRODUCTION]).await.unwrap();
     assert!(
@@ -294,12 +302,8 @@ async fn import_uploads_the_file_and_waits_for_the_slow_platform() {
         ("Imported", 1)
     );
     assert_eq!(
-        c.get_specification(imported.id)
-            .await
-            .unwrap()
-            .base_path
-            .as_deref(),
-        Some("/api/imported")
+        inspect(&s, &imported.id.to_string()).await["basePath"],
+        "/api/imported"
     );
 
     let swagger = json!({
@@ -483,12 +487,6 @@ async fn the_list_walks_every_page() {
     assert_eq!(ids, (1..=205).collect::<Vec<i64>>());
     assert_eq!(all[204].name, "Api 204");
     assert_eq!(metrics.count("frends", "listApiSpecifications", "200"), 2);
-    let last = c
-        .find_specification_by_base_path("/api/s204")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(last.id, 205);
 }
 
 #[tokio::test]
@@ -603,7 +601,7 @@ async fn a_5xx_is_retried_for_reads_and_deploys_but_never_for_creates_or_publish
     c.deploy_version(id, 1, PRODUCTION).await.unwrap();
     assert_eq!(metrics.count("frends", "deployApiSpecification", "503"), 1);
     assert_eq!(
-        c.get_specification(id).await.unwrap().deployments[0].agent_group_id,
+        inspect(&s, &id.to_string()).await["deployments"][0]["agentGroupId"],
         PRODUCTION
     );
 }

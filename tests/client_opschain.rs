@@ -441,6 +441,7 @@ async fn workflows_are_drafted_published_and_versioned() {
             "release",
             1,
             &VersionUpdate {
+                name: "Release".into(),
                 steps: v1.clone(),
                 draft: Some(false),
                 create_new_version: false,
@@ -456,6 +457,7 @@ async fn workflows_are_drafted_published_and_versioned() {
             "release",
             1,
             &VersionUpdate {
+                name: "Release".into(),
                 steps: v2.clone(),
                 draft: None,
                 create_new_version: false,
@@ -470,6 +472,7 @@ async fn workflows_are_drafted_published_and_versioned() {
             "release",
             1,
             &VersionUpdate {
+                name: "Release".into(),
                 steps: v2.clone(),
                 draft: None,
                 create_new_version: true,
@@ -509,7 +512,7 @@ async fn workflows_are_drafted_published_and_versioned() {
             "web",
             "release",
             &WorkflowUpdate {
-                name: Some("Release to dev".into()),
+                name: "Release to dev".into(),
                 steps: Some(v3.clone()),
                 ..Default::default()
             },
@@ -532,6 +535,7 @@ async fn workflows_are_drafted_published_and_versioned() {
             "web",
             "release",
             &WorkflowUpdate {
+                name: "Release to dev".into(),
                 draft: Some(false),
                 ..Default::default()
             },

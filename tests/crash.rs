@@ -8,8 +8,10 @@
 //! (the `fail` crate, configured through FAILPOINTS) pauses it right after the create returns;
 //! the test then kills it with SIGKILL, as a node failure or an OOM kill would. One case per
 //! platform whose objects Converge creates by a natural key: a Cycloid Project (canonical), a
-//! Frends ApiSpec (name: Frends allows two specifications with one name, so a second create
-//! would be a real duplicate) and an API7 GatewayApplication (name).
+//! Frends ApiSpec (Frends reads back no base path: the restarted controller finds the
+//! specification by the marker Converge wrote into its description; a second create would be
+//! refused for the base path and stall, so Ready proves the marker was found) and an API7
+//! GatewayApplication (name).
 
 mod common;
 

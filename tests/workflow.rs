@@ -193,7 +193,7 @@ async fn opschain_definition_is_created_versioned_drift_corrected_and_deleted() 
         code,
         "release",
         &WorkflowUpdate {
-            name: Some("Renamed by hand".into()),
+            name: "Renamed by hand".into(),
             ..Default::default()
         },
     )
@@ -210,6 +210,7 @@ async fn opschain_definition_is_created_versioned_drift_corrected_and_deleted() 
         code,
         "release",
         &WorkflowUpdate {
+            name: "Workflow release".into(),
             steps: Some(vec![json!({"type": "wait", "name": "by hand"})]),
             draft: Some(false),
             ..Default::default()

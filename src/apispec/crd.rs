@@ -264,7 +264,9 @@ pub struct ApiSpecStatus {
     /// Frends: the latest published version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_version: Option<i32>,
-    /// Frends: the version Converge deployed to each agent group.
+    /// Frends: the deployment Converge requested of each agent group. Frends answers a deploy
+    /// with "Deployment started" and reports nothing after, so this says what was requested,
+    /// not what runs there.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deployments: Vec<FrendsDeploymentStatus>,
     /// Choreo: Created, Published, Deprecated or Retired.
@@ -275,12 +277,16 @@ pub struct ApiSpecStatus {
     pub visibility: Option<String>,
 }
 
-/// A version deployed to an agent group.
+/// A deployment of a version to an agent group that Converge requested.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FrendsDeploymentStatus {
     /// The agent group.
     pub agent_group_id: i64,
-    /// The version deployed there.
+    /// The version requested there.
     pub version: i32,
+    /// When Converge requested it (RFC 3339); Frends answered "Deployment started" and does not
+    /// report whether it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<String>,
 }

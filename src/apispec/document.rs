@@ -20,14 +20,19 @@ pub struct Document {
     pub hash: String,
 }
 
-/// Parses and checks a document; the error says what to fix in the manifest.
-pub fn parse(text: &str) -> Result<Document, String> {
-    let root = match serde_json::from_str::<Value>(text) {
-        Ok(v) => v,
+/// A document's text as JSON values (JSON, else YAML with keys such as `200:` as strings).
+pub fn yaml_or_json(text: &str) -> Result<Value, String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) => Ok(v),
         Err(_) => serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text)
             .map_err(|e| format!("the definition is neither JSON nor YAML: {e}"))
-            .and_then(yaml_to_json)?,
-    };
+            .and_then(yaml_to_json),
+    }
+}
+
+/// Parses and checks a document; the error says what to fix in the manifest.
+pub fn parse(text: &str) -> Result<Document, String> {
+    let root = yaml_or_json(text)?;
     let Value::Object(obj) = &root else {
         return Err("the definition must be an OpenAPI document (a mapping at the top)".into());
     };
@@ -80,6 +85,32 @@ pub fn parse(text: &str) -> Result<Document, String> {
         base_path,
         hash: sha256_hex(canonical.as_bytes()),
     })
+}
+
+/// A document as written to Frends: `info.description` ends with Converge's marker.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Marked {
+    /// The document as JSON (Frends takes JSON or YAML text), with the marked description.
+    pub text: String,
+    /// The `info.description` written: the declared one, a blank line, the marker.
+    pub description: String,
+}
+
+/// The document with `marker` appended to `info.description`, so that the object it was written
+/// for can be found again by a field the platform reads back (see `apispec::frends`).
+pub fn marked(doc: &Document, marker: &str) -> Result<Marked, String> {
+    let mut root = yaml_or_json(&doc.text)?;
+    let description = match doc.description.as_deref().map(str::trim_end) {
+        Some(d) if !d.is_empty() => format!("{d}\n\n{marker}"),
+        _ => marker.to_string(),
+    };
+    let info = root
+        .get_mut("info")
+        .and_then(Value::as_object_mut)
+        .ok_or("the definition has no info block")?;
+    info.insert("description".into(), Value::String(description.clone()));
+    let text = serde_json::to_string(&root).map_err(|e| e.to_string())?;
+    Ok(Marked { text, description })
 }
 
 /// The URL path of a base path or server URL, lower-cased, without a trailing slash: how Frends
@@ -196,6 +227,19 @@ mod tests {
     use super::*;
 
     const YAML: &str = "openapi: 3.0.1\ninfo:\n  title: Pets\n  version: 1.0.0\n  description: All pets\nservers:\n  - url: /api/pets/v1\npaths:\n  /pets:\n    get:\n      responses:\n        200:\n          description: ok\n";
+
+    #[test]
+    fn a_marked_document_keeps_its_content_and_ends_its_description_with_the_marker() {
+        let d = parse(YAML).unwrap();
+        let m = marked(&d, "[managed by Converge]").unwrap();
+        assert_eq!(m.description, "All pets\n\n[managed by Converge]");
+        let back = parse(&m.text).unwrap();
+        assert_eq!(back.description.as_deref(), Some(m.description.as_str()));
+        assert_eq!((back.title, back.base_path), (d.title, d.base_path));
+        assert!(m.text.contains("\"200\""), "YAML keys become JSON strings");
+        let bare = parse("openapi: 3.0.1\ninfo: {title: T, version: '1'}\npaths: {}").unwrap();
+        assert_eq!(marked(&bare, "[m]").unwrap().description, "[m]");
+    }
 
     #[test]
     fn reads_title_description_and_base_path() {

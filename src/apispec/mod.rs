@@ -20,10 +20,13 @@ pub mod event {
     pub const CREATED: &str = "Created";
     pub const UPDATED: &str = "Updated";
     pub const PUBLISHED: &str = "Published";
-    pub const DEPLOYED: &str = "Deployed";
+    /// Frends: a deployment requested (the platform answers "Deployment started", no more).
+    pub const DEPLOYMENT_REQUESTED: &str = "DeploymentRequested";
+    pub const ADOPTED: &str = "Adopted";
     pub const UNDEPLOYED: &str = "Undeployed";
     pub const PASSTHROUGH: &str = "PassthroughChanged";
-    pub const REIMPORTED: &str = "Reimported";
+    /// API7: an API of the application created, updated or deleted.
+    pub const API_CHANGED: &str = "ApiChanged";
     /// A recorded platform object is gone; Converge creates it again.
     pub const RECREATING: &str = "Recreating";
 }

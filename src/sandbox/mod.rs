@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod all;
 pub mod api7;
+pub mod capture;
 pub mod choreo;
 pub mod cycloid;
 pub mod frends;
@@ -44,6 +45,12 @@ pub trait Platform: Sized + Send + Sync + 'static {
     /// `/api/v1`). Authentication, rate limiting and faults are applied around them.
     fn routes() -> Router<Sandbox<Self>>;
 
+    /// Platform-specific routes of the admin surface (under `/_sandbox/`, such as API7's
+    /// simulated traffic): no authentication, faults or recording, like the shared admin routes.
+    fn admin_routes() -> Router<Sandbox<Self>> {
+        Router::new()
+    }
+
     /// The platform's error response for a status and message, in its documented envelope.
     /// Used by the shared layers (401/403, 429, 5xx) and by the platform's own handlers.
     fn error(status: StatusCode, message: &str) -> Response;
@@ -66,12 +73,6 @@ pub trait Platform: Sized + Send + Sync + 'static {
     /// environments, API7 organization and cluster, Frends agent groups, Cycloid config
     /// repositories, OpsChain project types...).
     fn default_seed(state: &mut Self::State);
-
-    /// Admin routes of this platform only (under `/_sandbox/`, without authentication), such
-    /// as API7's simulated traffic.
-    fn admin_routes() -> Router<Sandbox<Self>> {
-        Router::new()
-    }
 
     /// Adds seed data from the admin surface (`POST /_sandbox/seed`), in a shape the platform
     /// documents in its module. Returns a message for a 400 on bad input.

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 
-use super::{Platform, Sandbox};
+use super::{Platform, Sandbox, capture};
 
 /// A credential as presented in the Authorization header.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -345,17 +345,19 @@ pub async fn layer<P: Platform>(
     let ops = sandbox.ops();
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
-    let route = request
+    let matched = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| path.clone());
+        .map(|m| m.as_str().to_string());
+    let routed = matched.is_some();
+    let route = matched.unwrap_or_else(|| path.clone());
     let credential = Credential::from_headers(request.headers()).or_else(|| {
         let name = P::API_KEY_QUERY?;
         let query = request.uri().query()?;
         form_urlencoded_value(query, name).map(Credential::bearer)
     });
     let caller = credential.as_ref().map(Credential::identity);
+    let (request, recording) = record_request::<P>(request).await;
     let faults = ops.faults();
     let mut fault = None;
 
@@ -401,16 +403,86 @@ pub async fn layer<P: Platform>(
             response
         }
     };
+    let status = response.status().as_u16();
+    let response = match recording {
+        Some(r) => r.finish::<P>(&method, &path, routed, response, fault).await,
+        None => response,
+    };
     ops.record(Call {
         at: arrived,
         method,
         path,
         route,
-        status: response.status().as_u16(),
+        status,
         caller,
         fault: fault.map(String::from),
     });
     response
+}
+
+/// The request part of an exchange being recorded (see [`capture`]).
+struct Recording {
+    query: Option<String>,
+    headers: Vec<(String, String)>,
+    body: axum::body::Bytes,
+}
+
+impl Recording {
+    /// Records the exchange and passes the response on unchanged. An injected fault's body is
+    /// not read: a reset must stay a reset.
+    async fn finish<P: Platform>(
+        self,
+        method: &str,
+        path: &str,
+        routed: bool,
+        response: Response,
+        fault: Option<&str>,
+    ) -> Response {
+        let status = response.status().as_u16();
+        let (response, body) = if fault.is_some() {
+            (response, axum::body::Bytes::new())
+        } else {
+            let (parts, body) = response.into_parts();
+            let bytes = capture::buffer(body).await;
+            (
+                Response::from_parts(parts, Body::from(bytes.clone())),
+                bytes,
+            )
+        };
+        capture::record(
+            P::NAME,
+            method,
+            path,
+            self.query,
+            routed,
+            self.headers,
+            &self.body,
+            status,
+            capture::response_headers(response.headers()),
+            &body,
+            fault,
+        );
+        response
+    }
+}
+
+/// When traffic is recorded, reads the request body so that it can be recorded and passes on
+/// an equal request.
+async fn record_request<P: Platform>(request: Request) -> (Request, Option<Recording>) {
+    if !capture::enabled() {
+        return (request, None);
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = capture::buffer(body).await;
+    let recording = Recording {
+        query: capture::query(parts.uri.query(), P::API_KEY_QUERY),
+        headers: capture::request_headers(&parts.headers),
+        body: bytes.clone(),
+    };
+    (
+        Request::from_parts(parts, Body::from(bytes)),
+        Some(recording),
+    )
 }
 
 /// The value of `name` in a query string (`a=1&api_key=...`), percent-decoded.

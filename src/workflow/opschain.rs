@@ -65,10 +65,12 @@ pub fn definition(desired: &Desired, observed: Option<&Workflow>) -> Definition 
             draft: !desired.publish,
         });
     };
-    let mut update = WorkflowUpdate::default();
+    let mut update = WorkflowUpdate {
+        name: desired.name.clone(),
+        ..Default::default()
+    };
     let mut changes = Vec::new();
     if w.name != desired.name {
-        update.name = Some(desired.name.clone());
         changes.push(format!("name {:?} → {:?}", w.name, desired.name));
     }
     if let Some(d) = &desired.description
@@ -348,7 +350,7 @@ mod tests {
             Definition::Update { update, changes } => {
                 assert_eq!(update.steps, Some(desired().steps));
                 assert_eq!(update.draft, Some(false));
-                assert_eq!(update.name, None);
+                assert_eq!(update.name, "Web release", "the spec requires the name");
                 assert!(changes[0].contains("add version 2"), "{changes:?}");
             }
             other => panic!("{other:?}"),
@@ -394,7 +396,7 @@ mod tests {
         w.archived = true;
         match definition(&desired(), Some(&w)) {
             Definition::Update { update, changes } => {
-                assert_eq!(update.name.as_deref(), Some("Web release"));
+                assert_eq!(update.name, "Web release");
                 assert_eq!(update.description.as_deref(), Some("d"));
                 assert_eq!(update.archived, Some(false));
                 assert_eq!(update.steps, None);

@@ -1,15 +1,15 @@
-//! API7 Cloud: the definition imported as an application of the connection's cluster, found by
-//! its name (`info.title`) before any import, with the declared labels and publish state.
+//! API7 Cloud: the definition as an application of the connection's cluster with one API per
+//! operation, written with the documented application and API operations (see `plan`), found
+//! by its name (`info.title`) before any create, with the declared labels and publish state.
 
 pub mod plan;
-
-use plan::AppWrite;
 
 use super::crd::{Api7Import, ApiSpec};
 use super::document::Document;
 use super::event;
+use super::reason::INVALID_DEFINITION;
 use crate::clients::PlatformClient;
-use crate::clients::api7::{Api7Client, Application};
+use crate::clients::api7::{Active, Api7Client, Application, ListFilter};
 use crate::common::conditions::reason;
 use crate::engine::ownership::{self, Ownership};
 use crate::engine::{Cx, Failure, Phase};
@@ -69,7 +69,7 @@ async fn find(
         }
         cx.warn(
             event::RECREATING,
-            format!("API7 application {id} is gone; importing the definition again"),
+            format!("API7 application {id} is gone; creating it again"),
         );
         cx.status.api_id = None;
         cx.status.definition_hash = None;
@@ -105,68 +105,75 @@ pub async fn converge(
     cx: &mut Cx<ApiSpec>,
 ) -> Result<Phase, Failure> {
     let client = client(cx)?;
+    let derived = plan::derive(doc, want).map_err(|m| Failure::stalled(INVALID_DEFINITION, m))?;
     let found = find(&client, obj, doc, cx).await?;
     if let Some(app) = found.as_ref().filter(|a| adopted(obj, cx, a)) {
-        // An adopted application is taken as imported from this definition: re-importing it
-        // would replace it with a new id. Later changes of the definition re-import it.
         cx.status.api_id = Some(app.id.clone());
-        cx.status.definition_hash = Some(doc.hash.clone());
+        cx.did(
+            event::ADOPTED,
+            format!("adopted API7 application {} ({:?})", app.id, app.spec.name),
+        );
     }
-    let write = plan::app_write(found.as_ref(), cx.status.definition_hash.as_deref(), doc);
+    let have_apis = match &found {
+        Some(app) => client.list_apis(&app.id, &ListFilter::default()).await?,
+        None => Vec::new(),
+    };
+    let renamed = found
+        .as_ref()
+        .is_some_and(|a| a.spec.name != derived.app.name);
     if !cx.may_write() {
-        let mut changes = match &write {
-            AppWrite::Import => vec![format!(
-                "import the definition as application {:?}",
-                doc.title
-            )],
-            AppWrite::Reimport { old } => {
-                vec![format!(
-                    "re-import the changed definition (replacing application {old})"
-                )]
-            }
-            AppWrite::Nothing => vec![],
+        let Some(app) = &found else {
+            return Ok(cx.held(vec![format!(
+                "create application {:?} with {} API(s)",
+                derived.app.name,
+                derived.apis.len()
+            )]));
         };
-        if let Some(app) = found.as_ref().filter(|_| write == AppWrite::Nothing) {
-            changes.extend(
-                plan::settings_patch(want, app)
-                    .iter()
-                    .flat_map(plan::describe),
-            );
-        }
+        let mut changes: Vec<String> = plan::app_patch(&derived.app, app)
+            .map(|(_, what)| format!("update application {}: {what}", app.id))
+            .into_iter()
+            .collect();
+        changes.extend(
+            plan::api_changes(&derived.apis, &have_apis)
+                .iter()
+                .map(plan::ApiChange::describe),
+        );
         return Ok(cx.held(changes));
     }
+    if renamed {
+        // A new title must not belong to someone else.
+        if let Some(other) = client.find_application_by_name(&derived.app.name).await? {
+            return Err(Failure::stalled(
+                reason::CONFLICT,
+                format!(
+                    "the definition renames the application to {:?}, which API7 application {} \
+                     already has; choose another info.title",
+                    derived.app.name, other.id
+                ),
+            ));
+        }
+    }
 
-    let app = match (found, write) {
-        (Some(app), AppWrite::Nothing) => app,
-        (found, write) => {
-            if let (Some(app), AppWrite::Reimport { old }) = (&found, &write) {
-                // A new title must not belong to someone else before the old one goes.
-                if app.spec.name != doc.title {
-                    by_name(&client, obj, cx, &doc.title).await?;
-                }
-                cx.before_create(&doc.title).await?;
-                match client.delete_application(old, true).await {
-                    Err(e) if e.is_not_found() => {}
-                    other => other?,
-                }
-                cx.status.api_id = None;
-                cx.did(
-                    event::REIMPORTED,
-                    format!("deleted application {old} to import the changed definition"),
-                );
+    let app = match found {
+        Some(app) => match plan::app_patch(&derived.app, &app) {
+            Some((patch, what)) => {
+                let app = client.patch_application(&app.id, &patch).await?;
+                cx.did(event::UPDATED, format!("application {}: {what}", app.id));
+                app
             }
-            // Nothing of ours exists now: a controller restarted after the import finds the
-            // application by name, as its own, with this content.
-            cx.status.definition_hash = Some(doc.hash.clone());
-            cx.before_create(&doc.title).await?;
-            let app = client.import_openapi(&doc.text).await?;
+            None => app,
+        },
+        None => {
+            // A controller restarted after the create finds the application by name, as its
+            // own (see `find`).
+            cx.before_create(&derived.app.name).await?;
+            let app = client.create_application(&derived.app).await?;
             cx.status.api_id = Some(app.id.clone());
-            cx.status.definition_hash = Some(doc.hash.clone());
             cx.did(
                 event::CREATED,
                 format!(
-                    "imported the definition as application {} ({:?})",
-                    app.id, doc.title
+                    "created API7 application {} ({:?}) for the definition, path prefix {:?}",
+                    app.id, app.spec.name, app.spec.path_prefix
                 ),
             );
             cx.created().await?;
@@ -175,23 +182,36 @@ pub async fn converge(
     };
     cx.status.api_id = Some(app.id.clone());
 
-    let app = match plan::settings_patch(want, &app) {
-        Some(patch) => {
-            let what = plan::describe(&patch).join(", ");
-            let app = client.patch_application(&app.id, &patch).await?;
-            cx.did(event::UPDATED, format!("application {}: {what}", app.id));
-            app
+    for change in plan::api_changes(&derived.apis, &have_apis) {
+        let what = change.describe();
+        match change {
+            plan::ApiChange::Create(spec) => {
+                client.create_api(&app.id, &spec).await?;
+            }
+            plan::ApiChange::Replace { id, spec } => {
+                client.update_api(&app.id, &id, &spec).await?;
+            }
+            plan::ApiChange::Delete { id, .. } => match client.delete_api(&app.id, &id).await {
+                Err(e) if e.is_not_found() => {}
+                other => other?,
+            },
         }
-        None => app,
-    };
-    let published = if app.spec.active == crate::clients::api7::Active::Published {
+        cx.did(
+            event::API_CHANGED,
+            format!("application {}: {what}", app.id),
+        );
+    }
+    cx.status.definition_hash = Some(doc.hash.clone());
+    let published = if app.spec.active == Active::Published {
         "published"
     } else {
         "unpublished"
     };
     Ok(Phase::converged(format!(
-        "API7 application {} ({:?}), {published}",
-        app.id, app.spec.name
+        "API7 application {} ({:?}), {published}, {} API(s) from the definition",
+        app.id,
+        app.spec.name,
+        derived.apis.len()
     )))
 }
 
@@ -200,7 +220,7 @@ pub async fn delete(cx: &mut Cx<ApiSpec>) -> Result<(), Failure> {
     let client = client(cx)?;
     let id = match (&cx.status.api_id, &cx.status.common.pending_create) {
         (Some(id), _) => id.clone(),
-        // An import whose id was never recorded: the application, if made, bears its title.
+        // A create whose id was never recorded: the application, if made, bears its title.
         (None, Some(title)) => match client.find_application_by_name(title).await? {
             Some(app) => app.id,
             None => return Ok(()),

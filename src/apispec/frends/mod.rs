@@ -1,17 +1,19 @@
-//! Frends: create the specification from the document, keep its active version's document and
-//! passthrough configurations as declared, publish new content once, deploy to agent groups.
+//! Frends: create the specification from the document (its description marked as this
+//! object's), keep its active version's document and passthrough configurations as declared,
+//! publish new content once, request deployments to agent groups. Only documented fields are
+//! read back; what Frends does not report is recorded in status (see `plan`).
 
 pub mod plan;
 
 use plan::{PassthroughChange, SpecWrite};
 
 use super::crd::{ApiSpec, FrendsApi};
-use super::document::{Document, path_key};
+use super::document::{Document, Marked, marked, path_key};
 use super::event;
 use super::reason;
 use crate::clients::ClientError;
 use crate::clients::PlatformClient;
-use crate::clients::frends::{ApiSpecification, FrendsClient, Passthrough};
+use crate::clients::frends::{ApiSpecification, FrendsClient, Passthrough, is_path_in_use};
 use crate::engine::{Cx, Failure, Phase};
 
 fn client(cx: &Cx<ApiSpec>) -> Result<FrendsClient, Failure> {
@@ -22,6 +24,15 @@ fn client(cx: &Cx<ApiSpec>) -> Result<FrendsClient, Failure> {
             "spec.frends needs a frends PlatformConnection",
         )),
     }
+}
+
+/// The marker this object's descriptions end with (see `plan::marker`).
+fn marker_of(obj: &ApiSpec) -> String {
+    plan::marker(
+        obj.metadata.namespace.as_deref().unwrap_or_default(),
+        obj.metadata.name.as_deref().unwrap_or_default(),
+        obj.metadata.uid.as_deref().unwrap_or_default(),
+    )
 }
 
 pub async fn converge(
@@ -48,36 +59,24 @@ pub async fn converge(
             ));
         }
     }
-    let found = find(&client, obj, doc, cx).await?;
-    let write = plan::spec_write(found.as_ref(), cx.status.definition_hash.as_deref(), doc);
+    let marker = marker_of(obj);
+    let written =
+        marked(doc, &marker).map_err(|e| Failure::stalled(reason::INVALID_DEFINITION, e))?;
+    let found = find(&client, obj, &marker, cx).await?;
+    let write = plan::spec_write(
+        found.as_ref(),
+        cx.status.definition_hash.as_deref(),
+        doc,
+        &written.description,
+    );
     if !cx.may_write() {
         return held(&client, f, doc, found.as_ref(), &write, cx).await;
     }
 
     let spec = match (found, write) {
-        (None, _) => {
-            // Recorded with the create: a controller restarted after the call finds the
-            // specification by name, as its own, with this content.
-            cx.status.definition_hash = Some(doc.hash.clone());
-            cx.status.published_hash = None;
-            cx.status.pending_publish = None;
-            cx.status.deployments.clear();
-            cx.before_create(&doc.title).await?;
-            let created = client.create_specification(&doc.text).await?;
-            cx.status.api_id = Some(created.id.to_string());
-            cx.status.active_version = Some(created.active_version);
-            cx.did(
-                event::CREATED,
-                format!(
-                    "created Frends API specification {} ({:?})",
-                    created.id, doc.title
-                ),
-            );
-            cx.created().await?;
-            created
-        }
+        (None, _) => create(&client, obj, f, doc, &written, &marker, cx).await?,
         (Some(s), SpecWrite::Update(why)) => {
-            client.update_specification(s.id, &doc.text).await?;
+            client.update_specification(s.id, &written.text).await?;
             cx.did(
                 event::UPDATED,
                 format!(
@@ -150,14 +149,23 @@ pub async fn converge(
 
     let deploys = plan::deploy_plan(&f.deployments, published, &cx.status.deployments)
         .map_err(|m| Failure::stalled(crate::common::conditions::reason::INVALID_SPEC, m))?;
+    let mut after = deploys.after;
     for d in &deploys.deploy {
         client
             .deploy_version(spec.id, d.version, d.agent_group_id)
             .await?;
+        let at = jiff::Timestamp::now().to_string();
+        for a in after
+            .iter_mut()
+            .filter(|a| a.agent_group_id == d.agent_group_id && a.version == d.version)
+        {
+            a.requested_at = Some(at.clone());
+        }
         cx.did(
-            event::DEPLOYED,
+            event::DEPLOYMENT_REQUESTED,
             format!(
-                "began deploying version {} to agent group {}",
+                "requested the deployment of version {} to agent group {} (Frends answered \
+                 \"Deployment started\" and reports no progress)",
                 d.version, d.agent_group_id
             ),
         );
@@ -172,26 +180,112 @@ pub async fn converge(
             format!("removed the specification from agent group {group}"),
         );
     }
-    cx.status.deployments = deploys.after;
+    cx.status.deployments = after;
     Ok(Phase::converged(summary(&spec, active, &cx.status)))
+}
+
+/// Creates the specification (marked), or, when Frends refuses because another API serves the
+/// base path, adopts it if the manifest says so.
+async fn create(
+    client: &FrendsClient,
+    obj: &ApiSpec,
+    f: &FrendsApi,
+    doc: &Document,
+    written: &Marked,
+    marker: &str,
+    cx: &mut Cx<ApiSpec>,
+) -> Result<ApiSpecification, Failure> {
+    // Recorded with the create: a controller restarted after the call finds the specification
+    // by its marker, with this content.
+    cx.status.definition_hash = Some(doc.hash.clone());
+    cx.status.published_hash = None;
+    cx.status.pending_publish = None;
+    cx.status.deployments.clear();
+    cx.before_create(marker).await?;
+    match client.create_specification(&written.text).await {
+        Ok(created) => {
+            cx.status.api_id = Some(created.id.to_string());
+            cx.status.active_version = Some(created.active_version);
+            cx.did(
+                event::CREATED,
+                format!(
+                    "created Frends API specification {} ({:?}) on base path {:?}",
+                    created.id, doc.title, f.base_path
+                ),
+            );
+            cx.created().await?;
+            Ok(created)
+        }
+        Err(e) if is_path_in_use(&e) => {
+            // Nothing was created; what serves the path is someone else's.
+            cx.status.common.pending_create = None;
+            cx.status.definition_hash = None;
+            let listed = client.list_specifications().await?;
+            let found = plan::path_taken(
+                &obj.spec.management,
+                &doc.title,
+                &f.base_path,
+                listed,
+                e.message(),
+            )
+            .map_err(Failure::Stop)?;
+            match client.update_specification(found.id, &written.text).await {
+                Ok(()) => {}
+                // Frends refuses a document that would change a specification's base path:
+                // the one named so serves another.
+                Err(refused) if matches!(refused.status(), Some(400..=499)) => {
+                    return Err(Failure::stalled(
+                        crate::common::conditions::reason::CONFLICT,
+                        format!(
+                            "Frends already serves an API on base path {:?}; the specification \
+                             named {:?} (id {}) is not it (Frends refused the definition: {}). \
+                             Set spec.externalId to the id of the one on {:?}, or choose another \
+                             base path",
+                            f.base_path,
+                            doc.title,
+                            found.id,
+                            refused.message(),
+                            f.base_path
+                        ),
+                    ));
+                }
+                Err(other) => return Err(other.into()),
+            }
+            cx.status.api_id = Some(found.id.to_string());
+            cx.status.definition_hash = Some(doc.hash.clone());
+            cx.did(
+                event::ADOPTED,
+                format!(
+                    "adopted Frends API specification {} ({:?}), which serves base path {:?}, \
+                     and wrote the definition to it",
+                    found.id, doc.title, f.base_path
+                ),
+            );
+            Ok(client.get_specification(found.id).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn summary(spec: &ApiSpecification, active: i32, status: &super::crd::ApiSpecStatus) -> String {
     let published = status
         .published_version
         .map_or("none".to_string(), |v| v.to_string());
-    let deployed = if status.deployments.is_empty() {
+    let requested = if status.deployments.is_empty() {
         String::new()
     } else {
         let groups: Vec<String> = status
             .deployments
             .iter()
-            .map(|d| format!("v{} to group {}", d.version, d.agent_group_id))
+            .map(|d| format!("v{} to agent group {}", d.version, d.agent_group_id))
             .collect();
-        format!(", deployed {}", groups.join(", "))
+        format!(
+            ", deployment requested: {} (Frends reports no deployment progress)",
+            groups.join(", ")
+        )
     };
     format!(
-        "Frends API specification {} ({:?}): active version {active}, published {published}{deployed}",
+        "Frends API specification {} ({:?}): active version {active}, published {published}{requested}",
         spec.id, spec.name
     )
 }
@@ -210,11 +304,12 @@ async fn passthroughs(
     client.list_passthroughs(spec.id, spec.active_version).await
 }
 
-/// The specification this object manages, if it exists; stops on a conflict.
+/// The specification this object manages, if it exists: the recorded id, the declared
+/// `externalId`, else the one carrying this object's marker. Stops on a conflict.
 async fn find(
     client: &FrendsClient,
     obj: &ApiSpec,
-    doc: &Document,
+    marker: &str,
     cx: &mut Cx<ApiSpec>,
 ) -> Result<Option<ApiSpecification>, Failure> {
     if let Some(id) = cx
@@ -250,9 +345,7 @@ async fn find(
         };
     }
     let listed = client.list_specifications().await?;
-    plan::identify(&obj.spec.management, &cx.status, &doc.title, listed)
-        .map(|found| found.map(|(s, _)| s))
-        .map_err(Failure::Stop)
+    plan::identify(marker, listed).map_err(Failure::Stop)
 }
 
 /// Under suspend or ObserveOnly: what would be written.
@@ -266,8 +359,8 @@ async fn held(
 ) -> Result<Phase, Failure> {
     let Some(spec) = found else {
         return Ok(cx.held(vec![format!(
-            "create the Frends API specification {:?}",
-            doc.title
+            "create the Frends API specification {:?} on base path {:?}",
+            doc.title, f.base_path
         )]));
     };
     let mut changes = Vec::new();
@@ -296,7 +389,7 @@ async fn held(
         Ok(p) => {
             changes.extend(p.deploy.iter().map(|d| {
                 format!(
-                    "deploy version {} to agent group {}",
+                    "request the deployment of version {} to agent group {}",
                     d.version, d.agent_group_id
                 )
             }));
@@ -326,20 +419,14 @@ pub async fn delete(cx: &mut Cx<ApiSpec>) -> Result<(), Failure> {
         .and_then(|i| i.parse::<i64>().ok())
     {
         Some(id) => id,
-        // A create whose id was never recorded: the specification, if made, bears its name.
+        // A create whose id was never recorded: the specification, if made, carries the
+        // marker.
         None => {
-            let Some(title) = cx.status.common.pending_create.clone() else {
+            let Some(marker) = cx.status.common.pending_create.clone() else {
                 return Ok(());
             };
-            let named: Vec<i64> = client
-                .list_specifications()
-                .await?
-                .into_iter()
-                .filter(|s| s.name == title)
-                .map(|s| s.id)
-                .collect();
-            match named[..] {
-                [id] => id,
+            match plan::identify(&marker, client.list_specifications().await?) {
+                Ok(Some(s)) => s.id,
                 _ => return Ok(()),
             }
         }

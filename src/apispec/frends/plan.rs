@@ -3,10 +3,17 @@
 //! to deploy.
 //!
 //! Only the documented specification fields are relied on (id, name, activeVersion,
-//! description): a real tenant does not say what is published or deployed, nor the content of a
-//! version. So the document's hash, what was published and what was deployed are recorded in
-//! status, and every version below `activeVersion` is published (publishing is the only way a
-//! new active version appears).
+//! description): a real tenant does not say a specification's base path, what is published or
+//! deployed, nor the content of a version. So:
+//! - Converge ends the description it writes with a marker naming the object (its uid
+//!   included), and finds its specification by that marker when status has no id (a crash
+//!   between the create and the status write, a deletion of a create never recorded);
+//! - the natural key, the base path, is seen only through the documented refusal of a second
+//!   API on a path: a create refused so means someone else's specification serves it;
+//! - the document's hash, what was published and what was deployed are recorded in status,
+//!   and every version below `activeVersion` is published (publishing is the only way a new
+//!   active version appears). A deployment is recorded as requested: Frends answers
+//!   "Deployment started" and reports nothing after.
 
 use crate::apispec::crd::{
     ApiSpecStatus, FrendsDeployment, FrendsDeploymentStatus, FrendsHeaderAction, FrendsPassthrough,
@@ -18,63 +25,91 @@ use crate::clients::frends::{
     PassthroughSettings, TargetUrl,
 };
 use crate::common::conditions::reason;
-use crate::common::policy::Management;
+use crate::common::policy::{AdoptionPolicy, Management};
 use crate::engine::Phase;
-use crate::engine::ownership::{self, Ownership};
 
-/// The specification among those named like the document that this object manages, if any.
-/// `Err` is the phase to stop in (someone else's, or several to choose from).
+/// The marker Converge ends the descriptions it writes with: the object and its uid, so that
+/// no other object (nor a later object of the same name) takes the specification for its own.
+pub fn marker(namespace: &str, name: &str, uid: &str) -> String {
+    format!("[managed by Converge: ApiSpec {namespace}/{name}, uid {uid}]")
+}
+
+/// Whether a specification carries `marker` (at the end of its description, as written).
+pub fn carries(spec: &ApiSpecification, marker: &str) -> bool {
+    spec.description
+        .as_deref()
+        .is_some_and(|d| d.trim_end().ends_with(marker))
+}
+
+/// The specification this object marked as its own, if any. `Err` is the phase to stop in
+/// (several carry the marker: copies made on Frends).
 pub fn identify(
-    management: &Management,
-    status: &ApiSpecStatus,
-    title: &str,
+    marker: &str,
     listed: Vec<ApiSpecification>,
-) -> Result<Option<(ApiSpecification, Ownership)>, Phase> {
-    let mut named: Vec<ApiSpecification> = listed.into_iter().filter(|s| s.name == title).collect();
-    let recorded = status.api_id.as_deref();
-    let pending = status.common.pending_create.as_deref();
-    match named.len() {
+) -> Result<Option<ApiSpecification>, Phase> {
+    let mut ours: Vec<ApiSpecification> =
+        listed.into_iter().filter(|s| carries(s, marker)).collect();
+    match ours.len() {
         0 => Ok(None),
-        1 => {
-            let s = named.remove(0);
-            let id = s.id.to_string();
-            match ownership::of(management, recorded, pending, title, &id) {
-                Ownership::Conflict => Err(Phase::stalled(
-                    reason::CONFLICT,
-                    ownership::conflict_message("Frends", "API specification", title, &id),
-                )),
-                o => Ok(Some((s, o))),
-            }
-        }
+        1 => Ok(ours.pop()),
         _ => {
-            let chosen = management.external_id.as_deref().or(recorded);
-            match named
-                .iter()
-                .position(|s| Some(s.id.to_string().as_str()) == chosen)
-            {
-                Some(i) => {
-                    let o = if recorded == chosen {
-                        Ownership::Ours
-                    } else {
-                        Ownership::Adopted
-                    };
-                    Ok(Some((named.remove(i), o)))
-                }
-                None => {
-                    let ids: Vec<String> = named.iter().map(|s| s.id.to_string()).collect();
-                    Err(Phase::stalled(
-                        reason::CONFLICT,
-                        format!(
-                            "Frends has {} API specifications named {title:?} (ids {}); set \
-                             spec.externalId to the one to manage, or change info.title",
-                            ids.len(),
-                            ids.join(", ")
-                        ),
-                    ))
-                }
-            }
+            let ids: Vec<String> = ours.iter().map(|s| s.id.to_string()).collect();
+            Err(Phase::stalled(
+                reason::CONFLICT,
+                format!(
+                    "Frends has {} API specifications marked as this object's (ids {}); delete \
+                     the copies, or set spec.externalId to the one to manage",
+                    ids.len(),
+                    ids.join(", ")
+                ),
+            ))
         }
     }
+}
+
+/// After Frends refused to create the specification because another API serves the base
+/// path: the specification to adopt, or the phase to stop in. Frends does not say which
+/// specification serves a path, so with `adoptionPolicy: Adopt` the one named like the
+/// document is taken (writing the document to it then proves the path: Frends refuses a
+/// document that would change a specification's base path); otherwise `externalId` must name
+/// it.
+pub fn path_taken(
+    management: &Management,
+    title: &str,
+    base_path: &str,
+    listed: Vec<ApiSpecification>,
+    refusal: &str,
+) -> Result<ApiSpecification, Phase> {
+    let mut named: Vec<ApiSpecification> = listed.into_iter().filter(|s| s.name == title).collect();
+    let ids: Vec<String> = named.iter().map(|s| s.id.to_string()).collect();
+    let adopt = management.adoption_policy == Some(AdoptionPolicy::Adopt);
+    if adopt && named.len() == 1 {
+        return Ok(named.remove(0));
+    }
+    let hint = match (ids.len(), adopt) {
+        (0, _) => format!(
+            "no specification is named {title:?}, so Converge cannot tell which one it is: set \
+             spec.externalId to its id to manage it"
+        ),
+        (1, false) => format!(
+            "the specification named {title:?} is id {}: to manage it set spec.adoptionPolicy: \
+             Adopt or spec.externalId: {:?}",
+            ids[0], ids[0]
+        ),
+        _ => format!(
+            "{} specifications are named {title:?} (ids {}): set spec.externalId to the one to \
+             manage",
+            ids.len(),
+            ids.join(", ")
+        ),
+    };
+    Err(Phase::stalled(
+        reason::CONFLICT,
+        format!(
+            "Frends already serves an API on base path {base_path:?} that Converge did not \
+             create (Frends answered: {refusal}); {hint}; otherwise choose another base path"
+        ),
+    ))
 }
 
 /// What to write for the specification itself.
@@ -88,11 +123,13 @@ pub enum SpecWrite {
 
 /// Whether the document must be created or written again. The platform does not return a
 /// version's document, so a change is seen as a new hash, or as a name or description that no
-/// longer matches the document's `info` (someone wrote another document).
+/// longer matches what Converge wrote (`description`: the marked one): someone wrote another
+/// document.
 pub fn spec_write(
     existing: Option<&ApiSpecification>,
     written_hash: Option<&str>,
     doc: &Document,
+    description: &str,
 ) -> SpecWrite {
     let Some(s) = existing else {
         return SpecWrite::Create;
@@ -100,7 +137,7 @@ pub fn spec_write(
     if written_hash != Some(doc.hash.as_str()) {
         return SpecWrite::Update("the definition changed".into());
     }
-    if s.name != doc.title || s.description != doc.description {
+    if s.name != doc.title || s.description.as_deref() != Some(description) {
         return SpecWrite::Update(format!(
             "the active version's document was replaced on Frends (it is named {:?})",
             s.name
@@ -270,18 +307,19 @@ pub fn published_version(active: i32) -> Option<i32> {
     (active > 1).then_some(active - 1)
 }
 
-/// Deployments to make and agent groups to leave.
+/// Deployments to request and agent groups to leave.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeployPlan {
+    /// To request now (without `requestedAt` yet).
     pub deploy: Vec<FrendsDeploymentStatus>,
     /// Agent groups Converge deployed to that the manifest no longer names.
     pub remove: Vec<i64>,
-    /// What status should say once done.
+    /// What status should say once done: earlier requests as recorded, then the new ones.
     pub after: Vec<FrendsDeploymentStatus>,
 }
 
 /// Deploying is safe to repeat but the platform does not report deployments, so what Converge
-/// deployed is recorded and each declared (group, version) is deployed once. `Err` says why a
+/// requested is recorded and each declared (group, version) is requested once. `Err` says why a
 /// declared deployment cannot be made.
 pub fn deploy_plan(
     declared: &[FrendsDeployment],
@@ -297,14 +335,21 @@ pub fn deploy_plan(
                 d.agent_group_id
             ));
         };
-        let want = FrendsDeploymentStatus {
-            agent_group_id: d.agent_group_id,
-            version,
-        };
-        if !done.contains(&want) {
-            plan.deploy.push(want.clone());
+        match done
+            .iter()
+            .find(|r| r.agent_group_id == d.agent_group_id && r.version == version)
+        {
+            Some(requested) => plan.after.push(requested.clone()),
+            None => {
+                let want = FrendsDeploymentStatus {
+                    agent_group_id: d.agent_group_id,
+                    version,
+                    requested_at: None,
+                };
+                plan.deploy.push(want.clone());
+                plan.after.push(want);
+            }
         }
-        plan.after.push(want);
     }
     plan.remove = done
         .iter()
@@ -321,7 +366,6 @@ mod tests {
     use super::*;
     use crate::apispec::crd::{FrendsTargetUrl, HttpMethod};
     use crate::apispec::document::parse;
-    use crate::common::policy::AdoptionPolicy;
 
     fn doc(title: &str, description: Option<&str>) -> Document {
         let d = description
@@ -339,115 +383,116 @@ mod tests {
             name: name.into(),
             active_version: active,
             description: None,
-            base_path: None,
-            published_version: None,
-            deployments: vec![],
         }
     }
 
-    fn status(id: Option<&str>, pending: Option<&str>) -> ApiSpecStatus {
-        let mut s = ApiSpecStatus {
+    fn described(id: i64, name: &str, description: &str) -> ApiSpecification {
+        ApiSpecification {
+            description: Some(description.into()),
+            ..spec(id, name, 1)
+        }
+    }
+
+    fn status(id: Option<&str>) -> ApiSpecStatus {
+        ApiSpecStatus {
             api_id: id.map(str::to_string),
             ..Default::default()
-        };
-        s.common.pending_create = pending.map(str::to_string);
-        s
+        }
     }
 
+    const MARK: &str = "[managed by Converge: ApiSpec shop/pets, uid u-1]";
+
     #[test]
-    fn nothing_named_so_means_create() {
-        let found = identify(
-            &Management::default(),
-            &status(None, None),
-            "Pets",
-            vec![spec(1, "Other", 1)],
+    fn only_the_specification_carrying_this_objects_marker_is_ours() {
+        assert_eq!(marker("shop", "pets", "u-1"), MARK);
+        assert_eq!(
+            identify(MARK, vec![spec(1, "Pets", 1)]),
+            Ok(None),
+            "a name proves nothing"
         );
-        assert_eq!(found, Ok(None));
-    }
-
-    #[test]
-    fn a_specification_named_like_ours_is_ours_adopted_or_a_conflict() {
-        let none = Management::default();
-        let (_, o) = identify(
-            &none,
-            &status(None, Some("Pets")),
+        let ours = described(4, "Pets", &format!("All pets\n\n{MARK}"));
+        let other = described(
+            5,
             "Pets",
-            vec![spec(4, "Pets", 1)],
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(o, Ownership::Ours, "a create in flight under this name");
-        let adopt = Management {
-            adoption_policy: Some(AdoptionPolicy::Adopt),
-            ..Default::default()
-        };
-        let (s, o) = identify(
-            &adopt,
-            &status(None, None),
-            "Pets",
-            vec![spec(4, "Pets", 1)],
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!((s.id, o), (4, Ownership::Adopted));
-        match identify(&none, &status(None, None), "Pets", vec![spec(4, "Pets", 1)]) {
+            "[managed by Converge: ApiSpec shop/pets, uid u-2]",
+        );
+        assert_eq!(
+            identify(MARK, vec![other.clone(), ours.clone()]),
+            Ok(Some(ours.clone()))
+        );
+        match identify(MARK, vec![ours.clone(), described(6, "Copy", MARK)]) {
             Err(Phase::Stalled { reason: r, message }) => {
                 assert_eq!(r, reason::CONFLICT);
-                assert!(message.contains("adoptionPolicy: Adopt"), "{message}");
+                assert!(message.contains("4, 6"), "{message}");
             }
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
-    fn several_with_the_name_need_an_external_id() {
-        let two = || vec![spec(4, "Pets", 1), spec(5, "Pets", 1)];
-        assert!(matches!(
-            identify(&Management::default(), &status(None, None), "Pets", two()),
-            Err(Phase::Stalled { .. })
-        ));
-        let pick = Management {
-            external_id: Some("5".into()),
+    fn a_taken_base_path_is_adopted_only_when_asked_and_only_by_name() {
+        let none = Management::default();
+        let adopt = Management {
+            adoption_policy: Some(AdoptionPolicy::Adopt),
             ..Default::default()
         };
-        let (s, o) = identify(&pick, &status(None, None), "Pets", two())
-            .unwrap()
-            .unwrap();
-        assert_eq!((s.id, o), (5, Ownership::Adopted));
-        let (s, o) = identify(
-            &Management::default(),
-            &status(Some("4"), None),
-            "Pets",
-            two(),
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!((s.id, o), (4, Ownership::Ours));
+        let listed = || vec![spec(4, "Pets", 1), spec(5, "Other", 1)];
+        let refusal = "A path is already used in an existing API: /api/pets";
+        assert_eq!(
+            path_taken(&adopt, "Pets", "/api/pets", listed(), refusal).map(|s| s.id),
+            Ok(4)
+        );
+        match path_taken(&none, "Pets", "/api/pets", listed(), refusal) {
+            Err(Phase::Stalled { reason: r, message }) => {
+                assert_eq!(r, reason::CONFLICT);
+                assert!(message.contains("adoptionPolicy: Adopt"), "{message}");
+                assert!(message.contains("externalId: \"4\""), "{message}");
+                assert!(message.contains(refusal), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let two = vec![spec(4, "Pets", 1), spec(7, "Pets", 1)];
+        assert!(matches!(
+            path_taken(&adopt, "Pets", "/api/pets", two, refusal),
+            Err(Phase::Stalled { message, .. }) if message.contains("4, 7")
+        ));
+        assert!(matches!(
+            path_taken(&adopt, "Cats", "/api/pets", listed(), refusal),
+            Err(Phase::Stalled { message, .. }) if message.contains("externalId")
+        ));
     }
 
     #[test]
     fn the_document_is_written_when_new_changed_or_replaced_on_the_platform() {
         let d = doc("Pets", None);
-        assert_eq!(spec_write(None, None, &d), SpecWrite::Create);
-        let s = spec(1, "Pets", 1);
-        assert_eq!(spec_write(Some(&s), Some(&d.hash), &d), SpecWrite::Nothing);
+        let written = || described(1, "Pets", MARK);
+        assert_eq!(spec_write(None, None, &d, MARK), SpecWrite::Create);
+        assert_eq!(
+            spec_write(Some(&written()), Some(&d.hash), &d, MARK),
+            SpecWrite::Nothing
+        );
         assert!(matches!(
-            spec_write(Some(&s), Some("old"), &d),
+            spec_write(Some(&written()), Some("old"), &d, MARK),
             SpecWrite::Update(_)
         ));
         assert!(
-            matches!(spec_write(Some(&s), None, &d), SpecWrite::Update(_)),
+            matches!(
+                spec_write(Some(&written()), None, &d, MARK),
+                SpecWrite::Update(_)
+            ),
             "an adopted specification's content is unknown"
         );
-        let renamed = spec(1, "Cats", 1);
+        let renamed = described(1, "Cats", MARK);
         assert!(
-            matches!(spec_write(Some(&renamed), Some(&d.hash), &d), SpecWrite::Update(m) if m.contains("Cats"))
+            matches!(spec_write(Some(&renamed), Some(&d.hash), &d, MARK), SpecWrite::Update(m) if m.contains("Cats"))
         );
-        let described = doc("Pets", Some("All pets"));
-        assert!(matches!(
-            spec_write(Some(&s), Some(&described.hash), &described),
-            SpecWrite::Update(_)
-        ));
+        assert!(
+            matches!(
+                spec_write(Some(&spec(1, "Pets", 1)), Some(&d.hash), &d, MARK),
+                SpecWrite::Update(_)
+            ),
+            "the marked description was replaced"
+        );
     }
 
     fn declared(default: bool, server: &str) -> FrendsPassthrough {
@@ -511,7 +556,7 @@ mod tests {
 
     #[test]
     fn publishes_new_content_once() {
-        let mut s = status(Some("1"), None);
+        let mut s = status(Some("1"));
         s.active_version = Some(1);
         assert_eq!(
             publish_step(Some(&publish()), "h1", &s, 1),
@@ -535,7 +580,7 @@ mod tests {
 
     #[test]
     fn a_publish_lost_in_a_crash_is_not_repeated() {
-        let mut s = status(Some("1"), None);
+        let mut s = status(Some("1"));
         s.active_version = Some(3);
         s.pending_publish = Some("h1".into());
         assert_eq!(
@@ -577,6 +622,7 @@ mod tests {
         FrendsDeploymentStatus {
             agent_group_id: group,
             version,
+            requested_at: None,
         }
     }
 
@@ -584,10 +630,18 @@ mod tests {
     fn deploys_what_is_declared_once_and_leaves_dropped_groups() {
         let plan = deploy_plan(&[dep(2, None), dep(3, Some(1))], Some(2), &[]).unwrap();
         assert_eq!(plan.deploy, vec![done(2, 2), done(3, 1)]);
-        let plan = deploy_plan(&[dep(2, None)], Some(2), &[done(2, 2), done(3, 1)]).unwrap();
+        let requested = FrendsDeploymentStatus {
+            requested_at: Some("2026-01-01T00:00:00Z".into()),
+            ..done(2, 2)
+        };
+        let plan = deploy_plan(&[dep(2, None)], Some(2), &[requested.clone(), done(3, 1)]).unwrap();
         assert!(plan.deploy.is_empty());
         assert_eq!(plan.remove, vec![3]);
-        assert_eq!(plan.after, vec![done(2, 2)]);
+        assert_eq!(
+            plan.after,
+            vec![requested],
+            "an earlier request stays as recorded"
+        );
         let plan = deploy_plan(&[dep(2, None)], Some(3), &[done(2, 2)]).unwrap();
         assert_eq!(plan.deploy, vec![done(2, 3)], "a newer published version");
         let e = deploy_plan(&[dep(2, None)], None, &[]).unwrap_err();

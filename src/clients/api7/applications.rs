@@ -1,15 +1,16 @@
 //! Applications of the cluster (`/clusters/{cluster_id}/apps`): hosts, path prefix, upstream
-//! versions and plugins, and the OpenAPI import that creates one from a document.
+//! versions and plugins. (The docs also show an OpenAPI import, without a path: Converge does
+//! not use it, see `apispec::api7`.)
 
 use jiff::Timestamp;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::envelope::null_default;
 use super::{
     Active, Api7Client, ClientError, EntityStatus, LbType, ListFilter, Protocol, UpstreamScheme,
-    check_id, config_error, decode_error,
+    check_id,
 };
 
 /// What a client sets on an application: the body of a create and of a `PUT`, which replaces
@@ -185,14 +186,6 @@ impl ApplicationPatch {
     }
 }
 
-/// The title of an OpenAPI 3.x or Swagger 2.0 document (JSON or YAML): the name of the
-/// application the import creates, so the key to look it up by. None when the document has no
-/// `info.title` or does not parse.
-pub fn openapi_title(document: &str) -> Option<String> {
-    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(document).ok()?;
-    doc.get("info")?.get("title")?.as_str().map(str::to_string)
-}
-
 impl Api7Client {
     fn app_path(&self, app_id: &str) -> Result<String, ClientError> {
         check_id("application id", app_id)?;
@@ -289,30 +282,5 @@ impl Api7Client {
         let call = Self::call(Method::DELETE, "deleteApplication", &self.app_path(app_id)?)
             .query("cascade", cascade);
         self.no_payload(self.in_cluster(call)).await
-    }
-
-    /// Imports an OpenAPI document as a new application (named by `info.title`, one API per
-    /// operation, published) and returns it. The platform answers the import without a
-    /// payload, so the application is found afterwards by its title. Not retried and not
-    /// idempotent: a second import of the same title is a 409; look the title up first with
-    /// [`openapi_title`] and [`Api7Client::find_application_by_name`]. 400 when the document
-    /// has no absolute server URL or does not parse.
-    pub async fn import_openapi(&self, document: &str) -> Result<Application, ClientError> {
-        let title = openapi_title(document).ok_or_else(|| {
-            config_error("the OpenAPI document has no info.title to name the application".into())
-        })?;
-        let call = Self::call(
-            Method::POST,
-            "importOpenAPI",
-            &self.cluster_path("/apps/openapi"),
-        )
-        .json(&json!({ "openapi": document }));
-        self.no_payload(self.in_cluster(call)).await?;
-        self.find_application_by_name(&title).await?.ok_or_else(|| {
-            decode_error(
-                "importOpenAPI",
-                format!("the import succeeded but no application is named {title:?}"),
-            )
-        })
     }
 }

@@ -32,7 +32,7 @@ pub use account::{Cluster, Organization, User};
 pub use apis::{Api, ApiPath, ApiSpec, FineGrainedRouteControl, RouteExpression};
 pub use applications::{
     Application, ApplicationPatch, ApplicationSpec, Upstream, UpstreamAndVersion, UpstreamTarget,
-    UpstreamTimeout, openapi_title,
+    UpstreamTimeout,
 };
 pub use canary::{CanaryRelease, CanaryReleaseSpec};
 pub use certificates::{Certificate, CertificateMetadata, CertificateSpec};

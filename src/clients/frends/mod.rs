@@ -2,21 +2,29 @@
 //! `/api/v1/api-management/api-specifications`, their versions (publish, deploy to agent
 //! groups) and the API passthrough configurations of a version.
 //!
+//! Only documented response fields are relied on: a specification reads as `{id, name,
+//! activeVersion, description}` and nothing says its base path, which versions are published,
+//! nor where they are deployed.
+//!
 //! What a reconciler must know:
 //! - The natural key of a specification is its base path (OpenAPI 2 `basePath`, OpenAPI 3
 //!   `servers[0].url`): it never changes after creation and Frends refuses a second API on the
-//!   same path (409 "A path is already used in an existing API"). Look up with
-//!   [`FrendsClient::find_specification_by_base_path`] before creating or importing; both are
-//!   never resent, and an answer lost to a timeout may hide a specification that was created.
+//!   same path ("A path is already used in an existing API"), but no read returns it. So a
+//!   creator marks what it creates in a field that reads back (the description, see
+//!   `apispec::frends`) and looks the mark up before creating; a create refused for its path
+//!   proves that some specification serves it. Create and import are never resent, and an
+//!   answer lost to a timeout may hide a specification that was created.
 //! - Publishing is not idempotent: every call locks the active version and creates a new one.
 //!   Compare `activeVersion` before and after a publish whose outcome is unknown.
-//! - Deploying the same version to the same agent group again is a no-op (a failed deployment
-//!   starts again), so deploy is resent on network errors and 5xx.
+//! - Deploying answers "Deployment started" and nothing reports how it goes on: a caller knows
+//!   it requested a deployment, not that it finished. Deploying the same version to the same
+//!   agent group again is a no-op (a failed deployment starts again), so it is resent on
+//!   network errors and 5xx.
 //! - A passthrough create answers without an id: [`FrendsClient::create_passthrough`] lists the
 //!   version's configurations afterwards and returns the one with the new key.
 //! - A specification is deleted permanently by removing it from the default agent group, which
-//!   Frends refuses (409) while it is in any other group: [`FrendsClient::delete_specification`]
-//!   keeps that order.
+//!   Frends refuses while it is in any other group: [`FrendsClient::delete_specification`]
+//!   removes it from the groups the caller deployed it to first.
 
 mod envelope;
 mod problem;
@@ -24,11 +32,11 @@ mod types;
 
 use crate::clients::{Auth, Call, ClientError, ClientMetrics, Http, HttpConfig};
 use envelope::{Data, MAX_PAGE_SIZE, Paged};
-pub use problem::error_message;
+pub use problem::{error_message, is_path_in_use};
 use types::PublishModel;
 pub use types::{
-    ApiSpecification, ApiSpecificationVersion, Deployment, DeploymentStatus, HeaderAction,
-    NewPassthrough, Passthrough, PassthroughHeader, PassthroughKey, PassthroughSettings, TargetUrl,
+    ApiSpecification, HeaderAction, NewPassthrough, Passthrough, PassthroughHeader, PassthroughKey,
+    PassthroughSettings, TargetUrl,
 };
 
 /// Where every operation of the API management API lives, under the tenant endpoint.
@@ -103,25 +111,10 @@ impl FrendsClient {
         }
     }
 
-    /// The specification served under `base_path` (the natural key), compared as Frends
-    /// compares paths (see [`ApiSpecification::serves_base_path`]). Relies on the `basePath`
-    /// the read operations add to the documented shape: a tenant that does not send it never
-    /// matches, and a create then answers 409 for a path in use.
-    pub async fn find_specification_by_base_path(
-        &self,
-        base_path: &str,
-    ) -> Result<Option<ApiSpecification>, ClientError> {
-        Ok(self
-            .list_specifications()
-            .await?
-            .into_iter()
-            .find(|s| s.serves_base_path(base_path)))
-    }
-
     /// Creates a specification from an OpenAPI document (JSON or YAML text, sent as one JSON
-    /// string): version 1, in the default agent group. The answer has the documented fields
-    /// only. 409 when the base path is used by another API; 400 when the document is not one
-    /// Frends can use (no title, no base path / server URL...). Never resent.
+    /// string): version 1, in the default agent group. Refused (the sandbox answers 409, see
+    /// [`is_path_in_use`]) when the base path is used by another API; 400 when the document is
+    /// not one Frends can use (no title, no base path / server URL...). Never resent.
     pub async fn create_specification(
         &self,
         document: &str,
@@ -134,8 +127,8 @@ impl FrendsClient {
 
     /// Creates a specification by uploading the document as the multipart field `file`
     /// (`file_name` such as `openapi.yaml`). Frends documents this as very slow: it is bound by
-    /// the connection's timeout, and a timeout does not mean it failed (look up by base path
-    /// before trying again). Same answers as [`FrendsClient::create_specification`]. Never resent.
+    /// the connection's timeout, and a timeout does not mean it failed (look for the
+    /// specification before trying again). Same answers as [`FrendsClient::create_specification`]. Never resent.
     pub async fn import_specification(
         &self,
         file_name: &str,
@@ -178,12 +171,13 @@ impl FrendsClient {
         self.http.send(call).await.map(drop)
     }
 
-    /// One version of a specification. 404 for an unknown id or version.
+    /// One version of a specification: the documented shape, whose name and description are
+    /// that version's document's. 404 for an unknown id or version.
     pub async fn get_version(
         &self,
         id: i64,
         version: i32,
-    ) -> Result<ApiSpecificationVersion, ClientError> {
+    ) -> Result<ApiSpecification, ClientError> {
         let call = Call::get(
             "getApiSpecificationVersion",
             format!("{SPECIFICATIONS}/{id}/{version}"),
@@ -209,11 +203,11 @@ impl FrendsClient {
         self.http.send(call).await.map(drop)
     }
 
-    /// Begins deploying a published version to an agent group (replacing the version there);
-    /// the deployment's progress shows in the specification's `deployments`. Deploying the
-    /// version a group already runs changes nothing (a failed one starts again), so it is
-    /// resent after network errors and 5xx. 409 when the version is not published; 404 for an
-    /// unknown specification, version or agent group.
+    /// Begins deploying a published version to an agent group (replacing the version there).
+    /// Frends answers "Deployment started" and reports no progress: success means requested.
+    /// Deploying the version a group already runs changes nothing (a failed one starts again),
+    /// so it is resent after network errors and 5xx. Refused when the version is not
+    /// published; 404 for an unknown specification, version or agent group.
     pub async fn deploy_version(
         &self,
         id: i64,
@@ -243,10 +237,10 @@ impl FrendsClient {
         self.http.send(call).await.map(drop)
     }
 
-    /// Deletes a specification permanently: removes it from `agent_groups` and from every group
-    /// the platform reports it deployed to, then from the default agent group last. What is
-    /// already gone counts as done, so this can be repeated. A Config error when the connection
-    /// names no default agent group.
+    /// Deletes a specification permanently: removes it from `agent_groups` (where the caller
+    /// deployed it: Frends does not report deployments), then from the default agent group
+    /// last. What is already gone counts as done, so this can be repeated. A Config error when
+    /// the connection names no default agent group.
     pub async fn delete_specification(
         &self,
         id: i64,
@@ -258,13 +252,12 @@ impl FrendsClient {
                 platform: "frends",
                 message: "deleting a specification needs the tenant's default agent group: set frends.defaultAgentGroupId on the connection".into(),
             })?;
-        let Some(spec) = self.find_specification(id).await? else {
+        if self.find_specification(id).await?.is_none() {
             return Ok(());
-        };
+        }
         let mut groups: Vec<i64> = agent_groups
             .iter()
             .copied()
-            .chain(spec.deployments.iter().map(|d| d.agent_group_id))
             .filter(|g| *g != default)
             .collect();
         groups.sort_unstable();
@@ -376,8 +369,6 @@ pub fn decode_every_way(body: &[u8]) -> usize {
     usize::from(error_message(400, body).is_some())
         + accepts::<Paged<ApiSpecification>>(body)
         + accepts::<Data<ApiSpecification>>(body)
-        + accepts::<Data<ApiSpecificationVersion>>(body)
-        + accepts::<Data<Vec<Deployment>>>(body)
         + accepts::<Data<Passthrough>>(body)
         + accepts::<Data<Vec<Passthrough>>>(body)
 }

@@ -30,6 +30,17 @@ pub fn error_message(_status: u16, body: &[u8]) -> Option<String> {
     }
 }
 
+/// Whether Frends refused a create because another API is served on the base path: the
+/// documented refusal ("A path is already used in an existing API"). The docs give the words,
+/// not the status, so any 4xx carrying them counts.
+pub fn is_path_in_use(error: &crate::clients::ClientError) -> bool {
+    matches!(error.status(), Some(400..=499))
+        && error
+            .message()
+            .to_ascii_lowercase()
+            .contains("path is already used")
+}
+
 /// `errors` is a map of field to messages (ValidationProblemDetails); a bare list of messages
 /// or a field with one string is accepted too.
 fn describe_errors(errors: &Value, headline: &str) -> String {

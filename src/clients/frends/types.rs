@@ -1,15 +1,14 @@
 //! Frends API management request and response bodies, with the platform's field names.
 //!
-//! The documented specification shape (`DtoApiSpecification`: id, name, activeVersion,
-//! description) cannot say which versions are published, where they are deployed, nor the base
-//! path. The Converge sandbox adds those to its read operations (`basePath`, `publishedVersion`,
-//! `deployments`; on a version also `version`, `isPublished`, `changeDescription`,
-//! `specification`); they are decoded here as optional so that a tenant that does not send them
-//! still decodes.
+//! Only documented fields are relied on. Every specification read (list, get, get a version,
+//! and the create and import answers) has the documented shape `DtoApiSpecification`: id,
+//! name, activeVersion, description. It does not say which versions are published, where they
+//! are deployed, nor the base path: the reconciler records what it did in status instead.
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// An API specification (DtoApiSpecification, plus the read operations' additions).
+/// An API specification (DtoApiSpecification); also the answer of a version read, whose
+/// `name` and `description` are that version's (`activeVersion` stays the specification's).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiSpecification {
@@ -18,93 +17,9 @@ pub struct ApiSpecification {
     pub name: String,
     /// The editable version; every lower version is published (locked) or was.
     pub active_version: i32,
+    /// `info.description` of the active version's document.
     #[serde(default)]
     pub description: Option<String>,
-    /// Extension: the base path (OpenAPI 2) / server URL (OpenAPI 3) fixed at creation. Absent
-    /// from create and import answers.
-    #[serde(default)]
-    pub base_path: Option<String>,
-    /// Extension: the newest published (deployable) version.
-    #[serde(default)]
-    pub published_version: Option<i32>,
-    /// Extension: which version each agent group runs.
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub deployments: Vec<Deployment>,
-}
-
-impl ApiSpecification {
-    /// Whether this specification is served under `base_path`, compared as Frends compares them
-    /// when it refuses a second API on a path: the URL path only (an absolute server URL's host
-    /// is ignored), without a trailing slash, ignoring case. False when the platform did not send
-    /// the base path.
-    pub fn serves_base_path(&self, base_path: &str) -> bool {
-        self.base_path
-            .as_deref()
-            .is_some_and(|own| path_key(own) == path_key(base_path))
-    }
-}
-
-/// The URL path part of a base path or server URL, lower-cased, without a trailing slash.
-fn path_key(base_path: &str) -> String {
-    let path = match base_path.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
-        None => base_path,
-    };
-    let path = path.split(['?', '#']).next().unwrap_or_default();
-    match path.trim().trim_end_matches('/') {
-        "" => "/".to_string(),
-        trimmed => trimmed.to_lowercase(),
-    }
-}
-
-/// One version of a specification, as `GET /{id}/{apiVersion}` returns it: the documented
-/// fields describe that version's document (`activeVersion` stays the specification's).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ApiSpecificationVersion {
-    pub id: i64,
-    pub name: String,
-    pub active_version: i32,
-    #[serde(default)]
-    pub description: Option<String>,
-    /// Extension: the version number shown.
-    #[serde(default)]
-    pub version: Option<i32>,
-    /// Extension: the specification's base path.
-    #[serde(default)]
-    pub base_path: Option<String>,
-    /// Extension: published versions are locked and deployable.
-    #[serde(default)]
-    pub is_published: Option<bool>,
-    /// Extension: the change description it was published with.
-    #[serde(default)]
-    pub change_description: Option<String>,
-    /// Extension: the agent groups this version is deployed to.
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub deployments: Vec<Deployment>,
-    /// Extension: the OpenAPI document of this version, as it was sent.
-    #[serde(default)]
-    pub specification: Option<String>,
-}
-
-/// A version deployed to an agent group (extension).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Deployment {
-    pub agent_group_id: i64,
-    pub version: i32,
-    pub status: DeploymentStatus,
-}
-
-/// Where a deployment is: deploying only begins it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-pub enum DeploymentStatus {
-    Deploying,
-    Deployed,
-    Failed,
-    /// A status this client does not know yet.
-    #[serde(other)]
-    Unknown,
 }
 
 /// An API passthrough configuration (ApiPassthroughViewModel).
@@ -255,26 +170,13 @@ where
 mod tests {
     use super::*;
 
-    fn spec(base_path: Option<&str>) -> ApiSpecification {
-        ApiSpecification {
-            id: 1,
-            name: "A".into(),
-            active_version: 1,
-            description: None,
-            base_path: base_path.map(String::from),
-            published_version: None,
-            deployments: vec![],
-        }
-    }
-
     #[test]
-    fn base_paths_compare_by_url_path_ignoring_case_and_trailing_slash() {
-        let s = spec(Some("https://api.acme.test/API/Petstore/v1/"));
-        assert!(s.serves_base_path("/api/petstore/v1"));
-        assert!(s.serves_base_path("http://other.test/api/petstore/v1"));
-        assert!(!s.serves_base_path("/api/petstore"));
-        assert!(spec(Some("https://h.test")).serves_base_path("/"));
-        assert!(!spec(None).serves_base_path("/api/petstore/v1"));
+    fn fields_beyond_the_documented_shape_are_ignored() {
+        let s: ApiSpecification = serde_json::from_value(serde_json::json!({
+            "id": 1, "name": "A", "activeVersion": 2, "description": null, "basePath": "/x"
+        }))
+        .unwrap();
+        assert_eq!((s.id, s.active_version, s.description), (1, 2, None));
     }
 
     #[test]
@@ -295,11 +197,6 @@ mod tests {
             .matches(&p)
         );
         assert!(!PassthroughKey::Default.matches(&p));
-        let d: Deployment = serde_json::from_value(
-            serde_json::json!({"agentGroupId": 2, "version": 1, "status": "Queued"}),
-        )
-        .unwrap();
-        assert_eq!(d.status, DeploymentStatus::Unknown);
     }
 
     #[test]

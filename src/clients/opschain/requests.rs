@@ -12,7 +12,7 @@ pub struct NewProject {
     pub code: String,
     /// Unique among projects.
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Always sent (`null` for none): the official spec requires the attribute.
     pub description: Option<String>,
     /// One of the instance's project types (Standard, Enterprise...): workflows need a type
     /// that holds them.
@@ -39,7 +39,7 @@ pub struct NewEnvironment {
     pub code: String,
     /// Unique in the project.
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Always sent (`null` for none): the official spec requires the attribute.
     pub description: Option<String>,
 }
 
@@ -58,11 +58,11 @@ pub struct NewWorkflow {
     pub draft: bool,
 }
 
-/// `PATCH /api/projects/{project}/workflows/{workflow}`: what is `None` is left as it is.
+/// `PATCH /api/projects/{project}/workflows/{workflow}`: what is `None` is left as it is. The
+/// name is always sent: the official spec requires it, and the docs' sample sends it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct WorkflowUpdate {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Rewrites the latest version if it is a draft; after a published version, adds a new
@@ -79,6 +79,8 @@ pub struct WorkflowUpdate {
 /// `PATCH /api/projects/{project}/workflows/{workflow}/versions/{version}`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VersionUpdate {
+    /// The workflow's name (always sent: the official spec requires it).
+    pub name: String,
     /// The version's steps (always sent: OpsChain requires them).
     pub steps: Vec<Value>,
     /// `Some(false)` publishes the version, validating the steps.

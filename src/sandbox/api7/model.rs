@@ -289,6 +289,8 @@ impl CanaryRelease {
 pub struct ConsumerSpec {
     pub name: String,
     pub description: String,
+    /// Absent when none were given: the documented shape is an object, never null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<Value>,
     pub plugins: Map<String, Value>,
     pub labels: Vec<String>,

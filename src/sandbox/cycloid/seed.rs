@@ -259,12 +259,22 @@ fn add_organization(state: &mut State, o: OrgSeed, now: Timestamp) -> Result<(),
         if m.username.is_empty() || members.iter().any(|u: &User| u.username == m.username) {
             return Err(format!("member {:?} is empty or repeated", m.username));
         }
+        // Cycloid's user names are at least 2 characters: a member seeded without them gets
+        // the username and "Member".
+        let named = |n: String, default: &str| {
+            if n.chars().count() >= 2 {
+                n
+            } else {
+                default.to_string()
+            }
+        };
+        let given_name = named(m.given_name, &format!("{:.<2}", m.username));
         members.push(User {
             id: state.next_id("user"),
             username: m.username,
             email: m.email,
-            given_name: m.given_name,
-            family_name: m.family_name,
+            given_name,
+            family_name: named(m.family_name, "Member"),
             created_at: now,
         });
     }

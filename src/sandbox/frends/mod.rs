@@ -2,12 +2,16 @@
 //! `/api/v1/api-management/api-specifications`, with versions that are published (locked,
 //! deployable), deployed to agent groups, and given API passthrough configurations.
 //!
+//! Answers have the documented shapes only; what they cannot show (base paths, published
+//! versions, deployments) is on the admin surface ([`inspect`]).
+//!
 //! Envelopes: `{"data": ...}`; the specification list adds `"paging"`. Errors are
 //! `application/problem+json` ([`problem`]). Ids are integers. Status choices where the docs are
 //! silent: malformed input 400 (with an `errors` map), a body that is not JSON 415, the current
 //! state refusing the request 409 (base path in use, locked version, unpublished version to
 //! deploy, still in other agent groups, duplicate passthrough), unknown ids 404.
 
+mod inspect;
 mod model;
 mod openapi;
 mod paging;
@@ -75,6 +79,10 @@ impl Platform for Frends {
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .layer(axum::middleware::from_fn(problem::fill_instance))
+    }
+
+    fn admin_routes() -> Router<Sandbox<Self>> {
+        inspect::routes()
     }
 
     fn error(status: StatusCode, message: &str) -> Response {

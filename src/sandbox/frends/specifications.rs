@@ -15,7 +15,7 @@ use super::openapi;
 use super::paging::Page;
 use super::problem::Problem;
 use super::request::{self, Ids};
-use super::views::{Data, PagedData, SpecificationDto, SpecificationView, VersionView};
+use super::views::{Data, PagedData, SpecificationDto};
 use super::{BASE, Frends};
 use crate::sandbox::Sandbox;
 
@@ -34,11 +34,10 @@ pub async fn list(
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
-    let now = sb.now();
-    let views: Vec<SpecificationView> = sb.read(|s| {
+    let views: Vec<SpecificationDto> = sb.read(|s| {
         s.specifications
             .values()
-            .map(|spec| SpecificationView::of(spec, sb.timing(), now))
+            .map(SpecificationDto::of)
             .collect()
     });
     let (data, paging) = page.slice(views, &format!("http://{host}{BASE}"));
@@ -106,11 +105,7 @@ fn created(sb: &Sandbox<Frends>, text: &str) -> Result {
 /// `GET /api-specifications/{id}`.
 pub async fn get(State(sb): Sb, Path(ids): Path<Ids>) -> Result {
     let id = ids.spec()?;
-    let now = sb.now();
-    let view = sb.read(|s| {
-        s.specification(id)
-            .map(|spec| SpecificationView::of(spec, sb.timing(), now))
-    })?;
+    let view = sb.read(|s| s.specification(id).map(SpecificationDto::of))?;
     Ok(Json(Data { data: view }).into_response())
 }
 
@@ -133,11 +128,10 @@ pub async fn update(
 /// `GET /api-specifications/{id}/{apiVersion}`.
 pub async fn get_version(State(sb): Sb, Path(ids): Path<Ids>) -> Result {
     let (id, version) = (ids.spec()?, ids.version()?);
-    let now = sb.now();
     let view = sb.read(|s| {
         let spec = s.specification(id)?;
         let v = version_of(spec, version)?;
-        Ok::<_, Problem>(VersionView::of(spec, v, sb.timing(), now))
+        Ok::<_, Problem>(SpecificationDto::of_version(spec, v))
     })?;
     Ok(Json(Data { data: view }).into_response())
 }

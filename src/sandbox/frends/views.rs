@@ -1,10 +1,11 @@
-//! Response bodies. `DtoApiSpecification` and `ApiPassthroughViewModel` are the documented shapes.
+//! Response bodies, in the documented shapes only: `DtoApiSpecification` (id, name,
+//! activeVersion, description) for every specification and version read, create and import,
+//! and `ApiPassthroughViewModel`.
 //!
-//! The documented specification shape cannot tell a client which versions are published nor
-//! what is deployed where, so the read operations (list, get, get a version) add, after the
-//! documented fields: `basePath`, `publishedVersion`, `deployments` (and, on a version,
-//! `version`, `isPublished`, `changeDescription`, `specification`). Create returns exactly the
-//! documented shape.
+//! What the documented shape cannot tell (the base path, which versions are published, what is
+//! deployed where and how far) is never added to the platform's answers: the sandbox shows it
+//! on its admin surface instead (`GET /_sandbox/frends/specifications[/{id}[/{apiVersion}]]`,
+//! see [`SpecificationView`]), for people and tests, never for a client.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -42,7 +43,9 @@ impl SpecificationDto {
         SpecificationDto::of_version(spec, active(spec))
     }
 
-    fn of_version(spec: &Specification, version: &Version) -> Self {
+    /// A version as `GET /{id}/{apiVersion}` returns it: the documented fields describe that
+    /// version's document (`activeVersion` stays the specification's active version).
+    pub fn of_version(spec: &Specification, version: &Version) -> Self {
         SpecificationDto {
             id: spec.id,
             name: version.name.clone(),
@@ -52,21 +55,22 @@ impl SpecificationDto {
     }
 }
 
-/// A specification as the read operations return it.
+/// Sandbox inspection (admin surface only): a specification with what the platform does not
+/// report.
 #[derive(Serialize, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct SpecificationView {
     #[serde(flatten)]
     pub dto: SpecificationDto,
-    /// Sandbox addition: the base path / server URL fixed at creation.
+    /// the base path / server URL fixed at creation.
     pub base_path: String,
-    /// Sandbox addition: the newest published (deployable) version, if any.
+    /// the newest published (deployable) version, if any.
     pub published_version: Option<i32>,
-    /// Sandbox addition: what is deployed to each agent group.
+    /// what is deployed to each agent group.
     pub deployments: Vec<DeploymentView>,
 }
 
-/// Sandbox addition: one agent group's deployment.
+/// one agent group's deployment.
 #[derive(Serialize, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentView {
@@ -92,22 +96,21 @@ impl SpecificationView {
     }
 }
 
-/// A version as `GET /{id}/{apiVersion}` returns it: the documented fields describe that
-/// version's document (`activeVersion` stays the specification's active version).
+/// Sandbox inspection (admin surface only): one version with what the platform does not report.
 #[derive(Serialize, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct VersionView {
     #[serde(flatten)]
     pub dto: SpecificationDto,
-    /// Sandbox addition: the version number shown.
+    /// the version number shown.
     pub version: i32,
     pub base_path: String,
-    /// Sandbox addition: published versions are locked and deployable.
+    /// published versions are locked and deployable.
     pub is_published: bool,
     pub change_description: Option<String>,
-    /// Sandbox addition: the agent groups this version is deployed to.
+    /// the agent groups this version is deployed to.
     pub deployments: Vec<DeploymentView>,
-    /// Sandbox addition: the OpenAPI document of this version, as sent.
+    /// the OpenAPI document of this version, as sent.
     pub specification: String,
 }
 

@@ -13,8 +13,9 @@
 //!   with versions: drafts, publishing (`draft: false`, validated against the documented step
 //!   shapes), `latest_version` / `latest_published_version`.
 //! - Runs of a published version, whose status moves over time (see `progress.rs`); wait steps
-//!   are continued, approval steps approved or rejected, at `/api/workflow_steps/{id}/...`, its
-//!   run-specific alias, and `/api/steps/{id}/...`.
+//!   are continued, approval steps approved or rejected, at `/api/workflow_steps/{id}/...` and
+//!   its run-specific alias. (`/api/steps/...` are the steps of changes, which the sandbox does
+//!   not model: it answers 404 there.)
 //! - Log lines of runs and steps (what OpsChain reports as they move), read-only empty bookmark
 //!   lists, the user directory (`/api/users`) and `/api/info`.
 //! - Versioned properties with optimistic concurrency (`version` mismatch → 422).
@@ -192,7 +193,6 @@ impl Platform for OpsChain {
                 get(nodes::bookmarks),
             )
             .merge(steps("/api/workflow_steps"))
-            .merge(steps("/api/steps"))
             .merge(steps(&format!("{run}/steps")))
             .method_not_allowed_fallback(no_route)
             .fallback(no_route)
