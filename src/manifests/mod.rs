@@ -1,6 +1,8 @@
 //! Reading Converge objects from YAML files: the input of `converge local` and `converge plan`,
 //! and what the example tests check.
 
+pub mod yaml;
+
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
