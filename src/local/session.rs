@@ -15,6 +15,7 @@ use crate::controller::{context::Context, controllers, metrics::Metrics};
 use crate::sandbox::all::{Options, Sandboxes};
 use crate::sandbox::ops::Credential;
 use crate::sandbox::timing::Timing;
+use crate::validation::{self, FieldValidation, Refusal};
 
 pub struct Session {
     pub api: ApiServer,
@@ -24,6 +25,22 @@ pub struct Session {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// The objects as last loaded, to tell what a reload changed.
     applied: BTreeMap<Id, Value>,
+}
+
+/// Why a load changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Objects the apiserver would refuse (an immutable field changed, ...).
+    #[error("{} object(s) refused", .0.len())]
+    Refused(Vec<(Id, Refusal)>),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<super::apiserver::store::ApiError> for SyncError {
+    fn from(e: super::apiserver::store::ApiError) -> Self {
+        SyncError::Other(e.into())
+    }
 }
 
 /// What a load changed.
@@ -90,33 +107,57 @@ impl Session {
     /// Makes the apiserver hold exactly `desired` (plus what the controller added: status,
     /// finalizers, Events), as `kubectl apply --prune` would: new objects are created, changed
     /// ones updated, objects no longer declared deleted (Converge then deletes or orphans their
-    /// platform objects by their deletionPolicy).
-    pub fn sync(&mut self, desired: Vec<Value>) -> anyhow::Result<Synced> {
+    /// platform objects by their deletionPolicy). All or nothing: every create and update is
+    /// first admitted as the apiserver would (an update against the object it replaces, so
+    /// transition rules apply), and when any is refused nothing changes.
+    pub fn sync(&mut self, desired: Vec<Value>) -> Result<Synced, SyncError> {
+        let strict = FieldValidation::Strict;
+        let mut refused = Vec::new();
+        let mut writes = Vec::new();
+        for obj in &desired {
+            let id = objects::id(obj);
+            let rt = self.type_of(obj)?.clone();
+            let (_, ns, name) = &id;
+            let write = match self.api.store.get(&rt, ns, name) {
+                Err(_) => Some((obj.clone(), None)),
+                Ok(current) if self.applied.get(&id) != Some(obj) => {
+                    Some((declared_over(current.clone(), obj), Some(current)))
+                }
+                Ok(_) => None,
+            };
+            if let Some((new, old)) = &write
+                && let Err(r) = validation::admit(new.clone(), old.as_ref(), strict)
+            {
+                refused.push((id.clone(), r));
+            }
+            writes.push((id, rt, write));
+        }
+        if !refused.is_empty() {
+            return Err(SyncError::Refused(refused));
+        }
         let mut synced = Synced::default();
         for ns in objects::namespaces(&desired) {
             let rt = self.type_of(&ns)?.clone();
             let name = ns["metadata"]["name"].as_str().unwrap_or_default();
             if self.api.store.get(&rt, "", name).is_err() {
-                self.api.store.create(&rt, "", ns)?;
+                self.api.store.create(&rt, "", ns, strict)?;
             }
         }
         let mut next = BTreeMap::new();
-        for obj in desired {
-            let id = objects::id(&obj);
-            let rt = self.type_of(&obj)?.clone();
+        for ((id, rt, write), obj) in writes.into_iter().zip(desired) {
             let (_, ns, name) = &id;
-            match self.api.store.get(&rt, ns, name) {
-                Err(_) => {
-                    self.api.store.create(&rt, ns, obj.clone())?;
-                    synced.created += 1;
+            match write {
+                Some((new, None)) => {
+                    if self.api.store.get(&rt, ns, name).is_err() {
+                        self.api.store.create(&rt, ns, new, strict)?;
+                        synced.created += 1;
+                    }
                 }
-                Ok(current) if self.applied.get(&id) != Some(&obj) => {
-                    self.api
-                        .store
-                        .update(&rt, ns, name, declared_over(current, &obj), false)?;
+                Some((new, Some(_))) => {
+                    self.api.store.update(&rt, ns, name, new, false, strict)?;
                     synced.updated += 1;
                 }
-                Ok(_) => {}
+                None => {}
             }
             next.insert(id, obj);
         }
@@ -138,7 +179,7 @@ impl Session {
             match self.api.store.delete(&rt, &ns, &name) {
                 Ok(_) => synced.deleted += 1,
                 Err(e) if e.code == 404 => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(anyhow::Error::from(e).into()),
             }
         }
         self.applied = next;

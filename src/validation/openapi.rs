@@ -108,8 +108,8 @@ fn message(schema: &Value, path: &[Seg], value: &Value, kind: &ValidationErrorKi
                     .join(","),
             };
             format!(
-                "{field}: Invalid value: {:?}: {field} in body must be of type {expected}: {:?}",
-                type_name(value),
+                "{field}: Invalid value: {}: {field} in body must be of type {expected}: {:?}",
+                go_value(value),
                 type_name(value)
             )
         }
