@@ -155,10 +155,10 @@ impl Loaded {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {source}")]
+#[error("{path}: {cause}")]
 pub struct LoadError {
     path: PathBuf,
-    source: std::io::Error,
+    cause: std::io::Error,
 }
 
 impl Manifest {
@@ -239,9 +239,9 @@ fn pick(blocks: &[(bool, &'static str)]) -> Option<&'static str> {
 /// Reads and admits every manifest under `path` (a file or a directory, searched
 /// recursively); objects that name no namespace are placed in `namespace`.
 pub fn load(path: &Path, namespace: &str) -> Result<Loaded, LoadError> {
-    let io = |path: &Path, source| LoadError {
+    let io = |path: &Path, cause| LoadError {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     let mut files = Vec::new();
     if path.is_dir() {
