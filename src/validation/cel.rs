@@ -18,10 +18,13 @@ pub fn validate(kind: &Kind, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     let Some(compiled) = &kind.cel else {
         return Vec::new();
     };
+    // The apiserver's CEL sees a field set to null as not set (`has()` is false).
+    let obj = without_nulls(obj);
+    let old = old.map(without_nulls);
     let result = validator()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .validate_compiled(compiled, obj, old);
+        .validate_compiled(compiled, &obj, old.as_ref());
     let Err(errors) = result else {
         return Vec::new();
     };
@@ -44,6 +47,19 @@ pub fn validate(kind: &Kind, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
             Cause::new(path, format!("{field}: {body}"))
         })
         .collect()
+}
+
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
 }
 
 /// `spec.steps[0].weight` as segments.

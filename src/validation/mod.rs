@@ -43,8 +43,13 @@ pub enum FieldValidation {
 }
 
 /// The largest object the apiserver stores: etcd's default request limit (`--max-request-bytes`,
-/// 1.5 MiB), which a whole object must fit in. The request body limit (3 MiB) is higher.
+/// 1.5 MiB), which the stored object (with the metadata the apiserver adds, counted as
+/// [`SERVER_METADATA_BYTES`]) must fit in.
 pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
+/// What the apiserver adds to a stored object (uid, timestamps, managedFields), about.
+pub const SERVER_METADATA_BYTES: usize = 512;
+/// The largest request body the apiserver reads (before decoding anything).
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
 /// An object `kubectl apply` stores with its own copy in the last-applied-configuration
 /// annotation, which (with every other annotation) may not exceed 256 KiB.
@@ -168,6 +173,17 @@ pub fn admit(
         name: name.clone(),
         causes,
     };
+    // 0. The request body, before anything is decoded.
+    let sent = serde_json::to_vec(&object).map(|v| v.len()).unwrap_or(0);
+    if sent > MAX_BODY_BYTES {
+        return Err(refuse(
+            Reason::TooLarge,
+            vec![Cause::new(
+                Vec::new(),
+                format!("Request entity too large: limit is {MAX_BODY_BYTES}"),
+            )],
+        ));
+    }
     // 1. Decoding: metadata, unknown fields, nulls and defaults.
     let mut object = object;
     let decoded = structural::decode(kind, &mut object, fields);
@@ -191,14 +207,13 @@ pub fn admit(
     }
     // 5. Size, as stored.
     let size = serde_json::to_vec(&object).map(|v| v.len()).unwrap_or(0);
-    if size > MAX_OBJECT_BYTES {
+    if size + SERVER_METADATA_BYTES > MAX_OBJECT_BYTES {
         return Err(refuse(
             Reason::TooLarge,
             vec![Cause::new(
                 Vec::new(),
                 format!(
-                    "etcdserver: request is too large: the object is {} bytes; the apiserver stores at most {MAX_OBJECT_BYTES}",
-                    size
+                    "etcdserver: request is too large (the object is {size} bytes; etcd takes requests of at most {MAX_OBJECT_BYTES})"
                 ),
             )],
         ));
@@ -245,6 +260,11 @@ pub fn admit_status(object: Value, fields: FieldValidation) -> Result<Value, Ref
         return Err(refuse(Reason::Invalid, causes, &object));
     }
     Ok(object)
+}
+
+/// A Go RE2 pattern (a CRD's `pattern`) as Rust's `regex` crate reads it with the same meaning.
+pub fn pattern_regex(pattern: &str) -> String {
+    openapi::rust_pattern(pattern)
 }
 
 /// The errors after which the apiserver does not evaluate CEL rules (its `hasBlockingErr`).
