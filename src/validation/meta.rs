@@ -38,10 +38,15 @@ pub fn is_dns_label(s: &str) -> Vec<String> {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     let mut out = Vec::new();
     if s.len() > 63 {
-        out.push("must be no more than 63 characters".to_string());
+        out.push("must be no more than 63 bytes".to_string());
     }
     if !full(&RE, DNS_LABEL).is_match(s) {
-        out.push(regex_error(DNS_LABEL_MSG, DNS_LABEL, &["my-name", "123-abc"]));
+        if s.len() <= 253 && is_dns_subdomain(s).is_empty() {
+            // A valid subdomain that is not a label: it has dots.
+            out.push("must not contain dots".to_string());
+        } else {
+            out.push(regex_error(DNS_LABEL_MSG, DNS_LABEL, &["my-name", "123-abc"]));
+        }
     }
     out
 }
@@ -51,7 +56,7 @@ pub fn is_dns_subdomain(s: &str) -> Vec<String> {
     let fmt = format!("{DNS_LABEL}(\\.{DNS_LABEL})*");
     let mut out = Vec::new();
     if s.len() > 253 {
-        out.push("must be no more than 253 characters".to_string());
+        out.push("must be no more than 253 bytes".to_string());
     }
     if !full(&RE, &fmt).is_match(s) {
         out.push(regex_error(DNS_SUBDOMAIN_MSG, &fmt, &["example.com"]));
@@ -89,7 +94,7 @@ fn is_qualified_name(s: &str) -> Vec<String> {
     if name.is_empty() {
         out.push("name part must be non-empty".into());
     } else if name.len() > 63 {
-        out.push("name part must be no more than 63 characters".into());
+        out.push("name part must be no more than 63 bytes".into());
     }
     if !name.is_empty() && !full(&RE, QUALIFIED).is_match(name) {
         out.push(format!(
@@ -104,7 +109,7 @@ fn is_label_value(s: &str) -> Vec<String> {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     let mut out = Vec::new();
     if s.len() > 63 {
-        out.push("must be no more than 63 characters".into());
+        out.push("must be no more than 63 bytes".into());
     }
     if !s.is_empty() && !full(&RE, QUALIFIED).is_match(s) {
         out.push(regex_error(
@@ -161,9 +166,7 @@ pub fn validate(kind: &Kind, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
             }
             let v = v.as_str().unwrap_or_default();
             for e in is_label_value(v) {
-                let mut p = path(&["metadata", "labels"]);
-                p.push(Seg::Key(k.clone()));
-                out.push(invalid(p, v, &e));
+                out.push(invalid(path(&["metadata", "labels"]), v, &e));
             }
         }
     }
@@ -205,7 +208,7 @@ fn data_keys(obj: &Value, field: &str, out: &mut Vec<Cause>) -> usize {
             let mut p = path(&[field]);
             p.push(Seg::Key(k.clone()));
             if k.len() > 253 {
-                out.push(invalid(p.clone(), k, "must be no more than 253 characters"));
+                out.push(invalid(p.clone(), k, "must be no more than 253 bytes"));
             }
             if !full(&RE, CONFIG_KEY).is_match(k) {
                 out.push(invalid(

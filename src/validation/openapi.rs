@@ -107,9 +107,16 @@ fn message(schema: &Value, path: &[Seg], value: &Value, kind: &ValidationErrorKi
                     .collect::<Vec<_>>()
                     .join(","),
             };
+            // A fraction where an int32/int64 is declared: kube-openapi names the format.
+            let format = super::schema::at(schema, path)["format"].as_str().unwrap_or_default();
+            if value.is_f64() && (format == "int32" || format == "int64") {
+                return format!(
+                    "{field}: Invalid value: \"float64\": {field} in body must be of type {format}: \"float64\""
+                );
+            }
             format!(
-                "{field}: Invalid value: {}: {field} in body must be of type {expected}: {:?}",
-                go_value(value),
+                "{field}: Invalid value: {:?}: {field} in body must be of type {expected}: {:?}",
+                type_name(value),
                 type_name(value)
             )
         }

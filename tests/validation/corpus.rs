@@ -253,8 +253,17 @@ impl Gen<'_> {
         let at = render(path);
         let present = get(seed, path).cloned();
         let Some(value) = present else {
-            // Absent: set it to a valid value, and to the wrong type.
+            // Absent: set it to a valid value, and to the wrong type; for a transition rule,
+            // set it on the old object and change it on the new one.
             if let Some(v) = synth(s, 0) {
+                let with = set(seed, path, v.clone());
+                let mut g = Gen {
+                    seed: &with,
+                    kind: self.kind.clone(),
+                    out: Vec::new(),
+                };
+                g.transition(path, s, &v);
+                self.out.extend(g.out);
                 self.push(format!("sets absent {at} to {v}"), set(seed, path, v.clone()));
                 self.children(path, s, Some(&v), true);
             }
@@ -446,9 +455,16 @@ impl Gen<'_> {
                 continue;
             }
             let changed = match value {
-                Value::String(_) => (0..6)
+                Value::String(current) => (0..CANDIDATES.len())
                     .filter_map(|i| synth_string(s, i))
-                    .find(|v| Some(v.as_str()) != value.as_str())
+                    .find(|v| v != current)
+                    .or_else(|| {
+                        // No candidate fits the pattern: change the last character.
+                        let mut v = current.clone();
+                        let last = v.pop()?;
+                        v.push(if last == 'x' { 'y' } else { 'x' });
+                        Some(v)
+                    })
                     .map(Value::String),
                 Value::Object(o) => {
                     // Change the first string child.
