@@ -164,7 +164,10 @@ fn local_and_plan_refuse_what_the_apiserver_refuses_naming_file_document_and_lin
                 a.display()
             ),
         ] {
-            assert!(stderr.contains(&expected), "{command:?}: no {expected:?} in\n{stderr}");
+            assert!(
+                stderr.contains(&expected),
+                "{command:?}: no {expected:?} in\n{stderr}"
+            );
         }
         assert!(
             !stderr.contains("stack backtrace") && !stderr.contains("Stack backtrace"),
@@ -237,14 +240,27 @@ fn local_reads_lists_json_and_skips_other_kinds_as_kubectl_apply_reads_a_directo
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "b"}}]});
     let dir = dir_with(&[
         // Several JSON objects in a row, as kubectl reads them.
-        ("connection.json", &docs.iter().map(|d| serde_json::to_string_pretty(d).unwrap()).collect::<Vec<_>>().join("\n")),
+        (
+            "connection.json",
+            &docs
+                .iter()
+                .map(|d| serde_json::to_string_pretty(d).unwrap())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
         ("list.yaml", &serde_yaml_ng::to_string(&list).unwrap()),
-        ("deploy.yml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"),
+        (
+            "deploy.yml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n",
+        ),
         ("notes.txt", "not a manifest"),
     ]);
     let (ok, stdout, stderr) = run(&["local", "--step-delay", "0s"], dir.path());
     assert!(ok, "{stdout}\n{stderr}");
-    assert!(stdout.contains("skipped Deployment/web (apps/v1) at"), "{stdout}");
+    assert!(
+        stdout.contains("skipped Deployment/web (apps/v1) at"),
+        "{stdout}"
+    );
     assert!(stdout.contains("converging 2 object(s)"), "{stdout}");
     assert!(stdout.contains("2/2 Ready"), "{stdout}");
 }
@@ -388,11 +404,15 @@ fn sandbox_get(url: &str, token: &str) -> serde_json::Value {
         let r = reqwest::Client::new()
             .get(url)
             .bearer_auth(token)
+            // API7 Cloud names the cluster of an application in a header.
+            .header("X-API7-Cloud-Gateway-Cluster-ID", "2001")
             .send()
             .await
             .unwrap();
-        assert!(r.status().is_success(), "GET {url}: {}", r.status());
-        r.json().await.unwrap()
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(status.is_success(), "GET {url}: {status} {body}");
+        body
     })
 }
 
@@ -431,7 +451,10 @@ fn local_watch_applies_edits_while_anything_converges() {
     let dir = tempfile::tempdir().unwrap();
     for (from, to) in [
         ("examples/api7/connection.yaml", "api7-connection.yaml"),
-        ("examples/cycloid/connection.yaml", "cycloid-connection.yaml"),
+        (
+            "examples/cycloid/connection.yaml",
+            "cycloid-connection.yaml",
+        ),
         ("examples/cycloid/project.yaml", "project.yaml"),
     ] {
         std::fs::copy(from, dir.path().join(to)).unwrap();
@@ -448,11 +471,20 @@ fn local_watch_applies_edits_while_anything_converges() {
     let mut seen = String::new();
 
     // 1. Create: the canary starts and holds at 10% for an hour.
-    read_until(&rx, "GatewayApplication/checkout  CanaryStarted:", &mut seen);
+    read_until(
+        &rx,
+        "GatewayApplication/checkout  CanaryStarted:",
+        &mut seen,
+    );
     let api7 = sandbox_endpoint(&seen, "api7");
     let cycloid = sandbox_endpoint(&seen, "cycloid");
     let api7_token = "sandbox-api7-token";
-    let apps = sandbox_get(&format!("{api7}/api/v1/clusters/2001/apps"), api7_token);
+    let apps = sandbox_get(
+        &format!(
+            "{api7}/api/v1/clusters/2001/apps?page=1&page_size=100&order_by=created_at&direction=ASC"
+        ),
+        api7_token,
+    );
     let app = apps["payload"]["list"]
         .as_array()
         .unwrap()
@@ -462,7 +494,7 @@ fn local_watch_applies_edits_while_anything_converges() {
         .clone();
     let canaries = |app_id: &str| {
         sandbox_get(
-            &format!("{api7}/api/v1/apps/{app_id}/canary_releases"),
+            &format!("{api7}/api/v1/apps/{app_id}/canary_releases?page=1&page_size=100&order_by=created_at&direction=ASC"),
             api7_token,
         )["payload"]["list"]
             .as_array()
@@ -482,13 +514,20 @@ fn local_watch_applies_edits_while_anything_converges() {
     let edited = std::time::Instant::now();
     std::fs::write(
         dir.path().join("gateway.yaml"),
-        CANARY_GATEWAY.replace("    upstreamVersion: v2\n", "    upstreamVersion: v2\n    abort: true\n"),
+        CANARY_GATEWAY.replace(
+            "    upstreamVersion: v2\n",
+            "    upstreamVersion: v2\n    abort: true\n",
+        ),
     )
     .unwrap();
     read_until(&rx, "reloaded", &mut seen);
     let took = edited.elapsed();
     assert!(seen.contains("0 created, 1 updated, 0 deleted"), "{seen}");
-    read_until(&rx, "GatewayApplication/checkout  CanaryAborted:", &mut seen);
+    read_until(
+        &rx,
+        "GatewayApplication/checkout  CanaryAborted:",
+        &mut seen,
+    );
     eprintln!(
         "converge local --watch: the abort was reloaded {:.1}s after the edit, while the canary held its pause",
         took.as_secs_f64()
@@ -498,7 +537,10 @@ fn local_watch_applies_edits_while_anything_converges() {
     assert!(table.contains("GatewayApplication/checkout"), "{table}");
     let done = canaries(&app_id);
     assert_eq!(done[0]["state"], "finished", "the release ended: {done:?}");
-    let app = sandbox_get(&format!("{api7}/api/v1/clusters/2001/apps/{app_id}"), api7_token);
+    let app = sandbox_get(
+        &format!("{api7}/api/v1/clusters/2001/apps/{app_id}"),
+        api7_token,
+    );
     assert_eq!(
         app["payload"]["default_upstream_version"], "v1",
         "aborted, not promoted: traffic stays on v1: {app}"
@@ -543,7 +585,12 @@ fn local_watch_applies_edits_while_anything_converges() {
     read_until(&rx, "Ready after", &mut seen);
     let table = &seen[seen.rfind("\nOBJECT ").unwrap()..];
     assert!(!table.contains("GatewayApplication/"), "{table}");
-    let apps = sandbox_get(&format!("{api7}/api/v1/clusters/2001/apps"), api7_token);
+    let apps = sandbox_get(
+        &format!(
+            "{api7}/api/v1/clusters/2001/apps?page=1&page_size=100&order_by=created_at&direction=ASC"
+        ),
+        api7_token,
+    );
     assert!(
         !apps["payload"]["list"]
             .as_array()
@@ -556,7 +603,10 @@ fn local_watch_applies_edits_while_anything_converges() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let deadline = Instant::now() + Duration::from_secs(20);
     while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "converge local --watch stops on Ctrl-C");
+        assert!(
+            Instant::now() < deadline,
+            "converge local --watch stops on Ctrl-C"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

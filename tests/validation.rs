@@ -40,11 +40,20 @@ fn kubectl(cp: &ControlPlane, args: &[&str]) -> Output {
 async fn with_crds() -> &'static ControlPlane {
     let cp = controlplane::shared().await;
     let crds = repo("crds");
-    let out = kubectl(cp, &["apply", "--server-side", "-f", crds.to_str().unwrap()]);
+    let out = kubectl(
+        cp,
+        &["apply", "--server-side", "-f", crds.to_str().unwrap()],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let out = kubectl(
         cp,
-        &["wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"],
+        &[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd",
+            "--all",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     let out = kubectl(cp, &["create", "namespace", NS]);
@@ -79,7 +88,10 @@ fn local_create(file: &Path) -> (Result<(), String>, Vec<Value>) {
     for o in &objects {
         if serde_json::to_vec(o).unwrap().len() > validation::CLIENT_SIDE_APPLY_BYTES {
             assert!(
-                loaded.warnings.iter().any(|w| w.contains("kubectl apply --server-side")),
+                loaded
+                    .warnings
+                    .iter()
+                    .any(|w| w.contains("kubectl apply --server-side")),
                 "{}: no warning about client-side apply: {:?}",
                 file.display(),
                 loaded.warnings
@@ -109,7 +121,11 @@ fn local_update(old: &Path, new: &Path) -> Result<(), String> {
 }
 
 /// Runs kubectl on a directory; each file it names in its errors was refused.
-fn server_decisions(cp: &ControlPlane, args: &[&str], files: &[&PathBuf]) -> Vec<Result<(), String>> {
+fn server_decisions(
+    cp: &ControlPlane,
+    args: &[&str],
+    files: &[&PathBuf],
+) -> Vec<Result<(), String>> {
     if files.is_empty() {
         return Vec::new();
     }
@@ -124,13 +140,22 @@ fn server_decisions(cp: &ControlPlane, args: &[&str], files: &[&PathBuf]) -> Vec
         .map(|f| {
             let path = f.to_str().unwrap();
             let lines: Vec<&str> = stderr.lines().filter(|l| l.contains(path)).collect();
-            if lines.is_empty() { Ok(()) } else { Err(lines.join("\n")) }
+            if lines.is_empty() {
+                Ok(())
+            } else {
+                Err(lines.join("\n"))
+            }
         })
         .collect();
     // Every file is accounted for: refused, or one object accepted.
     let accepted = stdout
         .lines()
-        .filter(|l| l.ends_with("(server dry run)") || l.ends_with(" created") || l.ends_with(" configured") || l.ends_with(" unchanged"))
+        .filter(|l| {
+            l.ends_with("(server dry run)")
+                || l.ends_with(" created")
+                || l.ends_with(" configured")
+                || l.ends_with(" unchanged")
+        })
         .count();
     let ok = decisions.iter().filter(|d| d.is_ok()).count();
     if accepted != ok {
@@ -138,7 +163,8 @@ fn server_decisions(cp: &ControlPlane, args: &[&str], files: &[&PathBuf]) -> Vec
         let _ = std::fs::write(dir.with_extension("stderr"), &stderr);
     }
     assert_eq!(
-        accepted, ok,
+        accepted,
+        ok,
         "kubectl {args:?}: {accepted} object(s) accepted for {ok} file(s) without an error (output in {}.stdout and .stderr)",
         dir.display()
     );
@@ -152,10 +178,9 @@ fn rule_messages() -> Vec<String> {
             Value::Object(o) => {
                 if let Some(rules) = o.get("x-kubernetes-validations").and_then(Value::as_array) {
                     out.extend(rules.iter().map(|r| {
-                        r["message"]
-                            .as_str()
-                            .map(String::from)
-                            .unwrap_or_else(|| format!("failed rule: {}", r["rule"].as_str().unwrap_or_default()))
+                        r["message"].as_str().map(String::from).unwrap_or_else(|| {
+                            format!("failed rule: {}", r["rule"].as_str().unwrap_or_default())
+                        })
                     }));
                 }
                 o.values().for_each(|v| walk(v, out));
@@ -165,7 +190,10 @@ fn rule_messages() -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    walk(&serde_json::to_value(converge::crds::all()).unwrap(), &mut out);
+    walk(
+        &serde_json::to_value(converge::crds::all()).unwrap(),
+        &mut out,
+    );
     out.sort();
     out.dedup();
     out
@@ -174,7 +202,10 @@ fn rule_messages() -> Vec<String> {
 fn seeds() -> Vec<Value> {
     let mut files = Vec::new();
     fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         entries.sort();
         for p in entries {
             if p.is_dir() {
@@ -219,7 +250,8 @@ async fn local_validation_decides_as_the_apiserver_does() {
         std::fs::create_dir_all(&p).unwrap();
         p
     };
-    let (create_dir, old_dir, new_dir, size_dir) = (sub("create"), sub("old"), sub("new"), sub("size"));
+    let (create_dir, old_dir, new_dir, size_dir) =
+        (sub("create"), sub("old"), sub("new"), sub("size"));
     let mut entries: Vec<Entry> = Vec::new();
 
     // Generated: the examples mutated along their schemas. Each object gets its own name so
@@ -237,7 +269,8 @@ async fn local_validation_decides_as_the_apiserver_does() {
         // Over 256 KiB, `kubectl apply` (client-side) refuses an object for its own reason:
         // its copy in the last-applied-configuration annotation. Such objects are created
         // (`kubectl create`) to reach the apiserver's decision; Converge warns about them.
-        let big = serde_json::to_vec(&case.new).unwrap().len() > validation::CLIENT_SIDE_APPLY_BYTES - 4096;
+        let big = serde_json::to_vec(&case.new).unwrap().len()
+            > validation::CLIENT_SIDE_APPLY_BYTES - 4096;
         if big && case.old.is_none() {
             case.size = true;
         }
@@ -266,14 +299,22 @@ async fn local_validation_decides_as_the_apiserver_does() {
     // Hand-written: each file on its own (some are not even YAML a batch would survive).
     let mut hand: Vec<(PathBuf, String)> = Vec::new();
     for dir in ["tests/invalid", "tests/validation/cases"] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(repo(dir)).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(repo(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
         for f in files {
             let text = std::fs::read_to_string(&f).unwrap();
             let name = f.file_name().unwrap().to_str().unwrap().to_string();
             // JSON has no comments: its file name says accept or refuse.
             let expect = if name.ends_with(".json") {
-                if name.starts_with("json-accept") { "accept" } else { "refuse" }.to_string()
+                if name.starts_with("json-accept") {
+                    "accept"
+                } else {
+                    "refuse"
+                }
+                .to_string()
             } else {
                 text.lines()
                     .next()
@@ -300,11 +341,27 @@ async fn local_validation_decides_as_the_apiserver_does() {
             std::fs::write(&old_file, docs[0]).unwrap();
             let file = new_dir.join(name);
             std::fs::write(&file, docs[1]).unwrap();
-            entries.push(Entry { what: format!("{} (hand-written update)", f.display()), file, old_file: Some(old_file), expect: Some(expect.clone()), size: false, local: None, server: None });
+            entries.push(Entry {
+                what: format!("{} (hand-written update)", f.display()),
+                file,
+                old_file: Some(old_file),
+                expect: Some(expect.clone()),
+                size: false,
+                local: None,
+                server: None,
+            });
         } else {
             let file = case_dir.join(name);
             std::fs::write(&file, &text).unwrap();
-            entries.push(Entry { what: format!("{} (hand-written)", f.display()), file, old_file: None, expect: Some(expect.clone()), size: false, local: None, server: None });
+            entries.push(Entry {
+                what: format!("{} (hand-written)", f.display()),
+                file,
+                old_file: None,
+                expect: Some(expect.clone()),
+                size: false,
+                local: None,
+                server: None,
+            });
         }
     }
 
@@ -326,11 +383,21 @@ async fn local_validation_decides_as_the_apiserver_does() {
     let sizes = pick(&|e| e.size);
     fn files(entries: &[Entry], idx: &[usize], old: bool) -> Vec<PathBuf> {
         idx.iter()
-            .map(|i| if old { entries[*i].old_file.clone().unwrap() } else { entries[*i].file.clone() })
+            .map(|i| {
+                if old {
+                    entries[*i].old_file.clone().unwrap()
+                } else {
+                    entries[*i].file.clone()
+                }
+            })
             .collect()
     }
     let create_files = files(&entries, &creates, false);
-    let decided = server_decisions(cp, &["apply", "--dry-run=server"], &create_files.iter().collect::<Vec<_>>());
+    let decided = server_decisions(
+        cp,
+        &["apply", "--dry-run=server"],
+        &create_files.iter().collect::<Vec<_>>(),
+    );
     for (i, d) in creates.iter().zip(decided) {
         entries[*i].server = Some(d);
     }
@@ -348,7 +415,11 @@ async fn local_validation_decides_as_the_apiserver_does() {
         }
     }
     let new_files = files(&entries, &applied, false);
-    let decided = server_decisions(cp, &["apply", "--dry-run=server"], &new_files.iter().collect::<Vec<_>>());
+    let decided = server_decisions(
+        cp,
+        &["apply", "--dry-run=server"],
+        &new_files.iter().collect::<Vec<_>>(),
+    );
     for (i, d) in applied.iter().zip(decided) {
         entries[*i].server = Some(d);
     }
@@ -362,11 +433,17 @@ async fn local_validation_decides_as_the_apiserver_does() {
             let mut all = args.to_vec();
             all.extend(["-n", NS, "-f", file.to_str().unwrap()]);
             let out = kubectl(cp, &all);
-            if out.status.success() { Ok(()) } else { Err(text(&out)) }
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(text(&out))
+            }
         };
         e.server = Some(match &e.old_file {
             Some(old) => {
-                decide(&["apply"], old).unwrap_or_else(|err| panic!("{}: the old object must be accepted: {err}", e.what));
+                decide(&["apply"], old).unwrap_or_else(|err| {
+                    panic!("{}: the old object must be accepted: {err}", e.what)
+                });
                 decide(&["apply", "--dry-run=server"], &e.file)
             }
             None => decide(&["apply", "--dry-run=server"], &e.file),
@@ -378,19 +455,27 @@ async fn local_validation_decides_as_the_apiserver_does() {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for e in &entries {
         let (local, server) = (e.local.as_ref().unwrap(), e.server.as_ref().unwrap());
-        *counts.entry(match (local.is_ok(), server.is_ok()) {
-            (true, true) => "both accept",
-            (false, false) => "both refuse",
-            (true, false) => "DISAGREE: only the apiserver refuses",
-            (false, true) => "DISAGREE: only Converge refuses",
-        }).or_default() += 1;
+        *counts
+            .entry(match (local.is_ok(), server.is_ok()) {
+                (true, true) => "both accept",
+                (false, false) => "both refuse",
+                (true, false) => "DISAGREE: only the apiserver refuses",
+                (false, true) => "DISAGREE: only Converge refuses",
+            })
+            .or_default() += 1;
         if local.is_ok() != server.is_ok() {
             disagreements.push(format!(
                 "{}\n  file: {}\n  converge: {}\n  apiserver: {}",
                 e.what,
                 e.file.display(),
-                local.as_ref().err().map_or("accepts".to_string(), |m| format!("refuses: {m}")),
-                server.as_ref().err().map_or("accepts".to_string(), |m| format!("refuses: {m}")),
+                local
+                    .as_ref()
+                    .err()
+                    .map_or("accepts".to_string(), |m| format!("refuses: {m}")),
+                server
+                    .as_ref()
+                    .err()
+                    .map_or("accepts".to_string(), |m| format!("refuses: {m}")),
             ));
             continue;
         }
@@ -412,10 +497,21 @@ async fn local_validation_decides_as_the_apiserver_does() {
         }
     }
     // Every CEL rule was exercised: some case the apiserver refused with its message.
-    let refusals: String = entries.iter().filter_map(|e| e.server.as_ref().unwrap().as_ref().err()).cloned().collect::<Vec<_>>().join("\n");
-    let unexercised: Vec<String> = rule_messages().into_iter().filter(|m| !refusals.contains(m.as_str())).collect();
+    let refusals: String = entries
+        .iter()
+        .filter_map(|e| e.server.as_ref().unwrap().as_ref().err())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
+    let unexercised: Vec<String> = rule_messages()
+        .into_iter()
+        .filter(|m| !refusals.contains(m.as_str()))
+        .collect();
 
-    let refused = entries.iter().filter(|e| e.server.as_ref().unwrap().is_err()).count();
+    let refused = entries
+        .iter()
+        .filter(|e| e.server.as_ref().unwrap().is_err())
+        .count();
     eprintln!(
         "differential corpus: {} manifests ({} generated from the CRD schemas, {} hand-written; {} updates, {} large); the apiserver refused {refused}, accepted {}",
         entries.len(),
@@ -428,13 +524,24 @@ async fn local_validation_decides_as_the_apiserver_does() {
     for (k, v) in &counts {
         eprintln!("  {k}: {v}");
     }
-    eprintln!("  CEL rules exercised: {}/{}", rule_messages().len() - unexercised.len(), rule_messages().len());
-    assert!(entries.len() >= 150, "the corpus has {} manifests", entries.len());
+    eprintln!(
+        "  CEL rules exercised: {}/{}",
+        rule_messages().len() - unexercised.len(),
+        rule_messages().len()
+    );
+    assert!(
+        entries.len() >= 150,
+        "the corpus has {} manifests",
+        entries.len()
+    );
     assert!(
         disagreements.is_empty(),
         "{} disagreement(s):\n{}",
         disagreements.len(),
         disagreements.join("\n\n")
     );
-    assert!(unexercised.is_empty(), "CEL rules no case exercises: {unexercised:#?}");
+    assert!(
+        unexercised.is_empty(),
+        "CEL rules no case exercises: {unexercised:#?}"
+    );
 }

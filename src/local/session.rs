@@ -148,10 +148,8 @@ impl Session {
             let (_, ns, name) = &id;
             match write {
                 Some((new, None)) => {
-                    if self.api.store.get(&rt, ns, name).is_err() {
-                        self.api.store.create(&rt, ns, new, strict)?;
-                        synced.created += 1;
-                    }
+                    self.api.store.create(&rt, ns, new, strict)?;
+                    synced.created += 1;
                 }
                 Some((new, Some(_))) => {
                     self.api.store.update(&rt, ns, name, new, false, strict)?;

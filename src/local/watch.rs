@@ -31,11 +31,12 @@ pub struct Changes {
 impl Changes {
     pub fn start(path: &Path) -> anyhow::Result<Changes> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if res.is_ok_and(|e| !e.kind.is_access() && !e.kind.is_other()) {
-                let _ = tx.send(());
-            }
-        })?;
+        let mut watcher =
+            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+                if res.is_ok_and(|e| !e.kind.is_access() && !e.kind.is_other()) {
+                    let _ = tx.send(());
+                }
+            })?;
         watcher.watch(path, RecursiveMode::Recursive)?;
         Ok(Changes {
             rx,

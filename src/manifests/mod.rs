@@ -286,8 +286,7 @@ fn read_file(
     loaded: &mut Loaded,
     seen: &mut BTreeMap<(String, String, String, String), Source>,
 ) {
-    let json = file.extension().is_some_and(|e| e == "json")
-        || text.trim_start().starts_with('{');
+    let json = file.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
     let documents = if json {
         json_documents(text)
     } else {
@@ -386,11 +385,24 @@ fn read_object(
     depth: usize,
 ) {
     let Some(obj) = value.as_object() else {
-        loaded.error(&source, &[], "", "a manifest must be a mapping (an object), not a list or a value");
+        loaded.error(
+            &source,
+            &[],
+            "",
+            "a manifest must be a mapping (an object), not a list or a value",
+        );
         return;
     };
-    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
-    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+    let api_version = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let kind = obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let mut missing = Vec::new();
     if api_version.is_empty() {
         missing.push("apiVersion not set");
@@ -399,7 +411,12 @@ fn read_object(
         missing.push("kind not set");
     }
     if !missing.is_empty() {
-        loaded.error(&source, &[], "", &format!("error validating data: [{}]", missing.join(", ")));
+        loaded.error(
+            &source,
+            &[],
+            "",
+            &format!("error validating data: [{}]", missing.join(", ")),
+        );
         return;
     }
     // A List: its items, each its own object (kubectl flattens nested Lists too).
@@ -418,11 +435,21 @@ fn read_object(
                 item: Some(i + 1),
                 lines: Arc::new(source.lines.subtree(&path)),
             };
-            read_object(item.clone(), item_source, namespace, loaded, seen, depth + 1);
+            read_object(
+                item.clone(),
+                item_source,
+                namespace,
+                loaded,
+                seen,
+                depth + 1,
+            );
         }
         return;
     }
-    let name = value["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = value["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let what = format!("{kind}/{name}");
     let Some(k) = validation::kind_of(&api_version, &kind) else {
         if api_version.split('/').next() == Some(crate::common::GROUP) {
@@ -443,7 +470,10 @@ fn read_object(
     };
     // The namespace comes from the request when the manifest names none, as with `kubectl -n`.
     if k.namespaced {
-        if value["metadata"]["namespace"].as_str().is_none_or(str::is_empty) {
+        if value["metadata"]["namespace"]
+            .as_str()
+            .is_none_or(str::is_empty)
+        {
             if !value["metadata"].is_object() && value["metadata"].is_null() {
                 value["metadata"] = Value::Object(Default::default());
             }
@@ -454,7 +484,10 @@ fn read_object(
     } else if let Some(m) = value["metadata"].as_object_mut() {
         m.remove("namespace");
     }
-    let ns = value["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
+    let ns = value["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let admitted = match validation::admit(value, None, FieldValidation::Strict) {
         Ok(a) => a,
         Err(refusal) => {
@@ -467,7 +500,11 @@ fn read_object(
     }
     let key = (k.group.clone(), kind.clone(), ns.clone(), name.clone());
     if let Some(first) = seen.get(&key) {
-        let in_ns = if ns.is_empty() { String::new() } else { format!(" in namespace {ns}") };
+        let in_ns = if ns.is_empty() {
+            String::new()
+        } else {
+            format!(" in namespace {ns}")
+        };
         loaded.error(
             &source,
             &[],
@@ -561,7 +598,14 @@ mod tests {
         let mut kinds = BTreeMap::new();
         for l in &loaded.objects {
             *kinds
-                .entry(l.manifest.display_name().split('/').next().unwrap().to_string())
+                .entry(
+                    l.manifest
+                        .display_name()
+                        .split('/')
+                        .next()
+                        .unwrap()
+                        .to_string(),
+                )
                 .or_insert(0) += 1;
         }
         for kind in [
@@ -674,7 +718,9 @@ mod tests {
                 [one] => admit(one, None).map(|_| ()),
                 [old, new] => {
                     let old = admit(old, None)
-                        .unwrap_or_else(|e| panic!("{}: first document refused: {e}", path.display()))
+                        .unwrap_or_else(|e| {
+                            panic!("{}: first document refused: {e}", path.display())
+                        })
                         .object;
                     let mut new = new.clone();
                     new["metadata"]["namespace"] = "ns".into();
@@ -699,13 +745,17 @@ mod tests {
 
     #[test]
     fn every_error_names_file_document_and_line() {
-        let l = one("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n---\napiVersion: converge.dev/v1alpha1\nkind: Project\nmetadata: {name: p}\nspec:\n  connectionRef: {name: c}\n  deletionpolicy: Orphan\n  cycloid:\n    canonical: Bad_Canonical\n    name: P\n    configRepositoryCanonical: cfg\n");
+        let l = one(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n---\napiVersion: converge.dev/v1alpha1\nkind: Project\nmetadata: {name: p}\nspec:\n  connectionRef: {name: c}\n  deletionpolicy: Orphan\n  cycloid:\n    canonical: Bad_Canonical\n    name: P\n    configRepositoryCanonical: cfg\n",
+        );
         assert_eq!(l.objects.len(), 1);
         assert_eq!(
             l.errors,
             vec!["m.yaml:10 (document 2): Project/p: strict decoding error: unknown field \"spec.deletionpolicy\"".to_string()]
         );
-        let l = one("apiVersion: converge.dev/v1alpha1\nkind: Project\nmetadata: {name: p}\nspec:\n  connectionRef: {name: c}\n  cycloid:\n    canonical: Bad_Canonical\n    name: P\n    configRepositoryCanonical: cfg\n");
+        let l = one(
+            "apiVersion: converge.dev/v1alpha1\nkind: Project\nmetadata: {name: p}\nspec:\n  connectionRef: {name: c}\n  cycloid:\n    canonical: Bad_Canonical\n    name: P\n    configRepositoryCanonical: cfg\n",
+        );
         assert_eq!(l.errors.len(), 1, "{:?}", l.errors);
         assert!(
             l.errors[0].starts_with("m.yaml:7 (document 1): Project/p: spec.cycloid.canonical: Invalid value: \"Bad_Canonical\": spec.cycloid.canonical in body should match"),
@@ -720,7 +770,8 @@ mod tests {
         assert_eq!(
             l.errors,
             vec![
-                "m.yaml:1 (document 1): error validating data: [apiVersion not set, kind not set]".to_string(),
+                "m.yaml:1 (document 1): error validating data: [apiVersion not set, kind not set]"
+                    .to_string(),
                 "m.yaml:3 (document 2): error validating data: [kind not set]".to_string(),
             ]
         );
@@ -728,9 +779,16 @@ mod tests {
 
     #[test]
     fn an_unknown_converge_kind_is_refused_and_other_kinds_are_skipped() {
-        let l = one("apiVersion: converge.dev/v1alpha1\nkind: Pipeline\nmetadata: {name: p}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n");
+        let l = one(
+            "apiVersion: converge.dev/v1alpha1\nkind: Pipeline\nmetadata: {name: p}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n",
+        );
         assert_eq!(l.errors.len(), 1);
-        assert!(l.errors[0].contains("no matches for kind \"Pipeline\" in version \"converge.dev/v1alpha1\""), "{:?}", l.errors);
+        assert!(
+            l.errors[0]
+                .contains("no matches for kind \"Pipeline\" in version \"converge.dev/v1alpha1\""),
+            "{:?}",
+            l.errors
+        );
         assert_eq!(l.skipped.len(), 1);
         assert_eq!(l.skipped[0].what, "Deployment/web (apps/v1)");
         assert_eq!(l.skipped[0].source.to_string(), "m.yaml:5 (document 2)");
@@ -738,21 +796,32 @@ mod tests {
 
     #[test]
     fn list_items_are_objects_of_their_own_and_json_is_read() {
-        let l = one("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n  data: {k: v}\n");
+        let l = one(
+            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n  data: {k: v}\n",
+        );
         assert_eq!(l.objects.len(), 1);
         assert_eq!(l.errors.len(), 1, "{:?}", l.errors);
         assert!(l.errors.iter().any(|e| e.starts_with("m.yaml:7 (document 1, item 2): ConfigMap/a: declared twice in namespace default: also at m.yaml:4 (document 1, item 1)")), "{:?}", l.errors);
-        let j = parse("{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\",\n \"metadata\": {\"name\": \"j\"}, \"data\": {\"k\": \"v\"}}\n", Path::new("c.json"), "ns");
+        let j = parse(
+            "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\",\n \"metadata\": {\"name\": \"j\"}, \"data\": {\"k\": \"v\"}}\n",
+            Path::new("c.json"),
+            "ns",
+        );
         assert!(j.is_ok(), "{:?}", j.errors);
         assert_eq!(j.objects[0].object["metadata"]["namespace"], "ns");
     }
 
     #[test]
     fn defaults_are_applied_as_the_apiserver_applies_them() {
-        let l = one("apiVersion: converge.dev/v1alpha1\nkind: Project\nmetadata: {name: p}\nspec:\n  connectionRef: {name: c}\n  opschain: {code: x, name: X}\n");
+        let l = one(
+            "apiVersion: converge.dev/v1alpha1\nkind: Project\nmetadata: {name: p}\nspec:\n  connectionRef: {name: c}\n  opschain: {code: x, name: X}\n",
+        );
         assert!(l.is_ok(), "{:?}", l.errors);
         let crd_defaults = crate::crds::all();
         let _ = crd_defaults;
-        assert_eq!(l.objects[0].object["status"], serde_json::json!({"observedGeneration": 0}));
+        assert_eq!(
+            l.objects[0].object["status"],
+            serde_json::json!({"observedGeneration": 0})
+        );
     }
 }

@@ -139,11 +139,7 @@ pub fn documents(text: &str) -> Result<Vec<Document>, SyntaxError> {
             None => break,
             Some(Ok(e)) => e,
             Some(Err(e)) => {
-                return Err(syntax(
-                    number + 1,
-                    e.marker().line(),
-                    e.info().to_string(),
-                ));
+                return Err(syntax(number + 1, e.marker().line(), e.info().to_string()));
             }
         };
         match event {
@@ -203,7 +199,9 @@ struct Builder {
 type Fail = (usize, String);
 
 impl Builder {
-    fn next<'a>(parser: &mut Parser<'a, saphyr_parser::StrInput<'a>>) -> Result<(Event<'a>, Span), Fail> {
+    fn next<'a>(
+        parser: &mut Parser<'a, saphyr_parser::StrInput<'a>>,
+    ) -> Result<(Event<'a>, Span), Fail> {
         match parser.next_event() {
             Some(Ok(e)) => Ok(e),
             Some(Err(e)) => Err((e.marker().line(), e.info().to_string())),
@@ -211,9 +209,12 @@ impl Builder {
         }
     }
 
-    fn node<'a>(&mut self, parser: &mut Parser<'a, saphyr_parser::StrInput<'a>>) -> Result<Node, Fail> {
+    fn node<'a>(
+        &mut self,
+        parser: &mut Parser<'a, saphyr_parser::StrInput<'a>>,
+    ) -> Result<Node, Fail> {
         let (event, span) = Self::next(parser)?;
-        self.from_event(parser, event, span)
+        self.event(parser, event, span)
     }
 
     fn count(&mut self, line: usize, n: usize) -> Result<(), Fail> {
@@ -224,7 +225,7 @@ impl Builder {
         Ok(())
     }
 
-    fn from_event<'a>(
+    fn event<'a>(
         &mut self,
         parser: &mut Parser<'a, saphyr_parser::StrInput<'a>>,
         event: Event<'a>,
@@ -249,7 +250,7 @@ impl Builder {
                     if matches!(e, Event::SequenceEnd) {
                         break;
                     }
-                    items.push(self.from_event(parser, e, s)?);
+                    items.push(self.event(parser, e, s)?);
                 }
                 (Node::Seq { items, line }, anchor)
             }
@@ -260,7 +261,7 @@ impl Builder {
                     if matches!(e, Event::MappingEnd) {
                         break;
                     }
-                    let key = self.from_event(parser, e, s)?;
+                    let key = self.event(parser, e, s)?;
                     let value = self.node(parser)?;
                     entries.push((key, value));
                 }
@@ -532,7 +533,9 @@ pub fn float_value(f: f64) -> Value {
             return Value::Number((f as u64).into());
         }
     }
-    Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+    Number::from_f64(f)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 /// A mapping key as sigs.k8s.io/yaml turns it into a JSON key.
@@ -554,7 +557,11 @@ fn go_float32_g(f: f64) -> String {
         return ".nan".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { ".inf".into() } else { "-.inf".into() };
+        return if f > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        };
     }
     let f32v = f as f32;
     let s = format!("{f32v}");
@@ -583,7 +590,10 @@ impl Converter {
                 plain,
                 tag,
                 line,
-            } => to_json(resolve(text, *plain, tag.as_ref()).map_err(|m| (*line, m))?, *line),
+            } => to_json(
+                resolve(text, *plain, tag.as_ref()).map_err(|m| (*line, m))?,
+                *line,
+            ),
             Node::Seq { items, .. } => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
@@ -610,7 +620,10 @@ impl Converter {
         out: &mut Map<String, Value>,
     ) -> Result<(), Fail> {
         let Node::Map { entries, .. } = node else {
-            return Err((node.line(), "map merge requires map or sequence of maps as the value".into()));
+            return Err((
+                node.line(),
+                "map merge requires map or sequence of maps as the value".into(),
+            ));
         };
         for (k, v) in entries {
             if let Node::Scalar {
@@ -643,9 +656,15 @@ impl Converter {
                     plain,
                     tag,
                     line,
-                } => key_string(resolve(text, *plain, tag.as_ref()).map_err(|m| (*line, m))?, *line)?,
+                } => key_string(
+                    resolve(text, *plain, tag.as_ref()).map_err(|m| (*line, m))?,
+                    *line,
+                )?,
                 other => {
-                    return Err((other.line(), "unsupported map key: a mapping or sequence".into()));
+                    return Err((
+                        other.line(),
+                        "unsupported map key: a mapping or sequence".into(),
+                    ));
                 }
             };
             path.push(Seg::Key(key.clone()));
@@ -699,15 +718,24 @@ mod tests {
 
     #[test]
     fn tags_force_or_refuse_a_type() {
-        assert_eq!(one("a: !!str 10\nb: !!float 1\nc: !!binary aGk=\n"), json!({"a": "10", "b": 1, "c": "hi"}));
+        assert_eq!(
+            one("a: !!str 10\nb: !!float 1\nc: !!binary aGk=\n"),
+            json!({"a": "10", "b": 1, "c": "hi"})
+        );
         let e = documents("a: !!int abc\n").unwrap_err();
         assert_eq!(e.line, 1);
-        assert!(e.message.contains("cannot decode !!str `abc` as a !!int"), "{e}");
+        assert!(
+            e.message.contains("cannot decode !!str `abc` as a !!int"),
+            "{e}"
+        );
     }
 
     #[test]
     fn documents_are_numbered_from_one_with_the_line_of_each_field() {
-        let docs = documents("a: 1\n---\n# nothing\n---\nkind: X\nspec:\n  steps:\n  - weight: 0\n    pause: 1s\n").unwrap();
+        let docs = documents(
+            "a: 1\n---\n# nothing\n---\nkind: X\nspec:\n  steps:\n  - weight: 0\n    pause: 1s\n",
+        )
+        .unwrap();
         assert_eq!(docs.len(), 3);
         assert!(docs[1].value.is_none());
         let d = &docs[2];
@@ -721,14 +749,21 @@ mod tests {
         assert_eq!(d.lines.of(&path), 9);
         assert_eq!(render(&path), "spec.steps[0].pause");
         // A missing field is placed at its parent.
-        assert_eq!(d.lines.of(&[Seg::Key("spec".into()), Seg::Key("nope".into())]), 6);
+        assert_eq!(
+            d.lines
+                .of(&[Seg::Key("spec".into()), Seg::Key("nope".into())]),
+            6
+        );
     }
 
     #[test]
     fn a_repeated_key_keeps_the_last_value_and_is_noted() {
         let docs = documents("a: 1\nb: 2\na: 3\n").unwrap();
         assert_eq!(docs[0].value, Some(json!({"a": 3, "b": 2})));
-        assert_eq!(docs[0].duplicate_keys, vec![(vec![Seg::Key("a".into())], 3)]);
+        assert_eq!(
+            docs[0].duplicate_keys,
+            vec![(vec![Seg::Key("a".into())], 3)]
+        );
     }
 
     #[test]
@@ -745,7 +780,9 @@ mod tests {
             let prev = format!("*a{}", i - 1);
             text.push_str(&format!(
                 "a{i}: &a{i} [{}]\n",
-                std::iter::repeat_n(prev.as_str(), 10).collect::<Vec<_>>().join(", ")
+                std::iter::repeat_n(prev.as_str(), 10)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         let e = documents(&text).unwrap_err();

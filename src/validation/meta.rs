@@ -17,7 +17,8 @@ const QUALIFIED: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const QUALIFIED_MSG: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const CONFIG_KEY: &str = "[-._a-zA-Z0-9]+";
-const CONFIG_KEY_MSG: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
+const CONFIG_KEY_MSG: &str =
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
 const ANNOTATIONS_BYTES: usize = 256 * 1024;
 /// A Secret's or ConfigMap's data may not exceed 1 MiB.
 const DATA_BYTES: usize = 1024 * 1024;
@@ -45,7 +46,11 @@ pub fn is_dns_label(s: &str) -> Vec<String> {
             // A valid subdomain that is not a label: it has dots.
             out.push("must not contain dots".to_string());
         } else {
-            out.push(regex_error(DNS_LABEL_MSG, DNS_LABEL, &["my-name", "123-abc"]));
+            out.push(regex_error(
+                DNS_LABEL_MSG,
+                DNS_LABEL,
+                &["my-name", "123-abc"],
+            ));
         }
     }
     out
@@ -75,7 +80,10 @@ fn is_qualified_name(s: &str) -> Vec<String> {
             }
             let errs = is_dns_subdomain(prefix);
             if !errs.is_empty() {
-                return errs.into_iter().map(|e| format!("prefix part {e}")).collect();
+                return errs
+                    .into_iter()
+                    .map(|e| format!("prefix part {e}"))
+                    .collect();
             }
             name
         }
@@ -181,7 +189,9 @@ pub fn validate(kind: &Kind, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         if size > ANNOTATIONS_BYTES {
             out.push(Cause::new(
                 path(&["metadata", "annotations"]),
-                format!("metadata.annotations: Too long: may not be more than {ANNOTATIONS_BYTES} bytes"),
+                format!(
+                    "metadata.annotations: Too long: may not be more than {ANNOTATIONS_BYTES} bytes"
+                ),
             ));
         }
     }
@@ -214,7 +224,11 @@ fn data_keys(obj: &Value, field: &str, out: &mut Vec<Cause>) -> usize {
                 out.push(invalid(
                     p,
                     k,
-                    &regex_error(CONFIG_KEY_MSG, CONFIG_KEY, &["key.name", "KEY_NAME", "key-name"]),
+                    &regex_error(
+                        CONFIG_KEY_MSG,
+                        CONFIG_KEY,
+                        &["key.name", "KEY_NAME", "key-name"],
+                    ),
                 ));
             }
             size += v.as_str().map_or(0, str::len);
@@ -306,7 +320,11 @@ fn config_map(obj: &Value, old: Option<&Value>, out: &mut Vec<Cause>) {
     size += data_keys(obj, "binaryData", out);
     if let (Some(d), Some(b)) = (obj["data"].as_object(), obj["binaryData"].as_object()) {
         for k in d.keys().filter(|k| b.contains_key(*k)) {
-            out.push(invalid(path(&["data"]), k, "duplicate of key present in binaryData"));
+            out.push(invalid(
+                path(&["data"]),
+                k,
+                "duplicate of key present in binaryData",
+            ));
         }
     }
     if size > DATA_BYTES {

@@ -112,7 +112,11 @@ impl fmt::Display for Refusal {
                     "{} in version {version:?} cannot be handled as a {}: {}{}",
                     self.kind,
                     self.kind,
-                    if strict { "strict decoding error: " } else { "" },
+                    if strict {
+                        "strict decoding error: "
+                    } else {
+                        ""
+                    },
                     messages.join(", ")
                 )
             }
@@ -154,7 +158,10 @@ pub fn admit(
     old: Option<&Value>,
     fields: FieldValidation,
 ) -> Result<Admitted, Refusal> {
-    let api_version = object["apiVersion"].as_str().unwrap_or_default().to_string();
+    let api_version = object["apiVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let kind_name = object["kind"].as_str().unwrap_or_default().to_string();
     let Some(kind) = kind_of(&api_version, &kind_name) else {
         return Ok(Admitted {
@@ -232,7 +239,10 @@ pub fn admit(
 /// (unknown fields dropped, as the apiserver does for a client that does not ask for strict
 /// validation); the rest of the object is the old one.
 pub fn admit_status(object: Value, fields: FieldValidation) -> Result<Value, Refusal> {
-    let api_version = object["apiVersion"].as_str().unwrap_or_default().to_string();
+    let api_version = object["apiVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let kind_name = object["kind"].as_str().unwrap_or_default().to_string();
     let Some(kind) = kind_of(&api_version, &kind_name) else {
         return Ok(object);

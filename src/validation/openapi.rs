@@ -108,7 +108,9 @@ fn message(schema: &Value, path: &[Seg], value: &Value, kind: &ValidationErrorKi
                     .join(","),
             };
             // A fraction where an int32/int64 is declared: kube-openapi names the format.
-            let format = super::schema::at(schema, path)["format"].as_str().unwrap_or_default();
+            let format = super::schema::at(schema, path)["format"]
+                .as_str()
+                .unwrap_or_default();
             if value.is_f64() && (format == "int32" || format == "int64") {
                 return format!(
                     "{field}: Invalid value: \"float64\": {field} in body must be of type {format}: \"float64\""
@@ -143,25 +145,30 @@ fn message(schema: &Value, path: &[Seg], value: &Value, kind: &ValidationErrorKi
             let unit = if *limit == 1 { "byte" } else { "bytes" };
             format!("{field}: Too long: may not be more than {limit} {unit}")
         }
-        ValidationErrorKind::MinLength { limit } => {
-            invalid(format!("{field} in body should be at least {limit} chars long"))
-        }
+        ValidationErrorKind::MinLength { limit } => invalid(format!(
+            "{field} in body should be at least {limit} chars long"
+        )),
         ValidationErrorKind::Pattern { .. } => invalid(format!(
             "{field} in body should match '{}'",
-            super::schema::at(schema, path)["pattern"].as_str().unwrap_or_default()
+            super::schema::at(schema, path)["pattern"]
+                .as_str()
+                .unwrap_or_default()
         )),
-        ValidationErrorKind::Maximum { limit: l } => {
-            invalid(format!("{field} in body should be less than or equal to {}", limit(l)))
-        }
-        ValidationErrorKind::Minimum { limit: l } => {
-            invalid(format!("{field} in body should be greater than or equal to {}", limit(l)))
-        }
+        ValidationErrorKind::Maximum { limit: l } => invalid(format!(
+            "{field} in body should be less than or equal to {}",
+            limit(l)
+        )),
+        ValidationErrorKind::Minimum { limit: l } => invalid(format!(
+            "{field} in body should be greater than or equal to {}",
+            limit(l)
+        )),
         ValidationErrorKind::ExclusiveMaximum { limit: l } => {
             invalid(format!("{field} in body should be less than {}", limit(l)))
         }
-        ValidationErrorKind::ExclusiveMinimum { limit: l } => {
-            invalid(format!("{field} in body should be greater than {}", limit(l)))
-        }
+        ValidationErrorKind::ExclusiveMinimum { limit: l } => invalid(format!(
+            "{field} in body should be greater than {}",
+            limit(l)
+        )),
         ValidationErrorKind::MaxItems { limit } => {
             let n = value.as_array().map_or(0, Vec::len);
             let unit = if *limit == 1 { "item" } else { "items" };
@@ -176,12 +183,12 @@ fn message(schema: &Value, path: &[Seg], value: &Value, kind: &ValidationErrorKi
             let unit = if *limit == 1 { "item" } else { "items" };
             format!("{field}: Too many: {n}: must have at most {limit} {unit}")
         }
-        ValidationErrorKind::MinProperties { limit } => {
-            invalid(format!("{field} in body should have at least {limit} properties"))
-        }
-        ValidationErrorKind::MultipleOf { multiple_of } => {
-            invalid(format!("{field} in body should be a multiple of {multiple_of}"))
-        }
+        ValidationErrorKind::MinProperties { limit } => invalid(format!(
+            "{field} in body should have at least {limit} properties"
+        )),
+        ValidationErrorKind::MultipleOf { multiple_of } => invalid(format!(
+            "{field} in body should be a multiple of {multiple_of}"
+        )),
         ValidationErrorKind::UniqueItems => {
             invalid(format!("{field} in body shouldn't contain duplicates"))
         }
@@ -272,7 +279,10 @@ fn convert(s: &Value) -> Value {
         }
     }
     // `exclusiveMaximum` may come before `maximum` in the map: never keep both.
-    for (ex, bound) in [("exclusiveMaximum", "maximum"), ("exclusiveMinimum", "minimum")] {
+    for (ex, bound) in [
+        ("exclusiveMaximum", "maximum"),
+        ("exclusiveMinimum", "minimum"),
+    ] {
         if out.contains_key(ex) {
             out.remove(bound);
         }
@@ -343,7 +353,9 @@ fn formats(x: &Value, s: &Value, path: &mut Vec<Seg>, out: &mut Vec<Cause>) {
     match x {
         Value::String(text) => {
             if let Some(format) = s.get("format").and_then(Value::as_str)
-                && s.get("type").and_then(Value::as_str).is_none_or(|t| t == "string")
+                && s.get("type")
+                    .and_then(Value::as_str)
+                    .is_none_or(|t| t == "string")
                 && let Some(ok) = check_format(format, text)
                 && !ok
             {
@@ -438,8 +450,14 @@ mod tests {
     fn go_classes_stay_ascii() {
         let re = regex::Regex::new(&rust_pattern(r"^[\da-z]+\w$")).unwrap();
         assert!(re.is_match("a1_"));
-        assert!(!re.is_match("\u{0663}a"), "an Arabic-Indic digit is not \\d in Go");
-        assert_eq!(rust_pattern(r"^\S+\s[^\d]$"), r"^[^\t\n\f\r ]+[\t\n\f\r ][^0-9]$");
+        assert!(
+            !re.is_match("\u{0663}a"),
+            "an Arabic-Indic digit is not \\d in Go"
+        );
+        assert_eq!(
+            rust_pattern(r"^\S+\s[^\d]$"),
+            r"^[^\t\n\f\r ]+[\t\n\f\r ][^0-9]$"
+        );
     }
 
     #[test]
@@ -449,9 +467,15 @@ mod tests {
             "b": {"x-kubernetes-int-or-string": true},
             "c": {"type": "integer", "maximum": 5, "exclusiveMaximum": true, "default": 1}}});
         let c = convert(&s);
-        assert_eq!(c["properties"]["a"], json!({"type": ["string", "null"], "enum": ["x", null]}));
+        assert_eq!(
+            c["properties"]["a"],
+            json!({"type": ["string", "null"], "enum": ["x", null]})
+        );
         assert_eq!(c["properties"]["b"], json!({"type": ["integer", "string"]}));
-        assert_eq!(c["properties"]["c"], json!({"type": "integer", "exclusiveMaximum": 5}));
+        assert_eq!(
+            c["properties"]["c"],
+            json!({"type": "integer", "exclusiveMaximum": 5})
+        );
     }
 
     #[test]
@@ -460,7 +484,10 @@ mod tests {
             match v {
                 Value::Object(o) => {
                     if let (Some(f), Some(t)) = (o.get("format"), o.get("type")) {
-                        out.push((t.as_str().unwrap_or_default().into(), f.as_str().unwrap_or_default().into()));
+                        out.push((
+                            t.as_str().unwrap_or_default().into(),
+                            f.as_str().unwrap_or_default().into(),
+                        ));
                     }
                     o.values().for_each(|v| walk(v, out));
                 }
@@ -469,7 +496,10 @@ mod tests {
             }
         }
         let mut found = Vec::new();
-        walk(&serde_json::to_value(crate::crds::all()).unwrap(), &mut found);
+        walk(
+            &serde_json::to_value(crate::crds::all()).unwrap(),
+            &mut found,
+        );
         for (t, f) in found {
             match t.as_str() {
                 "string" => assert!(
@@ -481,8 +511,14 @@ mod tests {
                 _ => {}
             }
         }
-        assert_eq!(check_format("date-time", "2026-01-02T03:04:05Z"), Some(true));
-        assert_eq!(check_format("date-time", "2026-13-02T03:04:05Z"), Some(false));
+        assert_eq!(
+            check_format("date-time", "2026-01-02T03:04:05Z"),
+            Some(true)
+        );
+        assert_eq!(
+            check_format("date-time", "2026-13-02T03:04:05Z"),
+            Some(false)
+        );
         assert_eq!(check_format("k8s-short-name", "x"), None);
     }
 }

@@ -54,7 +54,7 @@ pub fn kind_of(api_version: &str, kind: &str) -> Option<&'static Kind> {
 /// `ObjectMeta`'s schema: what `metadata` may hold.
 pub fn object_meta() -> &'static Value {
     static META: OnceLock<Value> = OnceLock::new();
-    META.get_or_init(|| builtin_schema::<ObjectMeta>())
+    META.get_or_init(builtin_schema::<ObjectMeta>)
 }
 
 /// The schema of the field at `path` (Null where the schema says nothing).
@@ -152,9 +152,7 @@ fn kind(
 
 fn has_rules(v: &Value) -> bool {
     match v {
-        Value::Object(o) => {
-            o.contains_key("x-kubernetes-validations") || o.values().any(has_rules)
-        }
+        Value::Object(o) => o.contains_key("x-kubernetes-validations") || o.values().any(has_rules),
         Value::Array(a) => a.iter().any(has_rules),
         _ => false,
     }
@@ -170,17 +168,14 @@ fn builtin_schema<T: schemars::JsonSchema>() -> Value {
         .with_transform(schemars::transform::AddNullable::default())
         .with_transform(kube::core::schema::StructuralSchemaRewriter)
         .into_generator();
-    let mut schema = serde_json::to_value(generator.into_root_schema_for::<T>())
-        .expect("a schema serializes");
+    let mut schema =
+        serde_json::to_value(generator.into_root_schema_for::<T>()).expect("a schema serializes");
     if let Some(o) = schema.as_object_mut() {
         o.remove("$schema");
         o.remove("title");
     }
     // apiVersion, kind and metadata are the apiserver's, checked apart.
-    if let Some(props) = schema
-        .get_mut("properties")
-        .and_then(Value::as_object_mut)
-    {
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
         props.remove("metadata");
     }
     schema
@@ -200,7 +195,11 @@ mod tests {
         for name in ["Secret", "ConfigMap", "Namespace"] {
             let k = kind_of("v1", name).unwrap();
             assert!(k.builtin);
-            assert!(k.schema["properties"].as_object().unwrap().len() >= 2, "{name}: {}", k.schema);
+            assert!(
+                k.schema["properties"].as_object().unwrap().len() >= 2,
+                "{name}: {}",
+                k.schema
+            );
         }
         assert!(kind_of("v1", "Pod").is_none());
         let meta = object_meta()["properties"].as_object().unwrap();

@@ -66,7 +66,12 @@ pub fn decode_status(kind: &Kind, obj: &mut Value, fields: FieldValidation) -> V
         return Vec::new();
     };
     let mut unknown = Vec::new();
-    prune(status, Some(schema), &mut vec![Seg::Key("status".into())], &mut unknown);
+    prune(
+        status,
+        Some(schema),
+        &mut vec![Seg::Key("status".into())],
+        &mut unknown,
+    );
     if fields == FieldValidation::Strict && !unknown.is_empty() {
         return unknown
             .into_iter()
@@ -98,9 +103,11 @@ fn decode_meta(meta: &mut Value, unknown: &mut Vec<Vec<Seg>>) -> Vec<Cause> {
         )];
     }
     prune(meta, Some(object_meta()), &mut path.clone(), unknown);
-    match serde_path_to_error::deserialize::<_, k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>(
-        meta.clone(),
-    ) {
+    match serde_path_to_error::deserialize::<
+        _,
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    >(meta.clone())
+    {
         Ok(_) => Vec::new(),
         Err(e) => {
             let field = e.path().to_string();
@@ -248,8 +255,7 @@ fn prune_nulls(x: &mut Value, s: &Value) {
         Value::Object(map) => {
             map.retain(|k, v| {
                 let fs = field_schema(s, k);
-                !(v.is_null()
-                    && fs.is_some_and(|fs| !nullable(fs) && fs.get("default").is_none()))
+                !(v.is_null() && fs.is_some_and(|fs| !nullable(fs) && fs.get("default").is_none()))
             });
             for (k, v) in map.iter_mut() {
                 if let Some(fs) = field_schema(s, k) {
@@ -340,7 +346,10 @@ fn walk_lists(x: &Value, s: &Value, path: &mut Vec<Seg>, out: &mut Vec<Cause>) {
                             let mut p = path.clone();
                             p.push(Seg::Index(i));
                             let name = render(&p);
-                            out.push(Cause::new(p, format!("{name}: Duplicate value: {}", go_value(v))));
+                            out.push(Cause::new(
+                                p,
+                                format!("{name}: Duplicate value: {}", go_value(v)),
+                            ));
                         }
                     }
                 }

@@ -103,7 +103,8 @@ fn remove(v: &Value, path: &[Step]) -> Value {
 }
 
 fn regex(pattern: &str) -> regex::Regex {
-    regex::Regex::new(&converge::validation::pattern_regex(pattern)).expect("a CRD pattern compiles")
+    regex::Regex::new(&converge::validation::pattern_regex(pattern))
+        .expect("a CRD pattern compiles")
 }
 
 /// Strings to try when a valid value is needed: one of them fits most patterns.
@@ -128,7 +129,9 @@ const CANDIDATES: [&str; 14] = [
 fn synth_string(s: &Value, variant: usize) -> Option<String> {
     if let Some(e) = s.get("enum").and_then(Value::as_array) {
         let values: Vec<&str> = e.iter().filter_map(Value::as_str).collect();
-        return values.get(variant % values.len().max(1)).map(|v| v.to_string());
+        return values
+            .get(variant % values.len().max(1))
+            .map(|v| v.to_string());
     }
     if let Some(f) = s.get("format").and_then(Value::as_str)
         && f == "date-time"
@@ -170,10 +173,13 @@ fn synth(s: &Value, variant: usize) -> Option<Value> {
     }
     match s.get("type").and_then(Value::as_str) {
         Some("string") => synth_string(s, variant).map(Value::String),
-        Some("boolean") => Some(Value::Bool(variant % 2 == 0)),
+        Some("boolean") => Some(Value::Bool(variant.is_multiple_of(2))),
         Some("integer") | Some("number") => {
             let min = s.get("minimum").and_then(Value::as_i64).unwrap_or(0);
-            let max = s.get("maximum").and_then(Value::as_i64).unwrap_or(min + 100);
+            let max = s
+                .get("maximum")
+                .and_then(Value::as_i64)
+                .unwrap_or(min + 100);
             Some(json!((min + 1 + variant as i64).min(max).max(min)))
         }
         Some("array") => {
@@ -264,16 +270,25 @@ impl Gen<'_> {
                 };
                 g.transition(path, s, &v);
                 self.out.extend(g.out);
-                self.push(format!("sets absent {at} to {v}"), set(seed, path, v.clone()));
+                self.push(
+                    format!("sets absent {at} to {v}"),
+                    set(seed, path, v.clone()),
+                );
                 self.children(path, s, Some(&v), true);
             }
-            self.push(format!("sets absent {at} to the wrong type"), set(seed, path, wrong_type(s)));
+            self.push(
+                format!("sets absent {at} to the wrong type"),
+                set(seed, path, wrong_type(s)),
+            );
             return;
         };
         self.push(format!("{at}: wrong type"), set(seed, path, wrong_type(s)));
         self.push(format!("{at}: null"), set(seed, path, Value::Null));
         self.push(
-            format!("{at}: removed ({})", if required { "required" } else { "optional" }),
+            format!(
+                "{at}: removed ({})",
+                if required { "required" } else { "optional" }
+            ),
             remove(seed, path),
         );
         match s.get("type").and_then(Value::as_str) {
@@ -314,7 +329,11 @@ impl Gen<'_> {
                 let required: Vec<String> = s
                     .get("required")
                     .and_then(Value::as_array)
-                    .map(|r| r.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                    .map(|r| {
+                        r.iter()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 for (k, ps) in props {
                     let mut p = path.to_vec();
@@ -351,7 +370,10 @@ impl Gen<'_> {
             let max = max as usize;
             if max <= 4 * 1024 * 1024 {
                 let at_max: String = std::iter::repeat_n(fill, max).collect();
-                self.push(format!("{at}: {max} characters (maxLength)"), set(seed, path, json!(at_max)));
+                self.push(
+                    format!("{at}: {max} characters (maxLength)"),
+                    set(seed, path, json!(at_max)),
+                );
                 self.push(
                     format!("{at}: {} characters (maxLength + 1)", max + 1),
                     set(seed, path, json!(format!("{at_max}{fill}"))),
@@ -359,7 +381,10 @@ impl Gen<'_> {
                 // Characters, not bytes: the apiserver counts runes.
                 let wide: String = std::iter::repeat_n('é', max).collect();
                 if s.get("pattern").is_none() && max <= 64 * 1024 {
-                    self.push(format!("{at}: {max} two-byte characters"), set(seed, path, json!(wide)));
+                    self.push(
+                        format!("{at}: {max} two-byte characters"),
+                        set(seed, path, json!(wide)),
+                    );
                 }
             }
         }
@@ -367,22 +392,41 @@ impl Gen<'_> {
             && min > 0
         {
             let short: String = std::iter::repeat_n(fill, min as usize - 1).collect();
-            self.push(format!("{at}: {} characters (minLength - 1)", min - 1), set(seed, path, json!(short)));
+            self.push(
+                format!("{at}: {} characters (minLength - 1)", min - 1),
+                set(seed, path, json!(short)),
+            );
         }
         if let Some(p) = s.get("pattern").and_then(Value::as_str) {
-            for bad in ["Not Valid!", "-leading-dash", "trailing-", "UPPER", "a\u{0663}b", "ok"] {
+            for bad in [
+                "Not Valid!",
+                "-leading-dash",
+                "trailing-",
+                "UPPER",
+                "a\u{0663}b",
+                "ok",
+            ] {
                 let matches = regex(p).is_match(bad);
                 self.push(
-                    format!("{at}: {bad:?} against {p} ({})", if matches { "matches" } else { "does not match" }),
+                    format!(
+                        "{at}: {bad:?} against {p} ({})",
+                        if matches { "matches" } else { "does not match" }
+                    ),
                     set(seed, path, json!(bad)),
                 );
             }
         }
         if let Some(f) = s.get("format").and_then(Value::as_str) {
-            self.push(format!("{at}: not a {f}"), set(seed, path, json!("not-a-valid-format-value")));
+            self.push(
+                format!("{at}: not a {f}"),
+                set(seed, path, json!("not-a-valid-format-value")),
+            );
         }
         if s.get("enum").is_some() {
-            self.push(format!("{at}: a value not in the enum"), set(seed, path, json!("NotAnEnumValue")));
+            self.push(
+                format!("{at}: a value not in the enum"),
+                set(seed, path, json!("NotAnEnumValue")),
+            );
         }
     }
 
@@ -390,16 +434,31 @@ impl Gen<'_> {
         let seed = self.seed;
         let at = render(path);
         if let Some(min) = s.get("minimum").and_then(Value::as_f64) {
-            self.push(format!("{at}: minimum {min}"), set(seed, path, json!(min as i64)));
-            self.push(format!("{at}: minimum - 1"), set(seed, path, json!(min as i64 - 1)));
+            self.push(
+                format!("{at}: minimum {min}"),
+                set(seed, path, json!(min as i64)),
+            );
+            self.push(
+                format!("{at}: minimum - 1"),
+                set(seed, path, json!(min as i64 - 1)),
+            );
         }
         if let Some(max) = s.get("maximum").and_then(Value::as_f64) {
-            self.push(format!("{at}: maximum {max}"), set(seed, path, json!(max as i64)));
-            self.push(format!("{at}: maximum + 1"), set(seed, path, json!(max as i64 + 1)));
+            self.push(
+                format!("{at}: maximum {max}"),
+                set(seed, path, json!(max as i64)),
+            );
+            self.push(
+                format!("{at}: maximum + 1"),
+                set(seed, path, json!(max as i64 + 1)),
+            );
         }
         if s.get("type").and_then(Value::as_str) == Some("integer") {
             self.push(format!("{at}: a fraction"), set(seed, path, json!(1.5)));
-            self.push(format!("{at}: an integral float"), set(seed, path, json!(2.0)));
+            self.push(
+                format!("{at}: an integral float"),
+                set(seed, path, json!(2.0)),
+            );
         }
     }
 
@@ -414,7 +473,9 @@ impl Gen<'_> {
             self.push(
                 format!(
                     "{at}: first item repeated (list-type {})",
-                    s.get("x-kubernetes-list-type").and_then(Value::as_str).unwrap_or("atomic")
+                    s.get("x-kubernetes-list-type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("atomic")
                 ),
                 set(seed, path, Value::Array(twice)),
             );
@@ -428,7 +489,8 @@ impl Gen<'_> {
                 match synth(is, i) {
                     Some(mut v) => {
                         if let (Some(keys), Some(o)) = (
-                            s.get("x-kubernetes-list-map-keys").and_then(Value::as_array),
+                            s.get("x-kubernetes-list-map-keys")
+                                .and_then(Value::as_array),
                             v.as_object_mut(),
                         ) {
                             for k in keys.iter().filter_map(Value::as_str) {
@@ -440,7 +502,10 @@ impl Gen<'_> {
                     None => return,
                 }
             }
-            self.push(format!("{at}: {} items (maxItems + 1)", max + 1), set(seed, path, Value::Array(many)));
+            self.push(
+                format!("{at}: {} items (maxItems + 1)", max + 1),
+                set(seed, path, Value::Array(many)),
+            );
         }
     }
 
@@ -469,7 +534,10 @@ impl Gen<'_> {
                 Value::Object(o) => {
                     // Change the first string child.
                     let mut o = o.clone();
-                    let key = o.iter().find(|(_, v)| v.is_string()).map(|(k, _)| k.clone());
+                    let key = o
+                        .iter()
+                        .find(|(_, v)| v.is_string())
+                        .map(|(k, _)| k.clone());
                     key.map(|k| {
                         let old = o[&k].as_str().unwrap_or_default().to_string();
                         o.insert(k, json!(format!("{old}x")));
@@ -521,13 +589,20 @@ pub fn generate(seeds: &[Value]) -> Vec<Case> {
         let spec_schema = &schema["properties"]["spec"];
         g.push("unchanged".into(), seed.clone());
         g.field(&[Step::Key("spec".into())], spec_schema, true);
-        g.push("unknown top-level field".into(), set(seed, &[Step::Key("zzTop".into())], json!(1)));
+        g.push(
+            "unknown top-level field".into(),
+            set(seed, &[Step::Key("zzTop".into())], json!(1)),
+        );
         // Updates that keep every rule: unchanged, and a label added.
         g.update("unchanged".into(), seed.clone(), seed.clone());
         g.update(
             "label added".into(),
             seed.clone(),
-            set(seed, &[Step::Key("metadata".into()), Step::Key("labels".into())], json!({"team": "a"})),
+            set(
+                seed,
+                &[Step::Key("metadata".into()), Step::Key("labels".into())],
+                json!({"team": "a"}),
+            ),
         );
         out.extend(g.out);
         // Other platforms of the same kind: moving an object between them.
@@ -535,7 +610,16 @@ pub fn generate(seeds: &[Value]) -> Vec<Case> {
             let blocks = |v: &Value| -> Vec<String> {
                 v["spec"]
                     .as_object()
-                    .map(|o| o.keys().filter(|k| spec_schema["properties"][*k]["nullable"] == true && ["choreo", "cycloid", "frends", "api7", "opschain"].contains(&k.as_str())).cloned().collect())
+                    .map(|o| {
+                        o.keys()
+                            .filter(|k| {
+                                spec_schema["properties"][*k]["nullable"] == true
+                                    && ["choreo", "cycloid", "frends", "api7", "opschain"]
+                                        .contains(&k.as_str())
+                            })
+                            .cloned()
+                            .collect()
+                    })
                     .unwrap_or_default()
             };
             if blocks(other) != blocks(seed) && !blocks(other).is_empty() {
@@ -574,7 +658,9 @@ fn size_cases(seed: &Value, schema: &Value) -> Vec<Case> {
         if s.get("type").and_then(Value::as_str) == Some("string")
             && s.get("pattern").is_none()
             && s.get("enum").is_none()
-            && s.get("maxLength").and_then(Value::as_u64).is_none_or(|m| m > 4 * 1024 * 1024)
+            && s.get("maxLength")
+                .and_then(Value::as_u64)
+                .is_none_or(|m| m > 4 * 1024 * 1024)
         {
             *out = Some(path.clone());
             return;
@@ -588,7 +674,11 @@ fn size_cases(seed: &Value, schema: &Value) -> Vec<Case> {
         }
     }
     let mut found = None;
-    find(&schema["properties"]["spec"], &mut vec![Step::Key("spec".into())], &mut found);
+    find(
+        &schema["properties"]["spec"],
+        &mut vec![Step::Key("spec".into())],
+        &mut found,
+    );
     let Some(path) = found else {
         return Vec::new();
     };
@@ -601,7 +691,10 @@ fn size_cases(seed: &Value, schema: &Value) -> Vec<Case> {
         .into_iter()
         .map(|(kib, big)| Case {
             name: String::new(),
-            what: format!("{kind} of about {kib} KiB ({} = a long string)", render(&path)),
+            what: format!(
+                "{kind} of about {kib} KiB ({} = a long string)",
+                render(&path)
+            ),
             old: None,
             new: set(seed, &path, json!("a".repeat(kib * 1024))),
             size: big,
@@ -623,16 +716,56 @@ fn metadata_cases(seed: &Value) -> Vec<Case> {
     };
     vec![
         m("uppercase name", &["metadata", "name"], json!("Bad_Name")),
-        m("name of 254 characters", &["metadata", "name"], json!("a".repeat(254))),
-        m("name of 253 characters", &["metadata", "name"], json!("a".repeat(253))),
+        m(
+            "name of 254 characters",
+            &["metadata", "name"],
+            json!("a".repeat(254)),
+        ),
+        m(
+            "name of 253 characters",
+            &["metadata", "name"],
+            json!("a".repeat(253)),
+        ),
         m("dotted name", &["metadata", "name"], json!("a.b.c")),
-        m("bad label key", &["metadata", "labels"], json!({"-bad": "x"})),
-        m("label value of 64 characters", &["metadata", "labels"], json!({"ok": "v".repeat(64)})),
-        m("prefixed label", &["metadata", "labels"], json!({"app.kubernetes.io/name": "x"})),
-        m("label value not a string", &["metadata", "labels"], json!({"n": 1})),
-        m("bad annotation key", &["metadata", "annotations"], json!({"a b": "x"})),
-        m("unknown metadata field", &["metadata", "zzUnknown"], json!("x")),
-        m("annotations over 256 KiB", &["metadata", "annotations"], json!({"big": "a".repeat(262_145)})),
-        m("unqualified finalizer", &["metadata", "finalizers"], json!(["Bad Finalizer"])),
+        m(
+            "bad label key",
+            &["metadata", "labels"],
+            json!({"-bad": "x"}),
+        ),
+        m(
+            "label value of 64 characters",
+            &["metadata", "labels"],
+            json!({"ok": "v".repeat(64)}),
+        ),
+        m(
+            "prefixed label",
+            &["metadata", "labels"],
+            json!({"app.kubernetes.io/name": "x"}),
+        ),
+        m(
+            "label value not a string",
+            &["metadata", "labels"],
+            json!({"n": 1}),
+        ),
+        m(
+            "bad annotation key",
+            &["metadata", "annotations"],
+            json!({"a b": "x"}),
+        ),
+        m(
+            "unknown metadata field",
+            &["metadata", "zzUnknown"],
+            json!("x"),
+        ),
+        m(
+            "annotations over 256 KiB",
+            &["metadata", "annotations"],
+            json!({"big": "a".repeat(262_145)}),
+        ),
+        m(
+            "unqualified finalizer",
+            &["metadata", "finalizers"],
+            json!(["Bad Finalizer"]),
+        ),
     ]
 }

@@ -24,9 +24,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::validation::FieldValidation;
 use resources::ResourceType;
 use selectors::Selector;
-use crate::validation::FieldValidation;
 use store::{ApiError, Change, PatchType, Store};
 
 /// The longest a watch stays open, as the real apiserver bounds them too.

@@ -688,16 +688,25 @@ mod tests {
     #[test]
     fn create_sets_identity_generation_and_default_status() {
         let s = Store::default();
-        let p = s.create(&rt("Project"), "ns", project("a"), FieldValidation::Prune).unwrap();
+        let p = s
+            .create(&rt("Project"), "ns", project("a"), FieldValidation::Prune)
+            .unwrap();
         assert_eq!(p["kind"], "Project");
         assert_eq!(p["metadata"]["namespace"], "ns");
         assert_eq!(p["metadata"]["generation"], 1);
         assert_eq!(p["status"], json!({"observedGeneration": 0}));
         assert!(p["metadata"]["uid"].is_string());
-        let again = s.create(&rt("Project"), "ns", project("a"), FieldValidation::Prune).unwrap_err();
+        let again = s
+            .create(&rt("Project"), "ns", project("a"), FieldValidation::Prune)
+            .unwrap_err();
         assert_eq!((again.code, again.reason), (409, "AlreadyExists"));
         let missing = s
-            .create(&rt("Project"), "ns", json!({"spec": {}}), FieldValidation::Prune)
+            .create(
+                &rt("Project"),
+                "ns",
+                json!({"spec": {}}),
+                FieldValidation::Prune,
+            )
             .unwrap_err();
         assert_eq!(missing.code, 422);
     }
@@ -706,11 +715,14 @@ mod tests {
     fn generation_counts_spec_changes_and_status_has_its_own_subresource() {
         let s = Store::default();
         let r = rt("Project");
-        s.create(&r, "ns", project("a"), FieldValidation::Prune).unwrap();
+        s.create(&r, "ns", project("a"), FieldValidation::Prune)
+            .unwrap();
         let mut labelled = s.get(&r, "ns", "a").unwrap();
         labelled["metadata"]["labels"] = json!({"x": "y"});
         labelled["status"] = json!({"ignored": true});
-        let p = s.update(&r, "ns", "a", labelled, false, FieldValidation::Prune).unwrap();
+        let p = s
+            .update(&r, "ns", "a", labelled, false, FieldValidation::Prune)
+            .unwrap();
         assert_eq!(p["metadata"]["generation"], 1, "labels are not spec");
         assert_eq!(p["status"], json!({"observedGeneration": 0}));
         let p = s
@@ -759,14 +771,22 @@ mod tests {
         let s = Store::default();
         let r = rt("Secret");
         let a = s
-            .create(&r, "ns", json!({"metadata": {"name": "s"}}), FieldValidation::Prune)
+            .create(
+                &r,
+                "ns",
+                json!({"metadata": {"name": "s"}}),
+                FieldValidation::Prune,
+            )
             .unwrap();
         let mut b = a.clone();
         b["data"] = json!({"k": "dg=="});
-        s.update(&r, "ns", "s", b, false, FieldValidation::Prune).unwrap();
+        s.update(&r, "ns", "s", b, false, FieldValidation::Prune)
+            .unwrap();
         let mut stale = a;
         stale["data"] = json!({"k": "dw=="});
-        let e = s.update(&r, "ns", "s", stale, false, FieldValidation::Prune).unwrap_err();
+        let e = s
+            .update(&r, "ns", "s", stale, false, FieldValidation::Prune)
+            .unwrap_err();
         assert_eq!((e.code, e.reason), (409, "Conflict"));
     }
 
@@ -774,27 +794,60 @@ mod tests {
     fn finalizers_hold_deletion_until_removed() {
         let s = Store::default();
         let r = rt("Project");
-        s.create(&r, "ns", project("a"), FieldValidation::Prune).unwrap();
+        s.create(&r, "ns", project("a"), FieldValidation::Prune)
+            .unwrap();
         let add = json!([{"op": "test", "path": "/metadata/finalizers", "value": null},
                          {"op": "add", "path": "/metadata/finalizers", "value": ["f"]}]);
-        s.patch(&r, "ns", "a", PatchType::Json, &add, false, FieldValidation::Prune)
-            .unwrap();
+        s.patch(
+            &r,
+            "ns",
+            "a",
+            PatchType::Json,
+            &add,
+            false,
+            FieldValidation::Prune,
+        )
+        .unwrap();
         let marked = s.delete(&r, "ns", "a").unwrap();
         assert!(marked["metadata"]["deletionTimestamp"].is_string());
         assert!(s.get(&r, "ns", "a").is_ok());
         let more = json!([{"op": "add", "path": "/metadata/finalizers/-", "value": "g"}]);
         let e = s
-            .patch(&r, "ns", "a", PatchType::Json, &more, false, FieldValidation::Prune)
+            .patch(
+                &r,
+                "ns",
+                "a",
+                PatchType::Json,
+                &more,
+                false,
+                FieldValidation::Prune,
+            )
             .unwrap_err();
         assert_eq!(e.code, 422);
         let failed_test = json!([{"op": "test", "path": "/metadata/finalizers/0", "value": "zzz"}]);
         let e = s
-            .patch(&r, "ns", "a", PatchType::Json, &failed_test, false, FieldValidation::Prune)
+            .patch(
+                &r,
+                "ns",
+                "a",
+                PatchType::Json,
+                &failed_test,
+                false,
+                FieldValidation::Prune,
+            )
             .unwrap_err();
         assert_eq!(e.code, 422);
         let remove = json!([{"op": "remove", "path": "/metadata/finalizers/0"}]);
-        s.patch(&r, "ns", "a", PatchType::Json, &remove, false, FieldValidation::Prune)
-            .unwrap();
+        s.patch(
+            &r,
+            "ns",
+            "a",
+            PatchType::Json,
+            &remove,
+            false,
+            FieldValidation::Prune,
+        )
+        .unwrap();
         assert_eq!(s.get(&r, "ns", "a").unwrap_err().code, 404);
     }
 
@@ -802,11 +855,18 @@ mod tests {
     fn watches_resume_from_a_resource_version_without_gaps() {
         let s = Store::default();
         let r = rt("Project");
-        s.create(&r, "ns", project("a"), FieldValidation::Prune).unwrap();
-        let (_, since) = s.list(&r, None, &Selector::default());
-        s.create(&r, "ns", project("b"), FieldValidation::Prune).unwrap();
-        s.create(&rt("Secret"), "ns", json!({"metadata": {"name": "s"}}), FieldValidation::Prune)
+        s.create(&r, "ns", project("a"), FieldValidation::Prune)
             .unwrap();
+        let (_, since) = s.list(&r, None, &Selector::default());
+        s.create(&r, "ns", project("b"), FieldValidation::Prune)
+            .unwrap();
+        s.create(
+            &rt("Secret"),
+            "ns",
+            json!({"metadata": {"name": "s"}}),
+            FieldValidation::Prune,
+        )
+        .unwrap();
         let (backlog, mut rx) = s.watch(&r, since).unwrap();
         assert_eq!(backlog.len(), 1);
         assert_eq!(backlog[0].key.name, "b");
@@ -824,8 +884,16 @@ mod tests {
         let r = rt("Project");
         let body = json!({"apiVersion": "converge.dev/v1alpha1", "kind": "Project", "metadata": {"name": "a"},
             "spec": {"connectionRef": {"name": "c"}, "cycloid": {"canonical": "x", "name": "X", "configRepositoryCanonical": "cfg", "environments": [{"canonical": "dev"}]}}});
-        s.patch(&r, "ns", "a", PatchType::Apply, &body, false, FieldValidation::Prune)
-            .unwrap();
+        s.patch(
+            &r,
+            "ns",
+            "a",
+            PatchType::Apply,
+            &body,
+            false,
+            FieldValidation::Prune,
+        )
+        .unwrap();
         let p = s
             .patch(
                 &r,
