@@ -128,19 +128,22 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<bool> {
     let mut stop = Box::pin(crate::controller::shutdown_signal());
     let all_ready = match changes {
         Some(changes) => watch::run(&mut session, &args, sources, changes, stop).await?,
-        None => tokio::select! {
-            settled = session.settle(args.timeout) => {
-                if !settled {
-                    println!("\nstill converging after {:?}", args.timeout);
-                }
-                print_table(&session)
+        None => {
+            let settled = tokio::select! {
+                settled = session.settle(args.timeout) => Some(settled),
+                _ = &mut stop => None,
+            };
+            // The reconciles in flight finish, and every Event they wrote is printed, before
+            // the table.
+            session.stop_controller(Duration::from_secs(5)).await;
+            session.caught_up(Duration::from_secs(2)).await;
+            match settled {
+                Some(false) => println!("\nstill converging after {:?}", args.timeout),
+                None => println!("\ninterrupted"),
+                Some(true) => {}
             }
-            _ = &mut stop => {
-                println!("\ninterrupted");
-                print_table(&session);
-                false
-            }
-        },
+            print_table(&session) && settled.is_some()
+        }
     };
     progress.abort();
     session.stop(Duration::from_secs(5)).await;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -25,6 +26,8 @@ pub struct Session {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// The objects as last loaded, to tell what a reload changed.
     applied: BTreeMap<Id, Value>,
+    /// The resourceVersion of the last change the progress printer handled.
+    printed: Arc<AtomicU64>,
 }
 
 /// Why a load changed nothing.
@@ -101,6 +104,7 @@ impl Session {
             controller,
             stop: Some(stop),
             applied: BTreeMap::new(),
+            printed: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -226,6 +230,8 @@ impl Session {
         let started = self.started;
         let with_namespace =
             report::spans_namespaces(&self.applied.values().cloned().collect::<Vec<_>>());
+        let printed = self.printed.clone();
+        printed.store(self.api.store.resource_version(), Ordering::Release);
         tokio::spawn(async move {
             let mut last: BTreeMap<Id, String> = BTreeMap::new();
             loop {
@@ -234,6 +240,7 @@ impl Session {
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 };
+                let _printed = Printed(&printed, change.rv);
                 let elapsed = started.elapsed().as_secs_f64();
                 let o = &change.object;
                 if o["apiVersion"] == "events.k8s.io/v1"
@@ -290,13 +297,39 @@ impl Session {
         }
     }
 
-    /// Stops the controller (in-flight reconciles finish within `grace`) and the sandboxes.
-    pub async fn stop(mut self, grace: Duration) {
+    /// Stops the controller: in-flight reconciles finish (their status and Events written)
+    /// within `grace`.
+    pub async fn stop_controller(&mut self, grace: Duration) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+            let _ = tokio::time::timeout(grace, &mut self.controller).await;
         }
-        let _ = tokio::time::timeout(grace, &mut self.controller).await;
         self.controller.abort();
+    }
+
+    /// Waits (at most `timeout`) until the progress printer has printed every change recorded
+    /// so far, so that a table follows the Events that led to it.
+    pub async fn caught_up(&self, timeout: Duration) {
+        let target = self.api.store.resource_version();
+        let deadline = Instant::now() + timeout;
+        while self.printed.load(Ordering::Acquire) < target && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the controller (in-flight reconciles finish within `grace`) and the sandboxes.
+    pub async fn stop(mut self, grace: Duration) {
+        self.stop_controller(grace).await;
+    }
+}
+
+/// Marks a change as handled by the progress printer when it goes out of scope (whatever
+/// branch the printer takes).
+struct Printed<'a>(&'a AtomicU64, u64);
+
+impl Drop for Printed<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_max(self.1, Ordering::AcqRel);
     }
 }
 

@@ -93,6 +93,7 @@ pub async fn run(
                 return Ok(all_ready);
             }
             Step::Settled(settled) => {
+                session.caught_up(Duration::from_secs(1)).await;
                 if !settled {
                     println!("\nstill converging after {:?}", args.timeout);
                 }

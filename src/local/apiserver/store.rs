@@ -610,6 +610,11 @@ impl Store {
         Ok((backlog, self.changes.subscribe()))
     }
 
+    /// The resourceVersion of the last change.
+    pub fn resource_version(&self) -> u64 {
+        self.inner.lock().expect("store lock").rv
+    }
+
     /// Every change from now on, of every type.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.changes.subscribe()
