@@ -265,20 +265,6 @@ fn local_reads_lists_json_and_skips_other_kinds_as_kubectl_apply_reads_a_directo
     assert!(stdout.contains("2/2 Ready"), "{stdout}");
 }
 
-/// Lines of a child's stdout, read on a thread.
-fn lines(child: &mut Child) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
 /// Reads lines until one contains `needle`; returns everything read.
 fn read_until(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut String) {
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -309,14 +295,7 @@ fn local_watch_reloads_changed_and_removed_manifests() {
     ] {
         std::fs::copy(format!("examples/cycloid/{f}"), dir.path().join(f)).unwrap();
     }
-    let mut child = converge()
-        .args(["local", "--watch", "--step-delay", "0s", "-f"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let rx = lines(&mut child);
+    let (child, rx) = watch(dir.path());
     let mut seen = String::new();
     read_until(&rx, "Ready after", &mut seen);
     assert!(seen.contains("4/4 Ready"), "{seen}");
@@ -348,6 +327,24 @@ fn local_watch_reloads_changed_and_removed_manifests() {
     std::fs::write(dir.path().join("broken.yaml"), "kind: Project\napiVersion: converge.dev/v1alpha1\nmetadata: {name: b}\nspec: {connectionRef: {name: cycloid}}\n").unwrap();
     read_until(&rx, "not reloaded", &mut seen);
 
+    interrupt(child);
+}
+
+/// `converge local --watch -f DIR`, with its stdout and stderr lines.
+fn watch(dir: &std::path::Path) -> (Child, mpsc::Receiver<String>) {
+    let mut child = converge()
+        .args(["local", "--watch", "--step-delay", "0s", "-f"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = all_lines(&mut child);
+    (child, rx)
+}
+
+/// Ctrl-C, and it stops.
+fn interrupt(mut child: Child) {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let deadline = Instant::now() + Duration::from_secs(20);
     while child.try_wait().unwrap().is_none() {
@@ -460,14 +457,7 @@ fn local_watch_applies_edits_while_anything_converges() {
         std::fs::copy(from, dir.path().join(to)).unwrap();
     }
     std::fs::write(dir.path().join("gateway.yaml"), CANARY_GATEWAY).unwrap();
-    let mut child = converge()
-        .args(["local", "--watch", "--step-delay", "0s", "-f"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let rx = all_lines(&mut child);
+    let (child, rx) = watch(dir.path());
     let mut seen = String::new();
 
     // 1. Create: the canary starts and holds at 10% for an hour.
@@ -603,15 +593,7 @@ fn local_watch_applies_edits_while_anything_converges() {
         "deleted on API7 too: {apps}"
     );
 
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "converge local --watch stops on Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    interrupt(child);
 }
 
 #[test]

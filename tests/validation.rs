@@ -39,23 +39,7 @@ fn kubectl(cp: &ControlPlane, args: &[&str]) -> Output {
 
 async fn with_crds() -> &'static ControlPlane {
     let cp = controlplane::shared().await;
-    let crds = repo("crds");
-    let out = kubectl(
-        cp,
-        &["apply", "--server-side", "-f", crds.to_str().unwrap()],
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let out = kubectl(
-        cp,
-        &[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd",
-            "--all",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    common::converge::install_crds(cp);
     let out = kubectl(cp, &["create", "namespace", NS]);
     assert!(
         out.status.success() || text(&out).contains("AlreadyExists"),

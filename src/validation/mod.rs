@@ -158,28 +158,13 @@ pub fn admit(
     old: Option<&Value>,
     fields: FieldValidation,
 ) -> Result<Admitted, Refusal> {
-    let api_version = object["apiVersion"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let kind_name = object["kind"].as_str().unwrap_or_default().to_string();
-    let Some(kind) = kind_of(&api_version, &kind_name) else {
+    let Some(kind) = kind_of_object(&object) else {
         return Ok(Admitted {
             object,
             warnings: Vec::new(),
         });
     };
-    let name = object["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let refuse = |reason, causes| Refusal {
-        reason,
-        kind: kind_name.clone(),
-        api_version: api_version.clone(),
-        name: name.clone(),
-        causes,
-    };
+    let refuse = |reason, causes, object: &Value| refusal(reason, object, causes);
     // 0. The request body, before anything is decoded.
     let sent = serde_json::to_vec(&object).map(|v| v.len()).unwrap_or(0);
     if sent > MAX_BODY_BYTES {
@@ -189,13 +174,14 @@ pub fn admit(
                 Vec::new(),
                 format!("Request entity too large: limit is {MAX_BODY_BYTES}"),
             )],
+            &object,
         ));
     }
     // 1. Decoding: metadata, unknown fields, nulls and defaults.
     let mut object = object;
     let decoded = structural::decode(kind, &mut object, fields);
     if !decoded.is_empty() {
-        return Err(refuse(Reason::BadRequest, decoded));
+        return Err(refuse(Reason::BadRequest, decoded, &object));
     }
     // 2-4. Validation: every cause is reported at once, as the apiserver does.
     let mut causes = meta::validate(kind, &object, old);
@@ -210,7 +196,7 @@ pub fn admit(
         ));
     }
     if !causes.is_empty() {
-        return Err(refuse(Reason::Invalid, causes));
+        return Err(refuse(Reason::Invalid, causes, &object));
     }
     // 5. Size, as stored.
     let size = serde_json::to_vec(&object).map(|v| v.len()).unwrap_or(0);
@@ -223,6 +209,7 @@ pub fn admit(
                     "etcdserver: request is too large (the object is {size} bytes; etcd takes requests of at most {MAX_OBJECT_BYTES})"
                 ),
             )],
+            &object,
         ));
     }
     let mut warnings = Vec::new();
@@ -239,25 +226,11 @@ pub fn admit(
 /// (unknown fields dropped, as the apiserver does for a client that does not ask for strict
 /// validation); the rest of the object is the old one.
 pub fn admit_status(object: Value, fields: FieldValidation) -> Result<Value, Refusal> {
-    let api_version = object["apiVersion"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let kind_name = object["kind"].as_str().unwrap_or_default().to_string();
-    let Some(kind) = kind_of(&api_version, &kind_name) else {
+    let Some(kind) = kind_of_object(&object) else {
         return Ok(object);
     };
     let mut object = object;
-    let refuse = |reason, causes, object: &Value| Refusal {
-        reason,
-        kind: kind_name.clone(),
-        api_version: api_version.clone(),
-        name: object["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        causes,
-    };
+    let refuse = |reason, causes, object: &Value| refusal(reason, object, causes);
     let decoded = structural::decode_status(kind, &mut object, fields);
     if !decoded.is_empty() {
         return Err(refuse(Reason::BadRequest, decoded, &object));
@@ -270,6 +243,24 @@ pub fn admit_status(object: Value, fields: FieldValidation) -> Result<Value, Ref
         return Err(refuse(Reason::Invalid, causes, &object));
     }
     Ok(object)
+}
+
+fn kind_of_object(object: &Value) -> Option<&'static Kind> {
+    kind_of(
+        object["apiVersion"].as_str().unwrap_or_default(),
+        object["kind"].as_str().unwrap_or_default(),
+    )
+}
+
+fn refusal(reason: Reason, object: &Value, causes: Vec<Cause>) -> Refusal {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    Refusal {
+        reason,
+        kind: text(&object["kind"]),
+        api_version: text(&object["apiVersion"]),
+        name: text(&object["metadata"]["name"]),
+        causes,
+    }
 }
 
 /// A Go RE2 pattern (a CRD's `pattern`) as Rust's `regex` crate reads it with the same meaning.

@@ -151,17 +151,28 @@ fn additional(s: &Value) -> Option<&Value> {
 }
 
 /// The apiserver's pruning: fields the schema does not declare are removed and recorded,
-/// except under `x-kubernetes-preserve-unknown-fields`.
+/// except under `x-kubernetes-preserve-unknown-fields` (where declared fields are still pruned
+/// inside).
 fn prune(x: &mut Value, s: Option<&Value>, path: &mut Vec<Seg>, unknown: &mut Vec<Vec<Seg>>) {
-    if let Some(s) = s
-        && preserves_unknown(s)
-    {
-        skip_prune(x, s, path, unknown);
-        return;
-    }
+    prune_in(x, s, false, path, unknown);
+}
+
+/// `preserving`: inside a list whose schema preserves unknown fields, the items do too (the
+/// apiserver's `skipPrune`).
+fn prune_in(
+    x: &mut Value,
+    s: Option<&Value>,
+    preserving: bool,
+    path: &mut Vec<Seg>,
+    unknown: &mut Vec<Vec<Seg>>,
+) {
+    let preserve = preserving || s.is_some_and(preserves_unknown);
     match x {
         Value::Object(map) => {
             let Some(s) = s else {
+                if preserve {
+                    return;
+                }
                 for k in map.keys() {
                     let mut p = path.clone();
                     p.push(Seg::Key(k.clone()));
@@ -182,7 +193,7 @@ fn prune(x: &mut Value, s: Option<&Value>, path: &mut Vec<Seg>, unknown: &mut Ve
                     prune(v, Some(p), path, unknown);
                 } else if let Some(a) = add {
                     prune(v, Some(a), path, unknown);
-                } else {
+                } else if !preserve {
                     unknown.push(path.clone());
                     remove.push(k.clone());
                 }
@@ -194,45 +205,13 @@ fn prune(x: &mut Value, s: Option<&Value>, path: &mut Vec<Seg>, unknown: &mut Ve
         }
         Value::Array(items) => {
             let item_schema = s.and_then(|s| s.get("items"));
+            if preserve && item_schema.is_none() {
+                return;
+            }
             for (i, v) in items.iter_mut().enumerate() {
                 path.push(Seg::Index(i));
-                if s.is_none() {
-                    prune(v, None, path, unknown);
-                } else {
-                    prune(v, item_schema, path, unknown);
-                }
+                prune_in(v, item_schema, preserve, path, unknown);
                 path.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
-fn skip_prune(x: &mut Value, s: &Value, path: &mut Vec<Seg>, unknown: &mut Vec<Vec<Seg>>) {
-    match x {
-        Value::Object(map) => {
-            let props = s.get("properties").and_then(Value::as_object);
-            let add = additional(s);
-            for (k, v) in map.iter_mut() {
-                if embedded(s) && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
-                    continue;
-                }
-                path.push(Seg::Key(k.clone()));
-                if let Some(p) = props.and_then(|p| p.get(k)) {
-                    prune(v, Some(p), path, unknown);
-                } else if let Some(a) = add {
-                    prune(v, Some(a), path, unknown);
-                }
-                path.pop();
-            }
-        }
-        Value::Array(items) => {
-            if let Some(item_schema) = s.get("items") {
-                for (i, v) in items.iter_mut().enumerate() {
-                    path.push(Seg::Index(i));
-                    skip_prune(v, item_schema, path, unknown);
-                    path.pop();
-                }
             }
         }
         _ => {}
