@@ -236,7 +236,9 @@ fn local_reads_lists_json_and_skips_other_kinds_as_kubectl_apply_reads_a_directo
         .value
         .clone()
         .unwrap();
-    let list = json!({"apiVersion": "v1", "kind": "List", "items": [project,
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default", "labels": {"team": "web"}}},
+        project,
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "b"}}]});
     let dir = dir_with(&[
         // Several JSON objects in a row, as kubectl reads them.

@@ -140,10 +140,14 @@ impl Session {
             return Err(SyncError::Refused(refused));
         }
         let mut synced = Synced::default();
+        // The namespaces the objects live in, unless the manifests declare them.
         for ns in objects::namespaces(&desired) {
             let rt = self.type_of(&ns)?.clone();
             let name = ns["metadata"]["name"].as_str().unwrap_or_default();
-            if self.api.store.get(&rt, "", name).is_err() {
+            let declared = desired
+                .iter()
+                .any(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == name);
+            if !declared && self.api.store.get(&rt, "", name).is_err() {
                 self.api.store.create(&rt, "", ns, strict)?;
             }
         }

@@ -939,4 +939,57 @@ mod tests {
             .unwrap();
         assert_eq!(p["metadata"]["finalizers"], json!(["other", "mine"]));
     }
+
+    /// The apiserver's admission on every write: strict or pruning field validation as the
+    /// client asks, transition rules against the stored object, the status schema on status
+    /// writes.
+    #[test]
+    fn writes_are_admitted_as_the_apiserver_admits_them() {
+        let s = Store::default();
+        let r = rt("Project");
+        let mut typo = project("a");
+        typo["spec"]["deletionpolicy"] = json!("Orphan");
+        let e = s
+            .create(&r, "ns", typo.clone(), FieldValidation::Strict)
+            .unwrap_err();
+        assert_eq!((e.code, e.reason), (400, "BadRequest"));
+        assert!(
+            e.message
+                .contains("strict decoding error: unknown field \"spec.deletionpolicy\""),
+            "{e}"
+        );
+        let p = s.create(&r, "ns", typo, FieldValidation::Prune).unwrap();
+        assert!(p["spec"].get("deletionpolicy").is_none(), "pruned: {p}");
+        let mut renamed = p.clone();
+        renamed["spec"]["opschain"]["code"] = json!("y");
+        let e = s
+            .update(&r, "ns", "a", renamed, false, FieldValidation::Strict)
+            .unwrap_err();
+        assert_eq!((e.code, e.reason), (422, "Invalid"));
+        assert!(e.message.contains("opschain.code is immutable"), "{e}");
+        let p = s
+            .patch(
+                &r,
+                "ns",
+                "a",
+                PatchType::Merge,
+                &json!({"status": {"observedGeneration": 1, "madeUp": true}}),
+                true,
+                FieldValidation::Prune,
+            )
+            .unwrap();
+        assert_eq!(p["status"], json!({"observedGeneration": 1}));
+        let e = s
+            .patch(
+                &r,
+                "ns",
+                "a",
+                PatchType::Merge,
+                &json!({"status": {"observedGeneration": "one"}}),
+                true,
+                FieldValidation::Prune,
+            )
+            .unwrap_err();
+        assert_eq!(e.code, 422, "{e}");
+    }
 }
