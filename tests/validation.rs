@@ -60,6 +60,8 @@ struct Entry {
     expect: Option<String>,
     size: bool,
     local: Option<Result<(), String>>,
+    /// What Converge would store (a create it accepts): defaults applied.
+    stored: Vec<Value>,
     server: Option<Result<(), String>>,
 }
 
@@ -275,6 +277,7 @@ async fn local_validation_decides_as_the_apiserver_does() {
             expect: None,
             size: case.size,
             local: None,
+            stored: Vec::new(),
             server: None,
         });
     }
@@ -332,6 +335,7 @@ async fn local_validation_decides_as_the_apiserver_does() {
                 expect: Some(expect.clone()),
                 size: false,
                 local: None,
+                stored: Vec::new(),
                 server: None,
             });
         } else {
@@ -344,6 +348,7 @@ async fn local_validation_decides_as_the_apiserver_does() {
                 expect: Some(expect.clone()),
                 size: false,
                 local: None,
+                stored: Vec::new(),
                 server: None,
             });
         }
@@ -353,7 +358,11 @@ async fn local_validation_decides_as_the_apiserver_does() {
     for e in entries.iter_mut() {
         e.local = Some(match &e.old_file {
             Some(old) => local_update(old, &e.file),
-            None => local_create(&e.file).0,
+            None => {
+                let (decision, stored) = local_create(&e.file);
+                e.stored = stored;
+                decision
+            }
         });
     }
 
@@ -436,6 +445,54 @@ async fn local_validation_decides_as_the_apiserver_does() {
 
     // Compare.
     let mut disagreements = Vec::new();
+    // What both accept is stored alike: the apiserver's defaults are Converge's.
+    let accepted: Vec<usize> = creates
+        .iter()
+        .copied()
+        .filter(|i| {
+            entries[*i].server.as_ref().unwrap().is_ok()
+                && entries[*i].local.as_ref().unwrap().is_ok()
+        })
+        .collect();
+    let mut args = vec!["apply", "--dry-run=server", "-o", "json", "-n", NS];
+    let paths: Vec<String> = accepted
+        .iter()
+        .map(|i| entries[*i].file.to_str().unwrap().to_string())
+        .collect();
+    for p in &paths {
+        args.extend(["-f", p.as_str()]);
+    }
+    let out = kubectl(cp, &args);
+    assert!(out.status.success(), "{}", text(&out));
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = listed["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| vec![listed.clone()]);
+    let mut compared = 0;
+    for i in &accepted {
+        let e = &entries[*i];
+        for local in &e.stored {
+            let server = items
+                .iter()
+                .find(|o| {
+                    o["kind"] == local["kind"] && o["metadata"]["name"] == local["metadata"]["name"]
+                })
+                .unwrap_or_else(|| panic!("{}: not in the apiserver's answer", e.what));
+            for part in ["spec", "status", "data", "stringData", "type"] {
+                if server.get(part) != local.get(part) {
+                    disagreements.push(format!(
+                        "{}: stored differently ({part})\n  file: {}\n  converge: {}\n  apiserver: {}",
+                        e.what,
+                        e.file.display(),
+                        local.get(part).map(Value::to_string).unwrap_or_default(),
+                        server.get(part).map(Value::to_string).unwrap_or_default()
+                    ));
+                }
+            }
+            compared += 1;
+        }
+    }
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for e in &entries {
         let (local, server) = (e.local.as_ref().unwrap(), e.server.as_ref().unwrap());
@@ -513,6 +570,7 @@ async fn local_validation_decides_as_the_apiserver_does() {
         rule_messages().len() - unexercised.len(),
         rule_messages().len()
     );
+    eprintln!("  accepted objects stored alike (defaults applied): {compared}");
     assert!(
         entries.len() >= 150,
         "the corpus has {} manifests",

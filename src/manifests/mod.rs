@@ -488,6 +488,8 @@ fn read_object(
         .as_str()
         .unwrap_or_default()
         .to_string();
+    // `kubectl apply` sends no field set to null (null means "remove" in its patches).
+    drop_nulls(&mut value);
     let admitted = match validation::admit(value, None, FieldValidation::Strict) {
         Ok(a) => a,
         Err(refusal) => {
@@ -528,6 +530,17 @@ fn read_object(
             &what,
             &format!("the apiserver would accept it but Converge cannot read it ({e}); this is a bug in Converge's CRDs: please report it"),
         ),
+    }
+}
+
+fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.retain(|_, v| !v.is_null());
+            o.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_nulls),
+        _ => {}
     }
 }
 
