@@ -526,7 +526,11 @@ fn local_watch_applies_edits_while_anything_converges() {
     );
     read_until(&rx, "Ready after", &mut seen);
     let table = &seen[seen.rfind("\nOBJECT ").unwrap()..];
-    assert!(table.contains("GatewayApplication/checkout"), "{table}");
+    assert!(
+        table.contains("GatewayApplication/checkout")
+            && table.contains("canary release checkout-v2 abort"),
+        "the table after the reload shows the state after it: {table}"
+    );
     let done = canaries(&app_id);
     assert_eq!(done[0]["state"], "finished", "the release ended: {done:?}");
     let app = sandbox_get(
