@@ -423,7 +423,7 @@ async fn cycloid_component_runs_pipelines_builds_sends_events_corrects_drift_and
     // (A drift check may read the component between the two fields' reads: the event names
     // what that check saw, and the update restores both.)
     let drift = wait_event(&client, ns, "api", "DriftCorrected").await;
-    assert!(drift.contains("update component"), "{drift}");
+    assert!(drift.contains("updated Cycloid component"), "{drift}");
     wait_ready(&api, "api").await;
     let now = cy.get_component(&at).await.unwrap().unwrap();
     assert_eq!(now.name, "Billing API");

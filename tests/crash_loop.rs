@@ -1,8 +1,8 @@
 //! A controller killed with SIGKILL again and again while it converges a few hundred objects of
 //! every kind and platform loses nothing and creates nothing twice.
 //!
-//! Each round creates the next wave of objects (`converge::bench::mix`, with a canary release on
-//! one gateway application of every unit), starts a real `converge run`, and kills it at a
+//! Each round creates the next wave of objects (`converge::bench::mix`, with a canary release
+//! judged by an analysis of API7's metrics on one gateway application of every unit), starts a real `converge run`, and kills it at a
 //! random moment (seeded; the seed is printed, `CONVERGE_CHAOS_SEED` replays it). Some rounds
 //! run with the `after-platform-create` failpoint paused, so the kill lands between a platform
 //! create and the status write that records it. A last controller then runs to the end, and:
@@ -48,7 +48,9 @@ fn declared(i: usize) -> Value {
             .unwrap()
             .push(json!({"version": "v2", "targets": [{"host": "v2.internal", "port": 8080}]}));
         spec["canary"] = json!({"name": "to-v2", "upstreamVersion": "v2",
-            "steps": [{"weight": 20, "pause": "1s"}, {"weight": 60, "pause": "2s"}, {"weight": 100}]});
+            "steps": [{"weight": 20, "pause": "1s"}, {"weight": 60, "pause": "2s"}, {"weight": 100}],
+            "analysis": {"provider": {"api7": {}}, "interval": "1s",
+                "failureRate": {"max": 5}, "requests": {"min": 1}}});
     }
     o
 }

@@ -18,13 +18,10 @@ use converge::project::crd::Project;
 use kube::api::Api;
 use serde_json::{Value, json};
 
-/// Choreo builds that take a few seconds, so a Component can be seen while its build runs.
-/// Every test calls this before any harness helper, so that the binary's sandboxes have it.
+/// Instant sandboxes: a state that must be seen is held (a Choreo build by a sandbox hold),
+/// never caught in passing. Every test calls this before any harness helper.
 fn env() -> &'static Env {
-    env_with(|| converge::sandbox::all::Options {
-        timing: converge::sandbox::timing::Timing::seconds(1),
-        ..converge::sandbox::all::Options::ephemeral()
-    })
+    env_with(converge::sandbox::all::Options::ephemeral)
 }
 
 fn repo(path: &str) -> PathBuf {
@@ -338,9 +335,25 @@ async fn projects_waiting_stalled_ready_and_suspended_read_alike() {
     assert!(r.argocd_message.contains("ObserveOnly"), "{r:#?}");
 }
 
+/// The commit of the held build (unique to this binary).
+const HELD_COMMIT: &str = "4f2c9e1";
+
+/// Holds (or releases) Choreo builds of `commit` under way in the sandbox.
+async fn hold(commit: &str, on: bool) {
+    let url = format!("{}/_sandbox/holds", env().sandbox("choreo"));
+    let http = reqwest::Client::new();
+    let sent = if on {
+        http.post(url).json(&json!({"match": commit})).send().await
+    } else {
+        http.delete(url).query(&[("match", commit)]).send().await
+    };
+    assert!(sent.unwrap().status().is_success());
+}
+
 #[tokio::test]
 async fn a_component_reads_in_progress_while_its_choreo_build_runs_then_current() {
     env();
+    hold(HELD_COMMIT, true).await;
     let client = client().await;
     let ns = "kstatus-component";
     namespace(&client, ns).await;
@@ -366,30 +379,29 @@ async fn a_component_reads_in_progress_while_its_choreo_build_runs_then_current(
     )
     .await;
     let api = Api::<Component>::namespaced(client.clone(), ns);
-    // Poll until kstatus has seen the build running (a build spends 1 s per state here).
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-    let building = loop {
-        let r = snapshot(ns, "components.converge.dev", "orders").await;
-        if r.kstatus_message.contains("building revision") {
-            break r;
-        }
-        assert_ne!(
-            r.kstatus, "Current",
-            "Current before kstatus saw the build: {r:#?}"
-        );
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never seen building: {r:#?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
-    assert_eq!(
-        (building.kstatus.as_str(), building.argocd.as_str()),
-        ("InProgress", "Progressing"),
+    // The build is held InProgress by the sandbox until released, so the state is read while
+    // it lasts, however busy the machine.
+    wait_until(
+        &api,
+        "orders",
+        "building",
+        std::time::Duration::from_secs(60),
+        |c| condition(c, "Ready").is_some_and(|r| r.message.contains("building revision")),
+    )
+    .await;
+    let building = assert_reads(
+        (ns, "components.converge.dev", "orders"),
+        "InProgress",
+        "Progressing",
+        false,
+    )
+    .await;
+    assert!(
+        building.kstatus_message.contains("building revision"),
         "{building:#?}"
     );
-    assert_eq!(building.argocd_message, building.ready_message);
 
+    hold(HELD_COMMIT, false).await;
     wait_ready(&api, "orders").await;
     assert_reads(
         (ns, "components.converge.dev", "orders"),
@@ -569,4 +581,80 @@ async fn argocd_cm_covers_every_kind_and_patches_into_argocd_cm() {
     for key in &want {
         assert_eq!(merged["data"][key].as_str(), Some(lua.as_str()), "{key}");
     }
+}
+
+/// A GatewayApplication whose canary `steps` to v2 are judged on API7's metrics.
+fn judged_canary(name: &str, v2_host: &str) -> Value {
+    json!({"apiVersion": "converge.dev/v1alpha1", "kind": "GatewayApplication",
+        "metadata": {"name": name},
+        "spec": {"connectionRef": {"name": "api7"}, "name": name,
+            "hosts": [format!("{name}.acme.test")], "pathPrefix": format!("/{name}"),
+            "upstreams": [
+                {"version": "v1", "targets": [{"host": "v1.internal", "port": 8080}]},
+                {"version": "v2", "targets": [{"host": v2_host, "port": 8080}]}],
+            "defaultUpstreamVersion": "v1",
+            "canary": {"name": "to-v2", "upstreamVersion": "v2",
+                "steps": [{"weight": 50}, {"weight": 100}],
+                "analysis": {"provider": {"api7": {}}, "interval": "1s", "faultTimeout": "2s",
+                    "failureRate": {"max": 5}, "requests": {"min": 1}}}}})
+}
+
+/// A canary rolled back by its analysis needs a person: kstatus reads it Failed (not Current),
+/// Argo CD Degraded, and `kubectl wait` does not pass; so does a canary paused because its
+/// metrics cannot be read. Declaring the abort acknowledges the rollback: Current again.
+#[tokio::test]
+async fn a_canary_rolled_back_or_paused_by_its_analysis_reads_failed() {
+    env();
+    let client = client().await;
+    let ns = "kstatus-canary";
+    namespace(&client, ns).await;
+    connect(&client, ns, "api7").await;
+    let api = Api::<converge::gateway::crd::GatewayApplication>::namespaced(client.clone(), ns);
+
+    // v2's only target never resolves: every request sent there fails (502).
+    apply(&client, ns, judged_canary("rolled-back", "v2.invalid")).await;
+    wait_reason(&api, "rolled-back", "Stalled", "CanaryAnalysisFailed").await;
+    let r = assert_reads(
+        (ns, "gatewayapplications", "rolled-back"),
+        "Failed",
+        "Degraded",
+        false,
+    )
+    .await;
+    assert!(
+        r.kstatus_message
+            .contains("by its analysis: failureRate 50% (max 5%)"),
+        "{r:#?}"
+    );
+
+    // The metrics operation answers 503: the canary pauses at its weight.
+    let put = reqwest::Client::new()
+        .put(format!("{}/_sandbox/traffic", env().sandbox("api7")))
+        .json(&json!({"application": "paused", "metrics": "error"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    apply(&client, ns, judged_canary("paused", "v2.internal")).await;
+    wait_reason(&api, "paused", "Stalled", "CanaryPaused").await;
+    assert_reads(
+        (ns, "gatewayapplications", "paused"),
+        "Failed",
+        "Degraded",
+        false,
+    )
+    .await;
+
+    // abort: true declares what happened: the object matches its spec again.
+    let mut acknowledged = judged_canary("rolled-back", "v2.invalid");
+    acknowledged["spec"]["canary"]["abort"] = json!(true);
+    apply(&client, ns, acknowledged).await;
+    wait_ready(&api, "rolled-back").await;
+    assert_reads(
+        (ns, "gatewayapplications", "rolled-back"),
+        "Current",
+        "Healthy",
+        true,
+    )
+    .await;
 }

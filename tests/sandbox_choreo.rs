@@ -18,6 +18,8 @@ const ORDERS_API: &str = "98ccd059-1dd5-4bb1-ba62-3ecb9577bcc3";
 struct TestClient {
     served: Served,
     http: reqwest::Client,
+    /// The sandbox itself, to move its clock (`Sandbox::stop_clock`).
+    sandbox: Sandbox<Choreo>,
 }
 
 async fn start(timing: Timing) -> TestClient {
@@ -29,20 +31,27 @@ async fn start_with(timing: Timing, snapshot: Option<SnapshotFile>) -> TestClien
         accepted: converge::sandbox::all::default_credentials("choreo"),
         ..Default::default()
     });
-    let served = serve(
-        Sandbox::<Choreo>::new(ops, timing, snapshot),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sandbox = Sandbox::<Choreo>::new(ops, timing, snapshot);
+    let served = serve(sandbox.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     TestClient {
         served,
         http: reqwest::Client::new(),
+        sandbox,
     }
 }
 
-/// A step long enough to observe intermediate states, short enough for the suite.
+/// The step of the state machine tests. Their sandbox's clock stands still and is moved by
+/// the test, so each state is read while it lasts, however busy the machine.
 const STEP: Duration = Duration::from_millis(250);
+
+/// A sandbox whose states last `STEP`, on a stopped clock.
+async fn start_stepped() -> TestClient {
+    let c = start(Timing { step: STEP }).await;
+    c.sandbox.stop_clock();
+    c
+}
 
 impl TestClient {
     fn url(&self, path: &str) -> String {
@@ -733,7 +742,7 @@ async fn builds_default_to_the_component_branch_and_are_listed_newest_first() {
 
 #[tokio::test]
 async fn a_build_goes_pending_in_progress_success_and_only_then_deploys() {
-    let c = start(Timing { step: STEP }).await;
+    let c = start_stepped().await;
     let component = c.component("storefront", "orders-service").await;
     let build = c
         .build(&component, json!({ "commitHash": "4f2c9e1" }))
@@ -749,7 +758,7 @@ async fn a_build_goes_pending_in_progress_success_and_only_then_deploys() {
         "cannot be deployed: its status is Pending",
     );
 
-    tokio::time::sleep(STEP + STEP / 5).await;
+    c.sandbox.advance(STEP + STEP / 5);
     let (_, list) = c.get(&format!("{component}/builds")).await;
     assert_eq!(list["list"][0]["status"], "InProgress");
     assert!(list["list"][0].get("completedAt").is_none());
@@ -761,7 +770,7 @@ async fn a_build_goes_pending_in_progress_success_and_only_then_deploys() {
         "its status is InProgress",
     );
 
-    tokio::time::sleep(STEP).await;
+    c.sandbox.advance(STEP);
     let (_, list) = c.get(&format!("{component}/builds")).await;
     let done = &list["list"][0];
     assert_eq!(done["status"], "Success");
@@ -786,7 +795,7 @@ async fn a_build_goes_pending_in_progress_success_and_only_then_deploys() {
     let (_, before) = c.get(&component).await;
     assert_eq!(before["status"], "Inactive");
 
-    tokio::time::sleep(STEP + STEP / 5).await;
+    c.sandbox.advance(STEP + STEP / 5);
     let deployments = c.deployments(&component).await;
     assert_eq!(deployments.len(), 1);
     assert_eq!(deployments[0]["id"], deployment["id"]);
@@ -797,7 +806,7 @@ async fn a_build_goes_pending_in_progress_success_and_only_then_deploys() {
 
 #[tokio::test]
 async fn a_newer_live_deployment_makes_the_previous_one_in_that_environment_inactive() {
-    let c = start(Timing { step: STEP }).await;
+    let c = start_stepped().await;
     let component = c.component("storefront", "orders-service").await;
     let v1 = c
         .build(&component, json!({ "commitHash": "1111111" }))
@@ -805,11 +814,11 @@ async fn a_newer_live_deployment_makes_the_previous_one_in_that_environment_inac
     let v2 = c
         .build(&component, json!({ "commitHash": "2222222" }))
         .await;
-    tokio::time::sleep(2 * STEP + STEP / 5).await;
+    c.sandbox.advance(2 * STEP + STEP / 5);
 
     let (_, dev1) = c.deploy(&component, &v1, DEVELOPMENT).await;
     let (_, prod1) = c.deploy(&component, &v1, PRODUCTION).await;
-    tokio::time::sleep(STEP + STEP / 5).await;
+    c.sandbox.advance(STEP + STEP / 5);
 
     let (status, dev2) = c.deploy(&component, &v2, DEVELOPMENT).await;
     assert_eq!(status, StatusCode::CREATED);
@@ -833,7 +842,7 @@ async fn a_newer_live_deployment_makes_the_previous_one_in_that_environment_inac
             (id(&dev1), "Active".into()),
         ]
     );
-    tokio::time::sleep(STEP + STEP / 5).await;
+    c.sandbox.advance(STEP + STEP / 5);
     assert_eq!(
         statuses(&c.deployments(&component).await),
         vec![
@@ -1273,4 +1282,53 @@ async fn rate_limits_and_injected_faults_answer_in_the_choreo_envelope() {
         .unwrap();
     assert_eq!(counts["POST /api/v1/organizations/{orgId}/projects"], 1);
     assert_eq!(counts["GET /api/v1/organizations"], 3);
+}
+
+/// `/_sandbox/holds` keeps the builds of a commit InProgress, whatever the step delay, until
+/// released; other builds are not held.
+#[tokio::test]
+async fn a_held_build_stays_in_progress_until_released() {
+    let c = start(Timing::INSTANT).await;
+    let component = c.component("storefront", "orders-service").await;
+    let hold = json!({"match": "abcd123"});
+    assert_eq!(
+        c.admin_send(reqwest::Method::POST, "/holds", hold).await,
+        StatusCode::NO_CONTENT
+    );
+    let held = c
+        .build(&component, json!({ "commitHash": "abcd1234" }))
+        .await;
+    let free = c
+        .build(&component, json!({ "commitHash": "1234abc" }))
+        .await;
+    assert_eq!(held["status"], "InProgress");
+    assert_eq!(free["status"], "Success");
+    let (_, list) = c.get(&format!("{component}/builds")).await;
+    let status_of = |b: &Value| {
+        list["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == b["id"])
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status_of(&held), "InProgress");
+    let (status, body) = c.deploy(&component, &held, DEVELOPMENT).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    assert_eq!(
+        c.admin_send(reqwest::Method::DELETE, "/holds?match=abcd123", json!({}))
+            .await,
+        StatusCode::NO_CONTENT
+    );
+    let (_, list) = c.get(&format!("{component}/builds")).await;
+    let released = list["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == held["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(released["status"], "Success");
 }

@@ -19,6 +19,8 @@ const PIPELINE_CONFIG: &str = "jobs:\n  - name: deploy\n    plan:\n      - task:
 struct Api {
     served: Served,
     client: reqwest::Client,
+    /// The sandbox itself, to move its clock (`Sandbox::stop_clock`).
+    sandbox: Sandbox<Cycloid>,
 }
 
 impl Api {
@@ -27,15 +29,14 @@ impl Api {
             accepted: converge::sandbox::all::default_credentials("cycloid"),
             ..Default::default()
         });
-        let served = converge::sandbox::serve(
-            Sandbox::<Cycloid>::new(ops, timing, None),
-            "127.0.0.1:0".parse().unwrap(),
-        )
-        .await
-        .unwrap();
+        let sandbox = Sandbox::<Cycloid>::new(ops, timing, None);
+        let served = converge::sandbox::serve(sandbox.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
         Api {
             served,
             client: reqwest::Client::new(),
+            sandbox,
         }
     }
 
@@ -885,23 +886,19 @@ async fn pipelines_carry_jobs_from_their_configuration() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
-async fn wait_for_status(api: &Api, build_path: &str, want: &str) -> Value {
-    for _ in 0..50 {
-        let (_, body) = api.get(build_path).await;
-        if body["data"]["status"] == want {
-            return body["data"].clone();
-        }
-        tokio::time::sleep(Duration::from_millis(40)).await;
-    }
-    panic!("{build_path} never reached {want}");
+/// The status of a build once the sandbox's stopped clock moved `by`.
+async fn status_after(api: &Api, build_path: &str, by: Duration) -> Value {
+    api.sandbox.advance(by);
+    api.get(build_path).await.1["data"].clone()
 }
 
+/// Builds move one state per step from when they are scheduled. The sandbox's clock stands
+/// still and the test moves it, so each state is read while it lasts, however busy the machine.
 #[tokio::test]
 async fn builds_move_pending_started_succeeded_over_time() {
-    let api = Api::start(Timing {
-        step: Duration::from_millis(200),
-    })
-    .await;
+    let step = Duration::from_millis(200);
+    let api = Api::start(Timing { step }).await;
+    api.sandbox.stop_clock();
     api.example().await;
     let builds = format!("{PIPELINE}/jobs/deploy/builds");
 
@@ -916,9 +913,10 @@ async fn builds_move_pending_started_succeeded_over_time() {
     assert_eq!(b["team_name"], "acme");
     assert_eq!(b["api_url"], format!("/api/v1/builds/{}", b["id"]));
     let path = format!("{builds}/{}", b["id"]);
-    tokio::time::sleep(Duration::from_millis(450)).await;
-    let (_, body) = api.get(&path).await;
-    assert_eq!(body["data"]["status"], "pending");
+    assert_eq!(
+        status_after(&api, &path, 2 * step).await["status"],
+        "pending"
+    );
     let (_, job) = api.get(&format!("{PIPELINE}/jobs/deploy")).await;
     assert_eq!(job["data"]["next_build"]["id"], b["id"]);
 
@@ -926,10 +924,12 @@ async fn builds_move_pending_started_succeeded_over_time() {
         .await;
     let (_, body) = api.get(&path).await;
     assert_eq!(body["data"]["status"], "pending");
-    let started = wait_for_status(&api, &path, "started").await;
+    let started = status_after(&api, &path, step).await;
+    assert_eq!(started["status"], "started");
     assert!(started["start_time"].as_u64().is_some());
     assert!(started.get("end_time").is_none());
-    let done = wait_for_status(&api, &path, "succeeded").await;
+    let done = status_after(&api, &path, step).await;
+    assert_eq!(done["status"], "succeeded");
     assert!(done["end_time"].as_u64() >= done["start_time"].as_u64());
     let (_, job) = api.get(&format!("{PIPELINE}/jobs/deploy")).await;
     assert_eq!(job["data"]["finished_build"]["status"], "succeeded");
@@ -938,14 +938,15 @@ async fn builds_move_pending_started_succeeded_over_time() {
     // Aborting a running build ends it aborted; a finished one stays as it ended.
     let (_, body) = api.call(Method::POST, &builds, None).await;
     let second = format!("{builds}/{}", body["data"]["id"]);
-    wait_for_status(&api, &second, "started").await;
+    assert_eq!(status_after(&api, &second, step).await["status"], "started");
     let (s, _) = api
         .call(Method::PUT, &format!("{second}/abort"), None)
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    tokio::time::sleep(Duration::from_millis(450)).await;
-    let (_, body) = api.get(&second).await;
-    assert_eq!(body["data"]["status"], "aborted");
+    assert_eq!(
+        status_after(&api, &second, 2 * step).await["status"],
+        "aborted"
+    );
     let (s, _) = api.call(Method::PUT, &format!("{path}/abort"), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (_, body) = api.get(&path).await;
@@ -956,15 +957,20 @@ async fn builds_move_pending_started_succeeded_over_time() {
         .await;
     let (_, body) = api.call(Method::POST, &builds, None).await;
     let third = format!("{builds}/{}", body["data"]["id"]);
-    tokio::time::sleep(Duration::from_millis(450)).await;
-    assert_eq!(api.get(&third).await.1["data"]["status"], "pending");
+    assert_eq!(
+        status_after(&api, &third, 2 * step).await["status"],
+        "pending"
+    );
     api.call(
         Method::PUT,
         &format!("{PIPELINE}/jobs/deploy/unpause"),
         None,
     )
     .await;
-    wait_for_status(&api, &third, "succeeded").await;
+    assert_eq!(
+        status_after(&api, &third, 2 * step).await["status"],
+        "succeeded"
+    );
 }
 
 #[tokio::test]

@@ -367,9 +367,16 @@ async fn opschain_rejects_when_the_policy_says_so() {
         ),
     )
     .await;
-    let w = wait_reason(&api, "gate", "Stalled", "RunFailed").await;
+    // The policy rejected it, and status says so (not "fix the cause").
+    let w = wait_reason(&api, "gate", "Stalled", "RunRejected").await;
     assert_eq!(status(&w).last_run.as_ref().unwrap().status, "error");
-    wait_event(&client, ns, "gate", "StepRejected").await;
+    let message = condition(&w, "Stalled").unwrap().message;
+    assert!(
+        message.contains("rejected by spec.opschain.approval (action: Reject), as declared"),
+        "{message}"
+    );
+    let e = wait_event(&client, ns, "gate", "StepRejected").await;
+    assert!(e.contains("rejected step \"production approval\""), "{e}");
 }
 
 #[tokio::test]

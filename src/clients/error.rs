@@ -62,8 +62,22 @@ impl ClientError {
         self.status() == Some(404)
     }
 
+    /// 401 or 403 on a connection's own check: the credentials are refused. On any other call
+    /// only a 401 says that; see [`ClientError::is_forbidden`].
     pub fn is_unauthorized(&self) -> bool {
         matches!(self.status(), Some(401 | 403))
+    }
+
+    /// 401: the platform did not accept the credentials at all.
+    pub fn is_unauthenticated(&self) -> bool {
+        self.status() == Some(401)
+    }
+
+    /// 403 on a call the connection's check did not make: the credentials were accepted (the
+    /// check passes with them) but this one action is refused to their user ("You are not
+    /// permitted to approve this step"). Retrying will not change that; a person must.
+    pub fn is_forbidden(&self) -> bool {
+        self.status() == Some(403)
     }
 
     /// How long the platform asked us to wait.

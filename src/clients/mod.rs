@@ -12,6 +12,7 @@ pub mod frends;
 pub mod http;
 pub mod metrics;
 pub mod opschain;
+pub mod prometheus;
 pub mod shared_reads;
 
 pub use auth::{Auth, Secret};

@@ -39,6 +39,8 @@ pub enum Scope {
     Api7 {
         organization_id: String,
         cluster_id: String,
+        /// Where "Get Cluster Metrics" lives; None: the default (unconfirmed) path.
+        metrics_path: Option<String>,
     },
     OpsChain,
     /// No platform block: the CRD's CEL rules refuse this, but an old object may predate them.
@@ -72,6 +74,7 @@ impl Settings {
             Scope::Api7 {
                 organization_id: a.organization_id.clone(),
                 cluster_id: a.cluster_id.clone(),
+                metrics_path: a.metrics_path.clone(),
             }
         } else if spec.opschain.is_some() {
             Scope::OpsChain
@@ -192,15 +195,22 @@ impl PlatformClient {
             Scope::Api7 {
                 organization_id,
                 cluster_id,
-            } => PlatformClient::Api7(Api7Client::new(
-                settings.apply(Api7Client::config(endpoint)),
-                auth,
-                metrics,
-                Api7Scope {
-                    organization_id: organization_id.clone(),
-                    cluster_id: cluster_id.clone(),
-                },
-            )?),
+                metrics_path,
+            } => {
+                let client = Api7Client::new(
+                    settings.apply(Api7Client::config(endpoint)),
+                    auth,
+                    metrics,
+                    Api7Scope {
+                        organization_id: organization_id.clone(),
+                        cluster_id: cluster_id.clone(),
+                    },
+                )?;
+                PlatformClient::Api7(match metrics_path {
+                    Some(path) => client.with_metrics_path(path),
+                    None => client,
+                })
+            }
             Scope::OpsChain => PlatformClient::OpsChain(OpsChainClient::new(
                 settings.apply(OpsChainClient::config(endpoint)),
                 auth,

@@ -28,6 +28,9 @@ pub mod reason {
     pub const SUSPENDED: &str = "Suspended";
     pub const OBSERVED: &str = "Observed";
     pub const DELETING: &str = "Deleting";
+    /// The platform refused one action to the connection's user (HTTP 403), although the
+    /// connection's own check accepts its credentials.
+    pub const FORBIDDEN: &str = "Forbidden";
 }
 
 /// observedGeneration and conditions: the part of status every kind shares.
@@ -46,6 +49,11 @@ pub struct CommonStatus {
     /// in between recognises the object it created instead of creating a second one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_create: Option<String>,
+    /// SHA-256 of the declared input this object read besides its spec (ConfigMap keys) at its
+    /// last reconcile: when it changes, the writes that follow are a declared change, not
+    /// drift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_hash: Option<String>,
 }
 
 impl CommonStatus {

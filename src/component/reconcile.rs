@@ -43,6 +43,18 @@ impl Managed for Component {
         status.component_id.as_deref()
     }
 
+    fn platform_object(&self, id: &str) -> String {
+        let status = self.status.clone().unwrap_or_default();
+        match (&self.spec.choreo, &self.spec.cycloid) {
+            (Some(c), _) => format!("Choreo component {:?} (id {id})", c.name),
+            (_, Some(_)) => match (status.project_id, status.environment) {
+                (Some(p), Some(e)) => format!("Cycloid component {p}/{e}/{id}"),
+                _ => format!("Cycloid component {id}"),
+            },
+            _ => format!("component {id}"),
+        }
+    }
+
     fn references(&self) -> Vec<(Watched, String)> {
         let mut refs = vec![(Watched::Project, self.spec.project_ref.name.clone())];
         if let Some(c) = &self.spec.cycloid {

@@ -186,6 +186,15 @@ pub struct Api7Connection {
     /// The gateway cluster id, a decimal string. Sent as X-API7-Cloud-Gateway-Cluster-ID.
     #[schemars(length(min = 1, max = 20), regex(pattern = API7_ID))]
     pub cluster_id: String,
+    /// The URL path of "Get Cluster Metrics" (canary analysis), with {cluster_id} and
+    /// {metric_type} in it. The docs give none, so the default,
+    /// /api/v1/clusters/{cluster_id}/metrics/{metric_type}, is unconfirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 512),
+        regex(pattern = r"^/[^?#\s]*\{metric_type\}[^?#\s]*$")
+    )]
+    pub metrics_path: Option<String>,
 }
 
 /// OpsChain: nothing beyond the endpoint and credentials is needed.

@@ -1,7 +1,7 @@
 //! What every reconciler shares, passed as `Arc<Context>`: the Kubernetes client, the Event
 //! recorder, metrics, and the platform clients built per PlatformConnection.
 
-use kube::runtime::events::{Recorder, Reporter};
+use crate::engine::events::{Recorder, Reporter};
 
 use super::metrics::Metrics;
 use crate::connection::registry::Connections;

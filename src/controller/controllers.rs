@@ -118,6 +118,9 @@ async fn prune_deleted_connections(
     }
 }
 
+/// The longest a deletion that waits (for dependents, for runs to end) goes without a look.
+pub const DELETION_RECHECK: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// After a failed reconcile: count it, log it, and back off per object.
 pub fn error_policy<K: kube::Resource<DynamicType = ()>>(
     kind: &'static str,
@@ -135,7 +138,12 @@ pub fn error_policy<K: kube::Resource<DynamicType = ()>>(
             obj.meta().namespace.as_deref().unwrap_or(""),
             obj.meta().name.as_deref().unwrap_or("")
         );
-        let wait = ctx.backoff.failed(&key);
+        let mut wait = ctx.backoff.failed(&key);
+        if error.is_deletion_wait() {
+            // What a deletion waits for may end without a watch event (a run finishing on the
+            // platform): look again at least this often.
+            wait = wait.min(DELETION_RECHECK);
+        }
         if error.is_stale_read() {
             tracing::debug!(object = %key, error = %error, retry_in = ?wait, "finalizer patch from a stale copy; retrying");
         } else if error.is_deletion_wait() {

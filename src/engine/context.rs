@@ -5,6 +5,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::EventType;
+use sha2::{Digest, Sha256};
 
 use super::phase::{Hold, Phase};
 use super::{Failure, Managed};
@@ -35,8 +36,12 @@ pub struct Cx<K: Managed> {
     pub(super) notes: Vec<Note>,
     pub(super) writes: Vec<String>,
     pub(super) left_in_place: Option<String>,
+    pub(super) nothing_deleted: Option<String>,
     pub(super) wake: Option<std::time::Duration>,
     pub(super) at_rest: bool,
+    /// The declared input read besides the spec (ConfigMap keys), as "what=sha256", for
+    /// `inputs_hash`. Behind a lock because readers take `&Cx`.
+    pub(super) inputs: std::sync::Mutex<Vec<String>>,
 }
 
 impl<K: Managed> Cx<K> {
@@ -59,8 +64,10 @@ impl<K: Managed> Cx<K> {
             notes: Vec::new(),
             writes: Vec::new(),
             left_in_place: None,
+            nothing_deleted: None,
             wake: None,
             at_rest: false,
+            inputs: Default::default(),
         }
     }
 
@@ -109,6 +116,23 @@ impl<K: Managed> Cx<K> {
     /// a delete operation, say). The engine says so in an Event instead of "Deleted".
     pub fn left_in_place(&mut self, why: impl Into<String>) {
         self.left_in_place = Some(why.into());
+    }
+
+    /// From `delete`: the object's platform id names something this object does not own (a
+    /// Cycloid job of a Component's pipeline), so there was nothing to delete; the engine says
+    /// so instead of "Deleted".
+    pub fn nothing_deleted(&mut self, why: impl Into<String>) {
+        self.nothing_deleted = Some(why.into());
+    }
+
+    /// A Normal Event that is not a platform write (progress a person follows, such as the
+    /// values a canary check measured).
+    pub fn note(&mut self, reason: &'static str, message: impl Into<String>) {
+        self.notes.push(Note {
+            warning: false,
+            reason,
+            message: message.into(),
+        });
     }
 
     /// A Warning Event that is not a write (something a person should know).
@@ -191,11 +215,41 @@ impl<K: Managed> Cx<K> {
                 "waiting for ConfigMap {name:?}, which does not exist"
             )));
         };
-        cm.data.and_then(|mut d| d.remove(key)).ok_or_else(|| {
+        let value = cm.data.and_then(|mut d| d.remove(key)).ok_or_else(|| {
             Failure::waiting(format!(
                 "waiting for ConfigMap {name:?} to have key {key:?}"
             ))
-        })
+        })?;
+        self.read_input(&format!("ConfigMap/{name}/{key}"), &value);
+        Ok(value)
+    }
+
+    /// Records declared input read from outside the spec (a ConfigMap key): its change is a
+    /// change of what the person declared, so the writes it causes are not drift.
+    pub fn read_input(&self, what: &str, value: &str) {
+        let hash = Sha256::digest(value.as_bytes());
+        self.inputs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!("{what}={hash:x}"));
+    }
+
+    /// One hash of every declared input this reconcile read; None when it read none.
+    pub(super) fn inputs_hash(&self) -> Option<String> {
+        let mut inputs = self
+            .inputs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if inputs.is_empty() {
+            return None;
+        }
+        inputs.sort();
+        inputs.dedup();
+        Some(format!(
+            "{:x}",
+            Sha256::digest(inputs.join("\n").as_bytes())
+        ))
     }
 }
 

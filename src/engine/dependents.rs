@@ -53,7 +53,7 @@ fn names<K: Managed>(obj: &K, target: Target<'_>) -> bool {
 
 /// Already released by Converge: a deleted object that only waits for someone else's
 /// finalizer needs nothing from us.
-fn released<K: Managed>(obj: &K) -> bool {
+pub fn released<K: Managed>(obj: &K) -> bool {
     obj.meta().deletion_timestamp.is_some()
         && !obj
             .finalizers()

@@ -112,13 +112,26 @@ pub fn classify(failure: Failure) -> Result<(Phase, Option<Duration>), kube::Err
             },
             e.retry_after(),
         )),
-        Failure::Platform(e) if e.is_unauthorized() => Ok((
+        Failure::Platform(e) if e.is_unauthenticated() => Ok((
             Phase::Retrying {
                 message: format!(
                     "the platform refused the connection's credentials: {e}; check the \
                      PlatformConnection and its Secret"
                 ),
             },
+            None,
+        )),
+        // The connection's own check accepts these credentials: the platform refuses this one
+        // action to its user, which no retry will change.
+        Failure::Platform(e) if e.is_forbidden() => Ok((
+            Phase::stalled(
+                reason::FORBIDDEN,
+                format!(
+                    "the platform refused this action: {e}; the connection's credentials are \
+                     accepted, but its user may not do this: grant it the permission on the \
+                     platform, or change the spec so Converge does not need it"
+                ),
+            ),
             None,
         )),
         Failure::Platform(e) => Ok((Phase::stalled(reason::PLATFORM_ERROR, e.to_string()), None)),
@@ -133,6 +146,8 @@ struct Ran<K: Managed> {
     notes: Vec<Note>,
     writes: Vec<String>,
     wake: Option<Duration>,
+    /// The hash of the declared input read besides the spec (`Cx::inputs_hash`).
+    inputs: Option<String>,
 }
 
 impl<K: Managed> Ran<K> {
@@ -145,6 +160,7 @@ impl<K: Managed> Ran<K> {
             notes: Vec::new(),
             writes: Vec::new(),
             wake: None,
+            inputs: None,
         }
     }
 }
@@ -171,6 +187,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
         notes,
         writes,
         wake,
+        inputs,
     } = match ctx.connections.ready(&ns, &conn) {
         None => Ran::before_converge(
             &*obj,
@@ -202,6 +219,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
             let mut cx = Cx::new(ctx.clone(), client, &*obj, ns.clone(), hold);
             cx.at_rest = was_ready;
             let outcome = obj.converge(&mut cx).await;
+            let inputs = cx.inputs_hash();
             Ran {
                 status: cx.status,
                 saved: cx.saved,
@@ -209,11 +227,20 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
                 notes: cx.notes,
                 writes: cx.writes,
                 wake: cx.wake,
+                inputs,
             }
         }
     };
 
     let saved_during = saved.as_ref() != obj.status();
+    // A changed ConfigMap the spec reads is a change the person declared: what it makes
+    // Converge write is not drift.
+    let recorded_inputs = K::common(&status).inputs_hash.clone();
+    let declared_change =
+        inputs.is_some() && recorded_inputs.is_some() && inputs != recorded_inputs;
+    if inputs.is_some() || outcome.is_ok() {
+        K::common_mut(&mut status).inputs_hash = inputs;
+    }
     let (phase, retry_after) = match outcome {
         Ok(phase) => (phase, None),
         Err(failure) => match classify(failure) {
@@ -244,7 +271,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
     );
     let mut notes = notes;
     notes.extend(transition_notes(&before, &phase));
-    if was_ready && !writes.is_empty() {
+    if was_ready && !writes.is_empty() && !declared_change {
         notes.push(Note {
             warning: true,
             reason: "DriftCorrected",
@@ -254,6 +281,9 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
             ),
         });
     }
+    // Events first: whoever sees the status this reconcile ends with (kubectl wait, a test,
+    // `converge local`) finds the Events of what it did already recorded.
+    publish(&ctx, &*obj, notes).await;
     let final_write = saved.as_ref() != Some(&status);
     if final_write {
         let api = Api::<K>::namespaced(ctx.client.clone(), &ns);
@@ -262,7 +292,6 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
     if final_write || saved_during {
         ctx.stores.wrote(&key, version);
     }
-    publish(&ctx, &*obj, notes).await;
 
     let after = match &phase {
         Phase::Converged { .. } | Phase::Held { .. } => {
@@ -350,7 +379,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Resu
     let what = id
         .clone()
         .or(pending)
-        .map(|i| format!("{} {i}", obj.platform()))
+        .map(|i| obj.platform_object(&i))
         .unwrap_or_default();
     let orphan = m.deletion_policy == Some(DeletionPolicy::Orphan)
         || m.management_policy == Some(ManagementPolicy::ObserveOnly);
@@ -440,16 +469,21 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Resu
     let mut notes = std::mem::take(&mut cx.notes);
     match result {
         Ok(()) => {
-            notes.push(match cx.left_in_place.take() {
-                None => Note {
-                    warning: false,
-                    reason: "Deleted",
-                    message: format!("deleted {what}"),
-                },
-                Some(why) => Note {
+            notes.push(match (cx.left_in_place.take(), cx.nothing_deleted.take()) {
+                (Some(why), _) => Note {
                     warning: true,
                     reason: "LeftInPlace",
                     message: format!("left {what} on the platform: {why}"),
+                },
+                (None, Some(why)) => Note {
+                    warning: false,
+                    reason: "Released",
+                    message: format!("nothing to delete on the platform: {why}"),
+                },
+                (None, None) => Note {
+                    warning: false,
+                    reason: "Deleted",
+                    message: format!("deleted {what}"),
                 },
             });
             publish(&ctx, &*obj, notes).await;
@@ -528,9 +562,8 @@ async fn hold_deletion<K: Managed>(
             c.reason = reason::DELETING.into();
         }
     }
-    if saved != Some(&status) {
-        let api = Api::<K>::namespaced(ctx.client.clone(), ns);
-        let _ = write_status::<K>(&api, &obj.name_any(), &status).await;
+    let changed = saved != Some(&status);
+    if changed {
         notes.push(Note {
             warning: true,
             reason: reason::DELETING,
@@ -538,6 +571,10 @@ async fn hold_deletion<K: Managed>(
         });
     }
     publish(ctx, obj, notes).await;
+    if changed {
+        let api = Api::<K>::namespaced(ctx.client.clone(), ns);
+        let _ = write_status::<K>(&api, &obj.name_any(), &status).await;
+    }
     Error::Deleting(message)
 }
 
@@ -607,6 +644,21 @@ mod tests {
         assert!(
             matches!(&phase, Phase::Retrying { message } if message.contains("PlatformConnection"))
         );
+    }
+
+    #[test]
+    fn a_refused_action_stalls_with_the_platforms_words_not_as_bad_credentials() {
+        let (phase, after) = classify(status(403, None)).unwrap();
+        match phase {
+            Phase::Stalled { reason, message } => {
+                assert_eq!(reason, reason::FORBIDDEN);
+                assert!(message.contains("the platform's words"), "{message}");
+                assert!(message.contains("grant it the permission"), "{message}");
+                assert!(!message.contains("Secret"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(after, None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod context;
 pub mod dependents;
 pub mod drift;
 pub mod driver;
+pub mod events;
 pub mod ownership;
 pub mod phase;
 pub mod referrers;
@@ -66,9 +67,22 @@ pub trait Managed:
     fn common_mut(status: &mut Self::Status) -> &mut CommonStatus;
     /// The platform id recorded in status, if Converge has one.
     fn platform_id(status: &Self::Status) -> Option<&str>;
+    /// How Events and conditions name the platform object with id (or pending key) `id`:
+    /// what it is and which ("Cycloid project \"shop\""). Only for messages: deletion must
+    /// not depend on it.
+    fn platform_object(&self, id: &str) -> String {
+        format!("{} {id}", platform_name(self.platform()))
+    }
     /// The objects this one names, by what they are and their name in the same namespace.
     fn references(&self) -> Vec<(Watched, String)> {
         Vec::new()
+    }
+
+    /// Whether this object (not being deleted) holds back part of its convergence until
+    /// objects naming it change, such as a Project keeping an environment a Component still
+    /// lives in: their changes then wake it, as they wake an object being deleted.
+    fn waits_for_dependents(&self) -> bool {
+        false
     }
 
     /// Observe the platform, compare with the spec, write what differs (unless
@@ -80,6 +94,18 @@ pub trait Managed:
     /// only when status records an id or a create in flight. "Already gone" is success, and
     /// nothing here may depend on the spec being valid or a referenced object still existing.
     fn delete(&self, cx: &mut Cx<Self>) -> impl Future<Output = Result<(), Failure>> + Send;
+}
+
+/// How a person writes a platform's name ("cycloid" → "Cycloid").
+pub fn platform_name(platform: &str) -> &str {
+    match platform {
+        "choreo" => "Choreo",
+        "cycloid" => "Cycloid",
+        "frends" => "Frends",
+        "api7" => "API7",
+        "opschain" => "OpsChain",
+        other => other,
+    }
 }
 
 /// Why `converge` or `delete` stopped early.

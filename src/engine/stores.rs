@@ -52,8 +52,9 @@ impl Stores {
     }
 
     /// An object naming `name` as `what` changed or went, and its own store already shows it:
-    /// if that object is being deleted it may be waiting for this (the deletion order), so it
-    /// looks again now. Sent from the namer's watch after its store took the change, so the
+    /// if that object is being deleted it may be waiting for this (the deletion order), or it
+    /// holds something back for its dependents (`Managed::waits_for_dependents`), so it looks
+    /// again now. Sent from the namer's watch after its store took the change, so the
     /// woken reconcile reads the dependents as they are.
     pub fn wake_if_deleting(&self, what: Watched, ns: &str, name: &str) {
         match what {
@@ -90,10 +91,10 @@ impl Stores {
     }
 
     fn wake<K: Managed>(&self, ns: &str, name: &str) {
-        let deleting = self
+        let waiting = self
             .get::<K>(ns, name)
-            .is_some_and(|o| o.meta().deletion_timestamp.is_some());
-        if !deleting {
+            .is_some_and(|o| o.meta().deletion_timestamp.is_some() || o.waits_for_dependents());
+        if !waiting {
             return;
         }
         let wakers = self.wakers.read().unwrap();

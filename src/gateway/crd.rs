@@ -47,6 +47,7 @@ use crate::common::schema::{Api7Label, DURATION};
 #[x_kube(validation = Rule::new("self.upstreams.exists(u, u.version == (has(self.defaultUpstreamVersion) ? self.defaultUpstreamVersion : 'default'))").message("defaultUpstreamVersion must name one of upstreams[].version (it defaults to \"default\")"))]
 #[x_kube(validation = Rule::new("!has(self.canary) || self.upstreams.exists(u, u.version == self.canary.upstreamVersion)").message("canary.upstreamVersion must name one of upstreams[].version"))]
 #[x_kube(validation = Rule::new("!has(self.canary) || self.canary.upstreamVersion != (has(self.defaultUpstreamVersion) ? self.defaultUpstreamVersion : 'default')").message("canary.upstreamVersion must differ from defaultUpstreamVersion: a canary shifts traffic to another version"))]
+#[x_kube(validation = Rule::new("!has(self.canary) || !has(self.canary.analysis) || !has(self.canary.analysis.provider.api7) || !has(self.canary.analysis.provider.api7.api) || (has(self.apis) && self.apis.exists(a, a.name == self.canary.analysis.provider.api7.api))").message("canary.analysis.provider.api7.api must name one of apis[].name"))]
 #[serde(rename_all = "camelCase")]
 pub struct GatewayApplicationSpec {
     /// The PlatformConnection to use; it must be an api7 connection (it names the cluster).
@@ -269,6 +270,156 @@ pub struct Canary {
     /// true aborts the release: traffic goes back to the default version and the canary ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abort: Option<bool>,
+    /// Runs an aborted release again: a new value (1, then 2, ...) starts it afresh from its
+    /// first step, under the same name. An aborted release never runs again by itself, and
+    /// setting abort back to false does not restart it. A new value while the release runs
+    /// or after it was promoted changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000000))]
+    pub retry: Option<i32>,
+    /// Judge each step on measured health before going on: checks run during every step's
+    /// pause, and a failed analysis aborts the release (traffic back on the default version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Box<CanaryAnalysis>>,
+}
+
+/// The checks that gate every canary step. During each step's pause a check runs every
+/// `interval` over the traffic of the last `window`; the step ends with the first passing check
+/// at or after the end of its pause, so every step is judged at least once. Each failed check
+/// counts toward `failureLimit`, which aborts the release. Metrics that cannot be read are
+/// retried and never count as a pass; after `faultTimeout` the canary pauses at its weight.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.latency) || !has(self.latency.percentile) || has(self.provider.prometheus)").message("latency.percentile needs the prometheus provider: API7's latency metric has no percentile"))]
+pub struct CanaryAnalysis {
+    /// Where the measurements come from.
+    pub provider: MetricsProvider,
+    /// Time between two checks (default 30s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16), regex(pattern = DURATION))]
+    pub interval: Option<String>,
+    /// The traffic a check judges: the last `window` (default: the interval), never from
+    /// before the step began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16), regex(pattern = DURATION))]
+    pub window: Option<String>,
+    /// Failed requests, as a percentage of all requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_rate: Option<FailureRateCheck>,
+    /// Request latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyCheck>,
+    /// Requests in the window: fewer fails the check, so an idle canary is never judged
+    /// healthy (default minimum 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<RequestsCheck>,
+    /// Failed checks that abort the release (default 1: the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub failure_limit: Option<i32>,
+    /// How long the provider may fail to answer (errors, throttling, timeouts, no data) before
+    /// the canary pauses at its weight with a message (default 5m). It resumes when the
+    /// provider answers again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16), regex(pattern = DURATION))]
+    pub fault_timeout: Option<String>,
+}
+
+/// Exactly one metrics provider.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.api7) != has(self.prometheus)").message("analysis.provider must set exactly one of api7 or prometheus"))]
+pub struct MetricsProvider {
+    /// API7 Cloud's cluster metrics, through the application's connection. They are per
+    /// application (or API), not per upstream version: the check judges all the traffic of
+    /// the application while the canary takes its share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api7: Option<Api7MetricsProvider>,
+    /// A Prometheus server that scrapes the gateway (the APISIX exporter's metrics by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusProvider>,
+}
+
+/// API7 Cloud metrics.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Api7MetricsProvider {
+    /// Judge one API of this application only (a name from spec.apis) instead of all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub api: Option<String>,
+}
+
+/// A Prometheus server and the canary version's traffic in it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrometheusProvider {
+    /// The server's base URL, such as http://prometheus.monitoring:9090. Queried without
+    /// credentials.
+    #[schemars(length(min = 1, max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
+    pub address: String,
+    /// PromQL label matchers that select the canary version's requests, such as
+    /// `route="checkout", node="10.0.0.12"`. Substituted for `$selector` in the queries.
+    #[schemars(length(min = 1, max = 1024))]
+    pub selector: String,
+    /// Queries replacing the defaults, which read the APISIX Prometheus exporter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queries: Option<PrometheusQueries>,
+}
+
+/// PromQL instant queries, each answering one number. `$selector` is replaced by the selector,
+/// `$window` by the window in seconds (such as `30s`), `$quantile` by the latency percentile as
+/// a fraction (such as `0.99`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrometheusQueries {
+    /// Requests in the window. Default
+    /// `sum(increase(apisix_http_status{$selector}[$window]))`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096))]
+    pub requests: Option<String>,
+    /// Failed requests in the window. Default: those answered 5xx,
+    /// `sum(increase(apisix_http_status{$selector,code=~"5.."}[$window]))`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096))]
+    pub failures: Option<String>,
+    /// Latency in milliseconds. Default
+    /// `histogram_quantile($quantile, sum by (le) (rate(apisix_http_latency_bucket{type="request",$selector}[$window])))`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096))]
+    pub latency: Option<String>,
+}
+
+/// The most failures allowed.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureRateCheck {
+    /// The highest acceptable failure rate, in percent (0 to 100; 1.5 means 1.5%).
+    #[schemars(range(min = 0.0, max = 100.0))]
+    pub max: f64,
+}
+
+/// The slowest acceptable latency.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LatencyCheck {
+    /// The highest acceptable latency, such as 500ms.
+    #[schemars(length(max = 16), regex(pattern = DURATION))]
+    pub max: String,
+    /// The percentile judged, 1 to 100 (default 99). Prometheus only: API7 reports one
+    /// latency figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub percentile: Option<i32>,
+}
+
+/// The fewest requests a check needs.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestsCheck {
+    /// The least number of requests in the window for the check to pass.
+    #[schemars(range(min = 0, max = 1000000000))]
+    pub min: i64,
 }
 
 /// One canary step.
@@ -335,4 +486,58 @@ pub struct CanaryStatus {
     /// API7 Cloud's state: in_progress, paused or finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// The spec.canary.retry this run of the release was started for (or saw last).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<i32>,
+    /// Where the release stands and what happens next, for a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The analysis of this run: each check's latest value and the step it judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisStatus>,
+}
+
+/// Where the canary analysis stands. A restarted controller goes on from here.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisStatus {
+    /// The step (0-based) whose checks `checks` counts.
+    pub step: i32,
+    /// Checks run at that step so far (passed or failed).
+    pub checks: i32,
+    /// Failed checks in this run of the release; failureLimit of them abort it.
+    pub failed_checks: i32,
+    /// When the provider was last asked (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check_at: Option<String>,
+    /// The latest result of each check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<CheckResult>,
+    /// Since when the provider has failed to answer (RFC 3339); unset once it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_since: Option<String>,
+    /// The provider's last failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    /// The check that aborted the release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<CheckResult>,
+}
+
+/// One check's latest measurement.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckResult {
+    /// failureRate, latency or requests.
+    pub name: String,
+    /// The value measured, with its unit (such as 2.5%, 120ms, 340).
+    pub value: String,
+    /// The bound it was held to (such as "max 5%" or "min 20").
+    pub threshold: String,
+    /// Whether the value was within the bound.
+    pub passed: bool,
+    /// The step (0-based) it judged.
+    pub step: i32,
+    /// When it was measured (RFC 3339).
+    pub measured_at: String,
 }

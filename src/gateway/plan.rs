@@ -4,6 +4,7 @@
 
 use jiff::Timestamp;
 
+use super::analysis::Measured;
 use super::apis::{self, ApiAction};
 use super::application::{self, spec_default_version};
 use super::canary::{self, Write};
@@ -50,16 +51,24 @@ impl Plan {
     }
 }
 
+/// `measured` is the canary check made this reconcile, if one was due (`canary::due`).
 pub fn decide(
     spec: &GatewayApplicationSpec,
     observed: &Observed,
     status: &GatewayApplicationStatus,
+    measured: Option<&Measured>,
     now: Timestamp,
 ) -> Plan {
-    let canary = spec
-        .canary
-        .as_ref()
-        .map(|c| canary::decide(c, observed.release, status.canary.as_ref(), now));
+    let canary = spec.canary.as_ref().map(|c| {
+        canary::decide(canary::Input {
+            canary: c,
+            release: observed.release,
+            recorded: status.canary.as_ref(),
+            app_default: &observed.app.spec.default_upstream_version,
+            measured,
+            now,
+        })
+    });
     let default_version = match (&spec.canary, &canary) {
         (Some(c), Some(p)) if p.promote => c.upstream_version.as_str(),
         _ => spec_default_version(spec),
@@ -201,7 +210,7 @@ mod tests {
             undeclared_release: None,
             apis: &apis,
         };
-        let plan = decide(&s, &observed, &Default::default(), now());
+        let plan = decide(&s, &observed, &Default::default(), None, now());
         assert!(plan.changes().is_empty(), "{:?}", plan.changes());
         assert_eq!(plan.api_ids.len(), 1);
     }
@@ -217,12 +226,12 @@ mod tests {
             undeclared_release: None,
             apis: &apis,
         };
-        let plan = decide(&s, &observed, &Default::default(), now());
+        let plan = decide(&s, &observed, &Default::default(), None, now());
         assert_eq!(
             plan.changes(),
             vec![
                 "set hosts to shop.test",
-                "start canary release to-v2 at 10%"
+                "start canary release to-v2 at step 1/2 (10%), sending traffic to v2"
             ]
         );
     }
@@ -238,11 +247,11 @@ mod tests {
             undeclared_release: None,
             apis: &apis,
         };
-        let plan = decide(&s, &observed, &Default::default(), now());
+        let plan = decide(&s, &observed, &Default::default(), None, now());
         assert_eq!(plan.patch.default_upstream_version.as_deref(), Some("v2"));
         let changes = plan.changes();
         assert_eq!(changes.len(), 2, "{changes:?}");
-        assert!(changes[1].starts_with("finish canary release to-v2"));
+        assert!(changes[1].starts_with("promote canary release to-v2"));
         // Promoted: the default stays the canary version, and nothing else happens.
         let (app, apis) = converged(&s, "v2");
         let done = release(CanaryState::Finished, 100);
@@ -256,7 +265,11 @@ mod tests {
             canary: plan.canary.map(|c| c.status),
             ..Default::default()
         };
-        assert!(decide(&s, &observed, &status, now()).changes().is_empty());
+        assert!(
+            decide(&s, &observed, &status, None, now())
+                .changes()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -270,10 +283,12 @@ mod tests {
             undeclared_release: Some(&old),
             apis: &apis,
         };
-        let plan = decide(&s, &observed, &Default::default(), now());
+        let plan = decide(&s, &observed, &Default::default(), None, now());
         assert_eq!(
             plan.changes(),
-            vec!["end canary release to-v2, no longer declared"]
+            vec![
+                "end canary release to-v2 at 10%, no longer declared: traffic goes back to the default version"
+            ]
         );
     }
 

@@ -2,14 +2,21 @@
 //! → decide (pure: `plan`, over `application`, `apis`, `canary`) → write what differs, in an
 //! order the platform accepts → status.
 //!
+//! A canary check that is due (`canary::due`) is measured before deciding (`metrics`), so the
+//! decision stays pure; the failpoint `canary-measured` holds a controller right after a
+//! measurement, for the crash tests.
+//!
 //! Write order: a release no longer declared is ended first (it may hold an upstream version
-//! the application update drops); then the application (which may add the canary's version or
-//! promote it); then the APIs; then the canary step.
+//! the application update drops); then a canary decision that must survive a crash is
+//! recorded in status (`canary::Plan::save_first`); then the application (which may add the
+//! canary's version or promote it); then the APIs; then the canary step.
 
+use super::analysis::Measured;
 use super::apis::ApiAction;
 use super::application::{self, spec_default_version};
 use super::canary::{self, Write};
 use super::crd::{ApiStatus, GatewayApplication, GatewayApplicationStatus};
+use super::metrics;
 use super::plan::{self, Observed};
 use super::reason;
 use crate::clients::PlatformClient;
@@ -166,7 +173,12 @@ async fn converge(
         apis: &observed_apis,
     };
 
-    let plan = plan::decide(spec, &observed, &cx.status, jiff::Timestamp::now());
+    let now = jiff::Timestamp::now();
+    let measured = match &spec.canary {
+        Some(c) if cx.may_write() => measure(&api7, c, release.as_ref(), &app.id, cx, now).await,
+        _ => None,
+    };
+    let plan = plan::decide(spec, &observed, &cx.status, measured.as_ref(), now);
     cx.status.apis = plan.api_ids.clone();
     if !cx.may_write() {
         cx.status.canary = spec.canary.as_ref().and_then(|c| {
@@ -183,6 +195,12 @@ async fn converge(
     // Write.
     if let Some(w) = &plan.retire {
         write_canary(&api7, cx, &app.id, w, reason::CANARY_ABORTED).await?;
+    }
+    if let Some(c) = plan.canary.as_ref().filter(|c| c.save_first) {
+        // A decision that takes several writes (or replaces a release) is recorded before the
+        // first of them, so a crash in between completes it (see `canary`).
+        cx.status.canary = Some(c.status.clone());
+        cx.save().await?;
     }
     if !plan.app_changes.is_empty() {
         api7.patch_application(&app.id, &plan.patch).await?;
@@ -201,6 +219,13 @@ async fn converge(
     let Some(mut step) = plan.canary else {
         return Ok(converged(spec, &app.id, None));
     };
+    for note in std::mem::take(&mut step.notes) {
+        if note.warning {
+            cx.warn(note.reason, note.message);
+        } else {
+            cx.note(note.reason, note.message);
+        }
+    }
     if let Some(w) = &step.write {
         let why = canary_reason(w, step.promote);
         if let Some(id) = write_canary(&api7, cx, &app.id, w, why).await? {
@@ -211,10 +236,38 @@ async fn converge(
     let recheck = step
         .recheck
         .map(|r| r.min(drift::interval(&spec.management)));
+    if let Some(why) = step.stalled {
+        if let Some(r) = recheck {
+            cx.wake_within(r);
+        }
+        return Ok(Phase::stalled(why, step.message));
+    }
     Ok(match recheck {
         Some(recheck) => Phase::progressing(step.message, recheck),
         None => converged(spec, &app.id, Some(&step.message)),
     })
+}
+
+/// Measures the canary check due now, if one is.
+async fn measure(
+    api7: &Api7Client,
+    canary: &super::crd::Canary,
+    release: Option<&CanaryRelease>,
+    app_id: &str,
+    cx: &Cx<GatewayApplication>,
+    now: jiff::Timestamp,
+) -> Option<Measured> {
+    let analysis = canary.analysis.as_ref()?;
+    let window = canary::due(canary, release, cx.status.canary.as_ref(), now)?;
+    let target = metrics::Target {
+        api7,
+        app_id,
+        apis: &cx.status.apis,
+    };
+    let measured = metrics::measure(&target, analysis, &window).await;
+    // The window the crash tests aim at: a check made, nothing recorded or decided yet.
+    fail::fail_point!("canary-measured");
+    Some(measured)
 }
 
 fn converged(spec: &super::crd::GatewayApplicationSpec, id: &str, canary: Option<&str>) -> Phase {
@@ -254,7 +307,7 @@ async fn undeclared_release(
 /// The Event reason of a canary write.
 fn canary_reason(write: &Write, promote: bool) -> &'static str {
     match write {
-        Write::Create(_) => reason::CANARY_STARTED,
+        Write::Create { .. } | Write::Replace { .. } => reason::CANARY_STARTED,
         Write::Update { body, .. } if body.state == CanaryState::Finished && promote => {
             reason::CANARY_PROMOTED
         }
@@ -272,9 +325,17 @@ async fn write_canary(
     why: &'static str,
 ) -> Result<Option<String>, Failure> {
     match write {
-        Write::Create(body) => {
+        Write::Create { body, .. } => {
             // Releases are looked up by name before this, so a create lost in a crash is
             // found again rather than repeated.
+            let r = api7.create_canary_release(app_id, body).await?;
+            cx.did(why, format!("{} (id {})", write.describe(), r.id));
+            Ok(Some(r.id))
+        }
+        Write::Replace { old, body, .. } => {
+            // Status already says this run has no release yet (saved first), so after a crash
+            // here the finished release is still known for the earlier run's.
+            gone_is_fine(api7.delete_canary_release(app_id, old).await)?;
             let r = api7.create_canary_release(app_id, body).await?;
             cx.did(why, format!("{} (id {})", write.describe(), r.id));
             Ok(Some(r.id))

@@ -24,6 +24,7 @@ pub fn environment_status(environments: &[Environment]) -> Vec<EnvironmentStatus
         .map(|e| EnvironmentStatus {
             name: e.name.clone(),
             id: Some(e.id.clone()),
+            kept: None,
         })
         .collect()
 }

@@ -205,4 +205,9 @@ pub struct EnvironmentStatus {
     /// The platform's id of the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Set on an environment the spec no longer declares that Converge keeps on the platform
+    /// for now: why (a declared Component still lives in it). It is deleted once nothing
+    /// declared does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
 }

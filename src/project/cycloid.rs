@@ -9,11 +9,16 @@ use crate::clients::cycloid::{
     CycloidClient, Environment, NewEnvironment, NewProject, Project, UpdateEnvironment,
     UpdateProject,
 };
-use crate::common::conditions::reason;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
+
+use crate::common::conditions::reason as common;
+use crate::component::crd::Component;
 use crate::engine::ownership::{self, Ownership};
 use crate::engine::{Cx, Failure, Phase};
 
 use super::crd::{CycloidEnvironment, CycloidProject, EnvironmentStatus, Project as Kind};
+use super::reason;
 
 /// The update that makes `current` match what `spec` declares, with a description of each
 /// change; None when nothing declared differs. Fields the spec leaves out keep the platform's
@@ -84,10 +89,6 @@ pub struct EnvironmentPlan {
 }
 
 impl EnvironmentPlan {
-    pub fn is_empty(&self) -> bool {
-        self.create.is_empty() && self.update.is_empty() && self.delete.is_empty()
-    }
-
     pub fn describe(&self) -> Vec<String> {
         let mut d: Vec<String> = self
             .create
@@ -166,8 +167,62 @@ pub fn environment_status(
                 .iter()
                 .find(|e| e.canonical == d.canonical)
                 .map(|e| e.canonical.clone()),
+            kept: None,
         })
         .collect()
+}
+
+/// Why an environment the spec no longer declares is kept: the declared Components that
+/// still live in it. None when nothing does, so it may go.
+pub fn kept_because(environment: &str, project: &str, components: &[String]) -> Option<String> {
+    const NAMED: usize = 3;
+    let (first, rest) = components.split_at(components.len().min(NAMED));
+    let mut named = first.join(", ");
+    if !rest.is_empty() {
+        named.push_str(&format!(" and {} more", rest.len()));
+    }
+    let verb = match components.len() {
+        0 => return None,
+        1 => "still lives",
+        _ => "still live",
+    };
+    Some(format!(
+        "keeping Cycloid environment {environment:?} of project {project:?}, which the spec no \
+         longer declares: {named} {verb} in it; the environment is deleted once no declared \
+         Component does (or declare it again to keep it)"
+    ))
+}
+
+/// The Components declared in this namespace that live in `environment` of the Project named
+/// `project` (not yet released by Converge), as "Component name".
+async fn living_in(
+    cx: &Cx<Kind>,
+    project: &str,
+    environment: &str,
+) -> Result<Vec<String>, Failure> {
+    let components: Vec<Component> = match cx.ctx.stores.list::<Component>(&cx.namespace) {
+        Some(cached) => cached.iter().map(|c| (**c).clone()).collect(),
+        None => {
+            Api::<Component>::namespaced(cx.ctx.client.clone(), &cx.namespace)
+                .list(&ListParams::default())
+                .await?
+                .items
+        }
+    };
+    let mut names: Vec<String> = components
+        .iter()
+        .filter(|c| {
+            c.spec.project_ref.name == project
+                && c.spec
+                    .cycloid
+                    .as_ref()
+                    .is_some_and(|y| y.environment == environment)
+                && !crate::engine::dependents::released(*c)
+        })
+        .map(|c| format!("Component {}", c.name_any()))
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 pub async fn converge(
@@ -191,7 +246,7 @@ pub async fn converge(
             ) {
                 Ownership::Conflict if cx.may_write() => {
                     return Err(Failure::stalled(
-                        reason::CONFLICT,
+                        common::CONFLICT,
                         ownership::conflict_message("Cycloid", "project", key, &p.canonical),
                     ));
                 }
@@ -208,7 +263,7 @@ pub async fn converge(
         None => {
             if let Some(id) = &obj.spec.management.external_id {
                 return Err(Failure::stalled(
-                    reason::INVALID_SPEC,
+                    common::INVALID_SPEC,
                     format!("spec.externalId {id:?}: Cycloid has no project {key:?} to adopt"),
                 ));
             }
@@ -250,36 +305,76 @@ pub async fn converge(
         client.create_environment(key, e).await?;
         cx.did(
             "Created",
-            format!("created Cycloid environment {:?}", e.canonical),
+            format!(
+                "created Cycloid environment {:?} in project {key:?}",
+                e.canonical
+            ),
         );
     }
     for (canonical, u) in &plan.update {
         client.update_environment(key, canonical, u).await?;
         cx.did(
             "Updated",
-            format!("updated Cycloid environment {canonical:?}"),
+            format!(
+                "updated Cycloid environment {canonical:?} of project {key:?}: name {:?}{}",
+                u.name,
+                u.color
+                    .as_deref()
+                    .map(|c| format!(", color {c:?}"))
+                    .unwrap_or_default()
+            ),
         );
     }
+    let mut kept = Vec::new();
     for canonical in &plan.delete {
+        // Deleting an environment deletes what lives in it: never while a declared Component
+        // does (it would go with it). It goes once they are gone; their deletion wakes us.
+        let living = living_in(cx, &obj.name_any(), canonical).await?;
+        if let Some(why) = kept_because(canonical, key, &living) {
+            kept.push(EnvironmentStatus {
+                name: canonical.clone(),
+                id: Some(canonical.clone()),
+                kept: Some(why),
+            });
+            continue;
+        }
         match client.delete_environment(key, canonical).await {
             Err(e) if !e.is_not_found() => return Err(e.into()),
             _ => cx.did(
                 "Deleted",
-                format!("deleted Cycloid environment {canonical:?}"),
+                format!("deleted Cycloid environment {canonical:?} of project {key:?}"),
             ),
         }
     }
-    let current = if plan.is_empty() {
-        current
-    } else {
-        client.list_environments(key).await?
-    };
+    for k in &kept {
+        let news = !cx
+            .status
+            .environments
+            .iter()
+            .any(|e| e.name == k.name && e.kept == k.kept);
+        if news && let Some(why) = &k.kept {
+            cx.warn(reason::ENVIRONMENT_KEPT, why.clone());
+        }
+    }
+    let current =
+        if plan.create.is_empty() && plan.update.is_empty() && kept.len() == plan.delete.len() {
+            current
+        } else {
+            client.list_environments(key).await?
+        };
     set_environments(cx, spec, &current);
+    cx.status.environments.extend(kept.iter().cloned());
+    if let Some(first) = kept.first().and_then(|k| k.kept.clone()) {
+        return Ok(Phase::progressing(first, KEPT_RECHECK));
+    }
     Ok(Phase::converged(format!(
         "Cycloid project {key:?} with {} environment(s)",
         spec.environments.len()
     )))
 }
+
+/// How soon a project keeping an environment looks again if no Component's change wakes it.
+pub const KEPT_RECHECK: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn set_environments(cx: &mut Cx<Kind>, spec: &CycloidProject, current: &[Environment]) {
     let envs = environment_status(&spec.environments, current);
@@ -406,7 +501,10 @@ mod tests {
             env("staging", "staging", "grey"),
             env("prod", "Production", "red"),
         ];
-        assert!(environment_plan(&spec().environments, &current, &[]).is_empty());
+        assert_eq!(
+            environment_plan(&spec().environments, &current, &[]),
+            EnvironmentPlan::default()
+        );
         let drifted = vec![
             env("staging", "staging", "grey"),
             env("prod", "Prod!", "red"),
@@ -439,10 +537,12 @@ mod tests {
             EnvironmentStatus {
                 name: "qa".into(),
                 id: Some("qa".into()),
+                kept: None,
             },
             EnvironmentStatus {
                 name: "gone".into(),
                 id: Some("gone".into()),
+                kept: None,
             },
         ];
         let plan = environment_plan(&spec().environments, &current, &managed);
@@ -451,6 +551,16 @@ mod tests {
             plan.describe(),
             vec!["delete environment \"qa\"".to_string()]
         );
+    }
+
+    #[test]
+    fn an_environment_is_kept_while_a_declared_component_lives_in_it() {
+        assert_eq!(kept_because("qa", "shop", &[]), None);
+        let one = kept_because("qa", "shop", &["Component api".into()]).unwrap();
+        assert!(one.contains("Component api still lives in it"), "{one}");
+        let many: Vec<String> = (0..5).map(|i| format!("Component c{i}")).collect();
+        let many = kept_because("qa", "shop", &many).unwrap();
+        assert!(many.contains("c2 and 2 more still live in it"), "{many}");
     }
 
     #[test]

@@ -140,6 +140,7 @@ pub fn environment_status(
                 .iter()
                 .find(|e| e.code == d.code && !e.archived)
                 .map(|e| e.id.clone()),
+            kept: None,
         })
         .collect()
 }
@@ -240,7 +241,10 @@ pub async fn converge(
         client.create_environment(key, e).await?;
         cx.did(
             "Created",
-            format!("created OpsChain environment {:?}", e.code),
+            format!(
+                "created OpsChain environment {:?} in project {key:?}",
+                e.code
+            ),
         );
     }
     for (code, u, changes) in &plan.update {
@@ -248,7 +252,7 @@ pub async fn converge(
         cx.did(
             "Updated",
             format!(
-                "updated OpsChain environment {code:?}: {}",
+                "updated OpsChain environment {code:?} of project {key:?}: {}",
                 changes.join(", ")
             ),
         );
@@ -258,7 +262,7 @@ pub async fn converge(
             Err(e) if !e.is_not_found() => return Err(e.into()),
             _ => cx.did(
                 "Archived",
-                format!("archived OpsChain environment {code:?}"),
+                format!("archived OpsChain environment {code:?} of project {key:?}"),
             ),
         }
     }
@@ -379,6 +383,7 @@ mod tests {
         let managed = vec![EnvironmentStatus {
             name: "old".into(),
             id: Some("id-old".into()),
+            kept: None,
         }];
         let plan = environment_plan(&declared(), &current, &managed);
         assert!(plan.create.is_empty());

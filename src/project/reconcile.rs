@@ -40,6 +40,20 @@ impl Managed for Project {
     fn platform_id(status: &ProjectStatus) -> Option<&str> {
         status.project_id.as_deref()
     }
+    fn platform_object(&self, id: &str) -> String {
+        match (&self.spec.choreo, &self.spec.cycloid, &self.spec.opschain) {
+            (Some(c), _, _) => format!("Choreo project {:?} (id {id})", c.name),
+            (_, Some(_), _) => format!("Cycloid project {id:?}"),
+            (_, _, Some(o)) => format!("OpsChain project {:?} (id {id})", o.code),
+            _ => format!("project {id}"),
+        }
+    }
+    /// A kept environment goes once the Components living in it are gone.
+    fn waits_for_dependents(&self) -> bool {
+        self.status
+            .as_ref()
+            .is_some_and(|s| s.environments.iter().any(|e| e.kept.is_some()))
+    }
 
     async fn converge(&self, cx: &mut Cx<Self>) -> Result<Phase, Failure> {
         let client = cx.client.clone();

@@ -1,6 +1,6 @@
 //! The admin surface, under `/_sandbox/` beside the platform's own paths and without
-//! authentication: the call log and counts, state dump/reset/seed, faults, rate limit, and
-//! builds or steps marked to fail.
+//! authentication: the call log and counts, state dump/reset/seed, faults, rate limit,
+//! builds or steps marked to fail, and builds held under way.
 
 use axum::Json;
 use axum::Router;
@@ -34,6 +34,10 @@ pub fn routes<P: Platform>() -> Router<Sandbox<P>> {
             get(failures::<P>)
                 .post(add_failure::<P>)
                 .delete(clear_failures::<P>),
+        )
+        .route(
+            "/_sandbox/holds",
+            get(holds::<P>).post(add_hold::<P>).delete(clear_holds::<P>),
         )
 }
 
@@ -164,5 +168,33 @@ async fn add_failure<P: Platform>(
 
 async fn clear_failures<P: Platform>(State(sb): State<Sandbox<P>>) -> StatusCode {
     sb.ops().clear_failures();
+    StatusCode::NO_CONTENT
+}
+
+/// `{"match": "abc123"}`: Choreo builds whose commit or branch contains this text stay
+/// InProgress until `DELETE /_sandbox/holds`, so a test (or a demo) can look at a state that
+/// would otherwise pass in a moment. (A Cycloid build is held pending by pausing its pipeline;
+/// an OpsChain run by a wait step.)
+async fn holds<P: Platform>(State(sb): State<Sandbox<P>>) -> Response {
+    Json(sb.ops().holds()).into_response()
+}
+
+async fn add_hold<P: Platform>(State(sb): State<Sandbox<P>>, Json(f): Json<Failure>) -> StatusCode {
+    sb.ops().add_hold(f.pattern);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct Release {
+    /// Only this hold (`DELETE /_sandbox/holds?match=abc123`); without it, every hold.
+    #[serde(rename = "match")]
+    pattern: Option<String>,
+}
+
+async fn clear_holds<P: Platform>(
+    State(sb): State<Sandbox<P>>,
+    Query(r): Query<Release>,
+) -> StatusCode {
+    sb.ops().release_holds(r.pattern.as_deref());
     StatusCode::NO_CONTENT
 }

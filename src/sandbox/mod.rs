@@ -67,6 +67,12 @@ pub trait Platform: Sized + Send + Sync + 'static {
     /// repositories, OpsChain project types...).
     fn default_seed(state: &mut Self::State);
 
+    /// Admin routes of this platform only (under `/_sandbox/`, without authentication), such
+    /// as API7's simulated traffic.
+    fn admin_routes() -> Router<Sandbox<Self>> {
+        Router::new()
+    }
+
     /// Adds seed data from the admin surface (`POST /_sandbox/seed`), in a shape the platform
     /// documents in its module. Returns a message for a 400 on bad input.
     fn seed(state: &mut Self::State, seed: serde_json::Value) -> Result<(), String>;
@@ -91,6 +97,8 @@ struct Inner<P: Platform> {
     ops: Ops,
     timing: Timing,
     snapshot: Option<snapshot::SnapshotFile>,
+    /// A stopped clock (tests only): `now` while set.
+    clock: Mutex<Option<jiff::Timestamp>>,
 }
 
 impl<P: Platform> Sandbox<P> {
@@ -109,6 +117,7 @@ impl<P: Platform> Sandbox<P> {
                 ops,
                 timing,
                 snapshot,
+                clock: Mutex::new(None),
             }),
         }
     }
@@ -138,15 +147,38 @@ impl<P: Platform> Sandbox<P> {
         &self.inner.timing
     }
 
-    /// The current time, as the state machines see it.
+    /// The current time, as the state machines see it: the wall clock, or the test's clock
+    /// once [`Sandbox::stop_clock`] was called.
     pub fn now(&self) -> jiff::Timestamp {
-        jiff::Timestamp::now()
+        let stopped = *self.inner.clock.lock().unwrap_or_else(|e| e.into_inner());
+        stopped.unwrap_or_else(jiff::Timestamp::now)
+    }
+
+    /// For tests of the state machines: time stands still from now on and moves only by
+    /// [`Sandbox::advance`], so a state (a build pending, then in progress) is read while it
+    /// lasts however slow the machine, instead of being caught in a window of wall time.
+    pub fn stop_clock(&self) {
+        let mut clock = self.inner.clock.lock().unwrap_or_else(|e| e.into_inner());
+        clock.get_or_insert_with(jiff::Timestamp::now);
+    }
+
+    /// Moves a stopped clock forward by `by` (see [`Sandbox::stop_clock`]).
+    pub fn advance(&self, by: std::time::Duration) {
+        let mut clock = self.inner.clock.lock().unwrap_or_else(|e| e.into_inner());
+        let now = clock.unwrap_or_else(jiff::Timestamp::now);
+        let by = jiff::SignedDuration::try_from(by).unwrap_or(jiff::SignedDuration::MAX);
+        *clock = Some(now.checked_add(by).unwrap_or(now));
     }
 
     /// Whether a build, run or step identified by `text` (a commit, branch, job, step name...)
     /// was marked to fail through `POST /_sandbox/failures`.
     pub fn should_fail(&self, text: &str) -> bool {
         self.inner.ops.should_fail(text)
+    }
+
+    /// Whether a build identified by `text` is held under way through `POST /_sandbox/holds`.
+    pub fn should_hold(&self, text: &str) -> bool {
+        self.inner.ops.should_hold(text)
     }
 
     pub fn ops(&self) -> &Ops {
@@ -168,7 +200,10 @@ pub fn app<P: Platform>(sandbox: Sandbox<P>) -> Router {
         sandbox.clone(),
         ops::layer::<P>,
     ));
-    platform.merge(admin::routes::<P>()).with_state(sandbox)
+    platform
+        .merge(admin::routes::<P>())
+        .merge(P::admin_routes())
+        .with_state(sandbox)
 }
 
 /// A platform sandbox listening on a port.

@@ -147,7 +147,8 @@ pub struct Ops {
     /// The calls of `counts` answered 429 (a rate limit or an injected throttle), so a caller
     /// can tell the calls it needed from its retries.
     throttled: Mutex<BTreeMap<String, u64>>,
-    failures: RwLock<Vec<String>>,
+    failures: Patterns,
+    holds: Patterns,
 }
 
 /// How many calls the log keeps (the counts keep everything).
@@ -162,7 +163,8 @@ impl Ops {
             calls: Mutex::new(Vec::new()),
             counts: Mutex::new(BTreeMap::new()),
             throttled: Mutex::new(BTreeMap::new()),
-            failures: RwLock::new(Vec::new()),
+            failures: Patterns::default(),
+            holds: Patterns::default(),
         };
         ops.set_rate_limit(config.rate_limit);
         ops
@@ -263,20 +265,66 @@ impl Ops {
     }
 
     pub fn failures(&self) -> Vec<String> {
-        self.failures.read().unwrap().clone()
+        self.failures.list()
     }
 
     pub fn add_failure(&self, pattern: String) {
-        self.failures.write().unwrap().push(pattern);
+        self.failures.add(pattern);
     }
 
     pub fn clear_failures(&self) {
-        self.failures.write().unwrap().clear();
+        self.failures.clear(None);
     }
 
     /// Whether `text` contains a pattern marked to fail.
     pub fn should_fail(&self, text: &str) -> bool {
-        self.failures
+        self.failures.matches(text)
+    }
+
+    pub fn holds(&self) -> Vec<String> {
+        self.holds.list()
+    }
+
+    pub fn add_hold(&self, pattern: String) {
+        self.holds.add(pattern);
+    }
+
+    /// Releases one hold, or every hold.
+    pub fn release_holds(&self, pattern: Option<&str>) {
+        self.holds.clear(pattern);
+    }
+
+    /// Whether `text` contains a pattern marked to hold: what it names stays under way (a
+    /// Choreo build in progress) until the hold is cleared, whatever the step delay.
+    pub fn should_hold(&self, text: &str) -> bool {
+        self.holds.matches(text)
+    }
+}
+
+/// Admin text patterns (failures, holds): what contains one of them is marked.
+#[derive(Default)]
+struct Patterns(RwLock<Vec<String>>);
+
+impl Patterns {
+    fn list(&self) -> Vec<String> {
+        self.0.read().unwrap().clone()
+    }
+
+    fn add(&self, pattern: String) {
+        self.0.write().unwrap().push(pattern);
+    }
+
+    /// Removes `pattern`, or all of them.
+    fn clear(&self, pattern: Option<&str>) {
+        let mut all = self.0.write().unwrap();
+        match pattern {
+            Some(p) => all.retain(|x| x != p),
+            None => all.clear(),
+        }
+    }
+
+    fn matches(&self, text: &str) -> bool {
+        self.0
             .read()
             .unwrap()
             .iter()

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::common::conditions::CommonStatus;
 use crate::common::policy::Management;
 use crate::common::refs::LocalRef;
-use crate::common::schema::{CRON, CYCLOID_PIPELINE_NAME, OPSCHAIN_CODE};
+use crate::common::schema::{CRON, CYCLOID_PIPELINE_NAME, DURATION, OPSCHAIN_CODE};
 
 /// A workflow and its runs.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -80,6 +80,31 @@ pub struct RunPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 50))]
     pub history_limit: Option<i32>,
+    /// What deleting this Workflow (deletionPolicy Delete) does with the runs Converge started
+    /// that are still under way or waiting for approval: Cancel (default) cancels them at once
+    /// (a Cycloid build is aborted); Wait lets them finish for at most onDeleteTimeout, then
+    /// cancels them. Either way the deletion completes; a platform that refuses to remove a
+    /// project with activities still waiting no longer wedges it. deletionPolicy Orphan
+    /// leaves the workflow and its runs alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_delete: Option<RunsOnDelete>,
+    /// With onDelete: Wait, how long a deletion waits for the runs to finish before cancelling
+    /// them, as a duration such as "10m" (default 10m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION))]
+    pub on_delete_timeout: Option<String>,
+}
+
+/// What a Workflow's deletion does with its runs still under way.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum RunsOnDelete {
+    /// Cancel them at once.
+    #[default]
+    Cancel,
+    /// Let them finish, for at most onDeleteTimeout; then cancel them.
+    Wait,
 }
 
 /// An OpsChain workflow definition.
@@ -266,4 +291,8 @@ pub struct RunStatus {
     /// When it started (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
+    /// Why a run that did not succeed ended, when the platform says: the step rejected and
+    /// by whom (spec.opschain.approval, or a person), or that Converge cancelled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }

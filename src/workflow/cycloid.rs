@@ -51,6 +51,7 @@ pub fn run_status(build: &Build, trigger: Option<&str>) -> RunStatus {
             .start_time
             .and_then(|s| jiff::Timestamp::from_second(s as i64).ok())
             .map(|t| t.to_string()),
+        message: None,
     }
 }
 

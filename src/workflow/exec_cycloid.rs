@@ -146,9 +146,10 @@ pub async fn converge(
     ))
 }
 
-/// Aborts the builds this workflow started that are still under way. The job belongs to the
-/// Component's pipeline, so it stays.
-pub async fn delete(cx: &mut Cx<Workflow>) -> Result<(), Failure> {
+/// Resolves the builds this workflow started that are still under way (run.onDelete: aborted
+/// at once, or after waiting for them). The job belongs to the Component's pipeline, so it
+/// stays.
+pub async fn delete(wf: &Workflow, cx: &mut Cx<Workflow>) -> Result<(), Failure> {
     let client = client(cx)?;
     let Some((at, pipeline, job)) = cx
         .status
@@ -158,22 +159,48 @@ pub async fn delete(cx: &mut Cx<Workflow>) -> Result<(), Failure> {
     else {
         return Ok(());
     };
-    let running: Vec<u64> = cx
+    let path = format!("{at}/{pipeline}/{job}");
+    let mut under_way = Vec::new();
+    for id in cx
         .status
         .runs
         .iter()
         .filter(|r| !runs::is_final(&r.status))
-        .filter_map(|r| r.id.parse().ok())
-        .collect();
-    for id in running {
-        match client.abort_build(&at, &pipeline, &job, id).await {
+        .filter_map(|r| r.id.parse::<u64>().ok())
+    {
+        // Status may be behind: only a build still under way now is waited for or aborted.
+        match client.get_build(&at, &pipeline, &job, id).await {
             Err(e) if e.is_not_found() => {}
+            Ok(None) => {}
+            Ok(Some(b)) => {
+                let state = plan::run_status(&b, None).status;
+                if !runs::is_final(&state) {
+                    under_way.push((b.name.clone(), id, state));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let listed: Vec<(String, String)> = under_way
+        .iter()
+        .map(|(name, _, state)| (format!("build {name}"), state.clone()))
+        .collect();
+    runs::resolve_on_delete(wf, &listed, &path)?;
+    for (name, id, state) in under_way {
+        match client.abort_build(&at, &pipeline, &job, id).await {
+            Err(e) if e.is_not_found() => continue,
             other => other?,
         }
         cx.did(
             "BuildAborted",
-            format!("aborted build {id} of job {at}/{pipeline}/{job}"),
+            format!(
+                "aborted build {name} ({state}) of job {path}: the Workflow is being deleted ({})",
+                runs::on_delete_label(wf.spec.run.as_ref())
+            ),
         );
     }
+    cx.nothing_deleted(format!(
+        "job {path} belongs to the Component's pipeline and stays"
+    ));
     Ok(())
 }

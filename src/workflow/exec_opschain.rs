@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 
 use super::crd::{OpsChainWorkflow, Workflow};
-use super::opschain::{self as plan, Definition, Desired, OBJECT_KEY, StepAction};
+use super::opschain::{self as plan, APPROVAL_NOTE, Definition, Desired, OBJECT_KEY, StepAction};
 use super::runs::{self, Due};
 use super::{reason, steps};
 use crate::clients::PlatformClient;
@@ -12,8 +12,6 @@ use crate::common::conditions::reason as common;
 use crate::engine::ownership::{self, Ownership};
 use crate::engine::{Cx, Failure, Managed, Phase};
 use crate::project::crd::Project;
-
-const APPROVAL_NOTE: &str = "decided by Converge, as spec.opschain.approval says";
 
 fn client(cx: &Cx<Workflow>) -> Result<OpsChainClient, Failure> {
     match &cx.client {
@@ -192,21 +190,50 @@ pub async fn converge(
                 } else {
                     client.reject_step(&id, Some(APPROVAL_NOTE)).await
                 };
+                let (reason, done) = if approve {
+                    ("StepApproved", "approved")
+                } else {
+                    ("StepRejected", "rejected")
+                };
                 match result {
                     Ok(_) => cx.did(
-                        if approve {
-                            "StepApproved"
-                        } else {
-                            "StepRejected"
-                        },
-                        format!("{verb}d step {name:?} of run {}", latest.id),
+                        reason,
+                        format!(
+                            "{done} step {name:?} of run {} of {key}, as spec.opschain.approval \
+                             says (action: {})",
+                            latest.id,
+                            if approve { "Approve" } else { "Reject" }
+                        ),
                     ),
                     // Decided already: by our own earlier attempt whose answer was lost, or by a person.
                     Err(StepActionError::NotWaiting { .. }) => {}
+                    Err(StepActionError::Client(e)) if e.is_forbidden() => {
+                        let from = steps
+                            .iter()
+                            .find(|s| s.id == id)
+                            .and_then(|s| s.requires_approval_from.clone())
+                            .unwrap_or_default();
+                        return Err(Failure::stalled(
+                            common::FORBIDDEN,
+                            plan::refused_decision(verb, &name, &latest.id, &from, &e),
+                        ));
+                    }
                     Err(StepActionError::Client(e)) => return Err(e.into()),
                 }
             }
             latest.waiting_step = (!left.is_empty()).then(|| left.join(", "));
+        }
+        plan::keep_messages(&mut history, &cx.status.runs);
+        if let Some(latest) = history.first_mut()
+            && latest.message.is_none()
+            && runs::is_final(&latest.status)
+            && !runs::succeeded(&latest.status)
+        {
+            // Why it ended: a step rejected (by the approval policy or a person) or failed.
+            let steps = client
+                .list_run_steps(&project, &desired.code, &latest.id)
+                .await?;
+            latest.message = plan::ended_because(&steps);
         }
         note_waiting(cx, history.first());
         cx.status.last_run = history.first().cloned();
@@ -251,12 +278,43 @@ fn note_waiting(cx: &mut Cx<Workflow>, latest: Option<&super::crd::RunStatus>) {
     }
 }
 
-/// Deletes the workflow recorded in status (OpsChain archives one that ever ran).
-pub async fn delete(cx: &mut Cx<Workflow>) -> Result<(), Failure> {
+/// Resolves the runs this Workflow started that have not ended (run.onDelete), then deletes
+/// the workflow recorded in status (OpsChain archives one that ever ran). A run left waiting
+/// would keep OpsChain from archiving the project, and the Project's deletion with it.
+pub async fn delete(wf: &Workflow, cx: &mut Cx<Workflow>) -> Result<(), Failure> {
     let client = client(cx)?;
     let Some((project, code)) = plan::recorded(&cx.status) else {
         return Ok(());
     };
+    let uid = wf.metadata.uid.clone().unwrap_or_default();
+    let ours = match client
+        .find_runs_by_metadata(&project, &code, OBJECT_KEY, &uid)
+        .await
+    {
+        Err(e) if e.is_not_found() => return Ok(()),
+        other => other?,
+    };
+    let under_way: Vec<(String, String)> = ours
+        .iter()
+        .filter(|r| !r.status.is_final())
+        .map(|r| (r.id.clone(), r.status.to_string()))
+        .collect();
+    let path = format!("{project}/{code}");
+    runs::resolve_on_delete(wf, &under_way, &path)?;
+    for (id, state) in &under_way {
+        match client.cancel_run(&project, &code, id).await {
+            Err(e) if e.is_not_found() => continue,
+            other => other?,
+        }
+        cx.did(
+            "RunCancelled",
+            format!(
+                "cancelled run {id} ({state}) of {path}: the Workflow is being deleted \
+                 ({})",
+                runs::on_delete_label(wf.spec.run.as_ref())
+            ),
+        );
+    }
     match client.delete_workflow(&project, &code).await {
         Err(e) if e.is_not_found() => Ok(()),
         other => Ok(other?),

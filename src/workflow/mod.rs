@@ -13,6 +13,9 @@ pub mod steps;
 pub mod reason {
     /// The last run ended without success (Stalled until a later run succeeds).
     pub const RUN_FAILED: &str = "RunFailed";
+    /// The last run ended because an approval step was rejected (by the approval policy or a
+    /// person), as the platform records it.
+    pub const RUN_REJECTED: &str = "RunRejected";
     /// A run is due but the workflow has no published version to run.
     pub const NOT_PUBLISHED: &str = "NotPublished";
     /// A run waits for a person to decide a step (Event).

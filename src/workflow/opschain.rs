@@ -6,7 +6,14 @@ use serde_json::{Map, Value};
 use super::crd::{ApprovalAction, ApprovalPolicy, OpsChainWorkflow, RunStatus};
 use super::runs::Trigger;
 use super::steps;
-use crate::clients::opschain::{NewRun, NewWorkflow, Run, Step, Workflow, WorkflowUpdate};
+use crate::clients::ClientError;
+use crate::clients::opschain::{
+    NewRun, NewWorkflow, Run, Step, StepKind, StepStatus, Workflow, WorkflowUpdate,
+};
+
+/// The message Converge leaves with the decisions `spec.opschain.approval` makes, so a run
+/// rejected by the policy is told apart from one a person rejected.
+pub const APPROVAL_NOTE: &str = "decided by Converge, as spec.opschain.approval says";
 
 /// Metadata key: the Workflow object (its uid) that started the run.
 pub const OBJECT_KEY: &str = "converge.dev/object";
@@ -206,8 +213,68 @@ pub fn history(runs: &[Run], limit: usize) -> Vec<RunStatus> {
                 .map(|(kind, _)| kind.to_string()),
             waiting_step: None,
             started_at: Some(r.started_at.unwrap_or(r.created_at).to_string()),
+            message: r
+                .cancelled_by
+                .as_ref()
+                .filter(|_| r.status.as_str() == "cancelled")
+                .map(|by| format!("cancelled by {by}")),
         })
         .collect()
+}
+
+/// Keeps what status already knew of why each run ended (it is read from the steps once).
+pub fn keep_messages(history: &mut [RunStatus], previous: &[RunStatus]) {
+    for run in history.iter_mut().filter(|r| r.message.is_none()) {
+        run.message = previous
+            .iter()
+            .find(|p| p.id == run.id)
+            .and_then(|p| p.message.clone());
+    }
+}
+
+/// Why a run ended without success, from its steps: the approval step rejected, and by whom
+/// (this Workflow's approval policy, or a person), or the step that failed.
+pub fn ended_because(steps: &[Step]) -> Option<String> {
+    if let Some(s) = steps.iter().find(|s| s.status == StepStatus::Rejected) {
+        return Some(match s.rejected_by.first() {
+            Some(d) if d.message.as_deref() == Some(APPROVAL_NOTE) => format!(
+                "step {:?} was rejected by spec.opschain.approval (action: Reject)",
+                s.name
+            ),
+            Some(d) => format!(
+                "step {:?} was rejected by {}{}",
+                s.name,
+                d.username,
+                d.message
+                    .as_deref()
+                    .map(|m| format!(" ({m:?})"))
+                    .unwrap_or_default()
+            ),
+            None => format!("step {:?} was rejected", s.name),
+        });
+    }
+    steps
+        .iter()
+        .filter(|s| s.kind != StepKind::Stage)
+        .find(|s| matches!(s.status, StepStatus::Error | StepStatus::Failed))
+        .map(|s| format!("step {:?} ended {}", s.name, s.status))
+}
+
+/// The Stalled message for a decision OpsChain refused (403): who may decide, and what to do.
+pub fn refused_decision(
+    verb: &str,
+    step: &str,
+    run: &str,
+    approvers: &str,
+    error: &ClientError,
+) -> String {
+    format!(
+        "OpsChain refused to {verb} step {step:?} of run {run}: {}; the connection's user is \
+         not one of the step's approvers ({approvers:?}). Add it (or a group it is in) to the \
+         step's requiresApprovalFrom, or set spec.opschain.approval.action: Manual and decide \
+         the step in OpsChain. The credentials themselves are accepted",
+        error.message()
+    )
 }
 
 #[cfg(test)]

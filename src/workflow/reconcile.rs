@@ -38,6 +38,15 @@ impl Managed for Workflow {
     fn platform_id(status: &WorkflowStatus) -> Option<&str> {
         status.workflow_id.as_deref()
     }
+    fn platform_object(&self, id: &str) -> String {
+        let path = self.status.as_ref().and_then(|s| s.platform_path.clone());
+        match (self.platform(), path) {
+            ("cycloid", Some(p)) => format!("Cycloid job {p} (id {id})"),
+            ("cycloid", None) => format!("Cycloid job {id}"),
+            (_, Some(p)) => format!("OpsChain workflow {p} (id {id})"),
+            (_, None) => format!("OpsChain workflow {id}"),
+        }
+    }
     fn references(&self) -> Vec<(Watched, String)> {
         let mut refs = vec![(Watched::Project, self.spec.project_ref.name.clone())];
         if let Some(c) = &self.spec.cycloid {
@@ -67,8 +76,8 @@ impl Managed for Workflow {
     async fn delete(&self, cx: &mut Cx<Self>) -> Result<(), Failure> {
         // Decided by the connection's platform, not the spec: deletion must not need a valid spec.
         match cx.client.platform() {
-            "cycloid" => exec_cycloid::delete(cx).await,
-            _ => exec_opschain::delete(cx).await,
+            "cycloid" => exec_cycloid::delete(self, cx).await,
+            _ => exec_opschain::delete(self, cx).await,
         }
     }
 }

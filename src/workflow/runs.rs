@@ -12,8 +12,8 @@ use croner::Cron;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::crd::{RunPolicy, RunStatus, WorkflowStatus};
-use crate::engine::Phase;
+use super::crd::{RunPolicy, RunStatus, RunsOnDelete, Workflow, WorkflowStatus};
+use crate::engine::{Failure, Phase};
 
 /// How many runs status keeps unless run.historyLimit says otherwise.
 pub const DEFAULT_HISTORY: usize = 5;
@@ -21,6 +21,8 @@ pub const DEFAULT_HISTORY: usize = 5;
 pub const RUN_RECHECK: Duration = Duration::from_secs(3);
 /// How often a run waiting for a person is looked at again.
 pub const APPROVAL_RECHECK: Duration = Duration::from_secs(20);
+/// How long a deletion with run.onDelete: Wait waits for runs unless onDeleteTimeout says.
+pub const DEFAULT_ON_DELETE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What started a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,8 +139,84 @@ pub fn is_final(status: &str) -> bool {
     )
 }
 
-fn succeeded(status: &str) -> bool {
+pub fn succeeded(status: &str) -> bool {
     matches!(status, "success" | "succeeded")
+}
+
+/// How long a deletion waits for runs under way before cancelling them: zero for Cancel.
+pub fn on_delete_timeout(policy: Option<&RunPolicy>) -> Duration {
+    match policy.and_then(|p| p.on_delete).unwrap_or_default() {
+        RunsOnDelete::Cancel => Duration::ZERO,
+        RunsOnDelete::Wait => policy
+            .and_then(|p| p.on_delete_timeout.as_deref())
+            .and_then(|t| crate::common::duration::parse(t).ok())
+            .unwrap_or(DEFAULT_ON_DELETE_TIMEOUT),
+    }
+}
+
+/// The policy a run was cancelled under, for the Event.
+pub fn on_delete_label(policy: Option<&RunPolicy>) -> String {
+    match policy.and_then(|p| p.on_delete).unwrap_or_default() {
+        RunsOnDelete::Cancel => "run.onDelete: Cancel".into(),
+        RunsOnDelete::Wait => format!(
+            "run.onDelete: Wait, and onDeleteTimeout {} has passed",
+            humanize(on_delete_timeout(policy))
+        ),
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, _) => format!("{h}h{m}m"),
+    }
+}
+
+/// Whether a deletion may cancel the runs `under_way` (id, state) now: with run.onDelete:
+/// Wait it waits, up to onDeleteTimeout from the deletion, and says so.
+pub fn resolve_on_delete(
+    wf: &Workflow,
+    under_way: &[(String, String)],
+    path: &str,
+) -> Result<(), Failure> {
+    if under_way.is_empty() {
+        return Ok(());
+    }
+    let timeout = on_delete_timeout(wf.spec.run.as_ref());
+    let since = wf
+        .metadata
+        .deletion_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .unwrap_or_else(jiff::Timestamp::now);
+    let waited = jiff::Timestamp::now()
+        .duration_since(since)
+        .unsigned_abs()
+        .min(timeout);
+    if waited >= timeout {
+        return Ok(());
+    }
+    let runs = under_way
+        .iter()
+        .map(|(id, state)| format!("{id} ({state})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // An absolute time, so the message (and status) stays the same while it waits.
+    let deadline = jiff::SignedDuration::try_from(timeout)
+        .ok()
+        .and_then(|t| since.checked_add(t).ok())
+        .map(|d| d.round(jiff::Unit::Second).unwrap_or(d).to_string())
+        .unwrap_or_default();
+    Err(Failure::waiting(format!(
+        "waiting for run(s) {runs} of {path} to end before deleting the workflow \
+         (run.onDelete: Wait); still under way at {deadline} (onDeleteTimeout {}), they are \
+         cancelled; set run.onDelete: Cancel to cancel them now",
+        humanize(timeout)
+    )))
 }
 
 /// Where the latest run leaves the object, the definition being in sync: under way →
@@ -158,15 +236,38 @@ pub fn phase(latest: Option<&RunStatus>, in_sync: &str) -> Phase {
         return Phase::progressing(format!("run {} is {}", run.id, run.status), RUN_RECHECK);
     }
     if succeeded(&run.status) {
-        Phase::converged(format!("{in_sync}; run {} succeeded", run.id))
-    } else {
-        Phase::stalled(
+        return Phase::converged(format!("{in_sync}; run {} succeeded", run.id));
+    }
+    match run.message.as_deref() {
+        Some(why) if why.contains("rejected by spec.opschain.approval") => Phase::stalled(
+            super::reason::RUN_REJECTED,
+            format!(
+                "run {} ended {}: {why}, as declared; to run it again, change \
+                 spec.opschain.approval and run.token",
+                run.id, run.status
+            ),
+        ),
+        Some(why) if why.contains(" was rejected") => Phase::stalled(
+            super::reason::RUN_REJECTED,
+            format!(
+                "run {} ended {}: {why}; change run.token to run it again",
+                run.id, run.status
+            ),
+        ),
+        Some(why) => Phase::stalled(
+            super::reason::RUN_FAILED,
+            format!(
+                "run {} ended {}: {why}; fix the cause, then change run.token to run again",
+                run.id, run.status
+            ),
+        ),
+        None => Phase::stalled(
             super::reason::RUN_FAILED,
             format!(
                 "run {} ended {}; fix the cause, then change run.token to run again",
                 run.id, run.status
             ),
-        )
+        ),
     }
 }
 
@@ -182,7 +283,7 @@ mod tests {
         RunPolicy {
             token: token.map(str::to_string),
             schedule: schedule.map(str::to_string),
-            history_limit: None,
+            ..Default::default()
         }
     }
 
@@ -313,6 +414,65 @@ mod tests {
             phase(Some(&run("paused", None)), "ok"),
             Phase::Progressing { .. }
         ));
+    }
+
+    #[test]
+    fn a_rejected_run_says_who_rejected_it() {
+        let mut r = run("error", None);
+        r.message =
+            Some("step \"gate\" was rejected by spec.opschain.approval (action: Reject)".into());
+        match phase(Some(&r), "ok") {
+            Phase::Stalled { reason, message } => {
+                assert_eq!(reason, crate::workflow::reason::RUN_REJECTED);
+                assert!(message.contains("as declared"), "{message}");
+                assert!(!message.contains("fix the cause"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        r.message = Some("step \"gate\" was rejected by ana (\"not today\")".into());
+        assert!(matches!(
+            phase(Some(&r), "ok"),
+            Phase::Stalled { reason, message } if reason == crate::workflow::reason::RUN_REJECTED
+                && message.contains("ana")
+        ));
+    }
+
+    #[test]
+    fn a_deletion_cancels_at_once_or_waits_up_to_the_timeout() {
+        assert_eq!(on_delete_timeout(None), Duration::ZERO);
+        let mut p = policy(None, None);
+        p.on_delete = Some(RunsOnDelete::Wait);
+        assert_eq!(on_delete_timeout(Some(&p)), DEFAULT_ON_DELETE_TIMEOUT);
+        p.on_delete_timeout = Some("90s".into());
+        assert_eq!(on_delete_timeout(Some(&p)), Duration::from_secs(90));
+        assert!(on_delete_label(Some(&p)).contains("1m30s"));
+        let wf = |run: RunPolicy, deleted_secs_ago: i64| -> Workflow {
+            let mut w: Workflow = serde_json::from_value(serde_json::json!({
+                "apiVersion": "converge.dev/v1alpha1", "kind": "Workflow",
+                "metadata": {"name": "w"},
+                "spec": {"connectionRef": {"name": "c"}, "projectRef": {"name": "p"},
+                         "opschain": {"code": "w", "name": "W", "steps": [{"type": "wait"}]}}
+            }))
+            .unwrap();
+            w.spec.run = Some(run);
+            w.metadata.deletion_timestamp =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    k8s_openapi::jiff::Timestamp::now()
+                        - k8s_openapi::jiff::SignedDuration::from_secs(deleted_secs_ago),
+                ));
+            w
+        };
+        let busy = vec![("r1".to_string(), "waiting".to_string())];
+        match resolve_on_delete(&wf(p.clone(), 10), &busy, "web/release") {
+            Err(Failure::Stop(Phase::Waiting { message })) => {
+                assert!(message.contains("r1 (waiting)"), "{message}");
+                assert!(message.contains("(onDeleteTimeout 1m30s)"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(resolve_on_delete(&wf(p.clone(), 100), &busy, "web/release").is_ok());
+        assert!(resolve_on_delete(&wf(p, 10), &[], "web/release").is_ok());
+        assert!(resolve_on_delete(&wf(policy(None, None), 0), &busy, "web/release").is_ok());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-const PIPELINE: &str = "jobs:\n  - name: deploy\n    plan:\n      - task: deploy\n        config:\n          platform: linux\n          run: {path: /bin/true}\n";
+pub const PIPELINE: &str = "jobs:\n  - name: deploy\n    plan:\n      - task: deploy\n        config:\n          platform: linux\n          run: {path: /bin/true}\n";
 pub fn object(kind: &str, name: &str, spec: Value) -> Value {
     json!({"apiVersion": "converge.dev/v1alpha1", "kind": kind,
            "metadata": {"name": name}, "spec": spec})

@@ -3,3 +3,4 @@ pub mod controlplane;
 pub mod converge;
 pub mod every_kind;
 pub mod inventory;
+pub mod timeline;

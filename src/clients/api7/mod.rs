@@ -20,6 +20,7 @@ mod certificates;
 mod consumers;
 mod enums;
 mod envelope;
+mod metrics;
 
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
@@ -41,6 +42,7 @@ pub use enums::{
     LogicalRelationship, PathType, Protocol, UpstreamScheme,
 };
 pub use envelope::error_message;
+pub use metrics::{DEFAULT_METRICS_PATH, MetricType, MetricsQuery};
 
 const API_PREFIX: &str = "/api/v1";
 
@@ -89,6 +91,8 @@ pub struct Api7Client {
     scope: Api7Scope,
     cluster_header: HeaderValue,
     page_size: u32,
+    /// Where "Get Cluster Metrics" lives (see `metrics`).
+    metrics_path: String,
 }
 
 impl Api7Client {
@@ -131,12 +135,20 @@ impl Api7Client {
             scope,
             cluster_header,
             page_size: DEFAULT_PAGE_SIZE,
+            metrics_path: DEFAULT_METRICS_PATH.to_string(),
         })
     }
 
     /// Walks lists `n` items per page (at least 1).
     pub fn with_page_size(mut self, n: u32) -> Self {
         self.page_size = n.max(1);
+        self
+    }
+
+    /// Asks "Get Cluster Metrics" at `path` (`{cluster_id}` and `{metric_type}` replaced)
+    /// instead of [`DEFAULT_METRICS_PATH`].
+    pub fn with_metrics_path(mut self, path: impl Into<String>) -> Self {
+        self.metrics_path = path.into();
         self
     }
 
@@ -270,4 +282,11 @@ pub fn decode_every_way(body: &[u8]) -> usize {
         + accepts::<Envelope<Page<Application>>>(body)
         + accepts::<Envelope<Page<Api>>>(body)
         + accepts::<Envelope<Page<CanaryRelease>>>(body)
+        // The metrics payload, read as a Prometheus query result.
+        + usize::from(
+            serde_json::from_slice::<Envelope<serde_json::Value>>(body)
+                .ok()
+                .and_then(|e| e.payload)
+                .is_some_and(|p| super::prometheus::samples(&p).is_ok()),
+        )
 }

@@ -82,6 +82,22 @@ impl OpsChainClient {
             .await
     }
 
+    /// `DELETE .../workflows/{workflow}/runs/{id}` ("Cancel workflow run (workflow specific)"):
+    /// cancels a run that has not ended; one that has is left as it ended. 404 when there is
+    /// no such run.
+    pub async fn cancel_run(
+        &self,
+        project: &str,
+        workflow: &str,
+        id: &str,
+    ) -> Result<(), ClientError> {
+        self.send(Call::delete(
+            "cancelWorkflowRun",
+            run_path(project, workflow, id),
+        ))
+        .await
+    }
+
     /// `GET .../runs/{run}/steps`: every step of the run, the root stage first.
     pub async fn list_run_steps(
         &self,

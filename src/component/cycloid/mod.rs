@@ -18,6 +18,9 @@ use plan::{BuildStep, ComponentStep, Desired, Observed, Outcome, PipelineAction}
 
 /// How soon to look again while a job build runs.
 pub const RECHECK: Duration = Duration::from_secs(2);
+/// How soon to look again at a build held by a declared pause: only a spec change (which
+/// reconciles at once) or drift moves it.
+pub const PAUSED_RECHECK: Duration = Duration::from_secs(300);
 
 fn client(cx: &Cx<Component>) -> Result<CycloidClient, Failure> {
     match &cx.client {
@@ -65,7 +68,7 @@ pub async fn converge(
     if !project_status
         .environments
         .iter()
-        .any(|e| e.name == spec.environment)
+        .any(|e| e.name == spec.environment && e.kept.is_none())
     {
         return Err(Failure::waiting(format!(
             "waiting for Project {project_name:?} to declare environment {:?}",
@@ -128,12 +131,15 @@ pub async fn converge(
             cx.status.component_id = Some(spec.canonical.clone());
             cx.common().pending_create = None;
             if let Some(update) = update {
-                let what = format!("update component {at}: {}", changes.join(", "));
+                let what = changes.join(", ");
                 if cx.may_write() {
                     client.update_component(&at, &update).await?;
-                    cx.did(reasons::UPDATED, what);
+                    cx.did(
+                        reasons::UPDATED,
+                        format!("updated Cycloid component {at}: {what}"),
+                    );
                 } else {
-                    held.push(what);
+                    held.push(format!("update component {at}: {what}"));
                 }
             }
         }
@@ -224,14 +230,11 @@ async fn converge_pipelines(
     }
 
     for action in actions {
-        let what = action.describe();
+        let what = action.done(at);
         match action {
             PipelineAction::Create { body, unpause } => {
                 client.create_pipeline(at, &body).await?;
-                cx.did(
-                    reasons::PIPELINE_CREATED,
-                    format!("created pipeline {:?}", body.pipeline_name),
-                );
+                cx.did(reasons::PIPELINE_CREATED, what);
                 // Record it at once: a crash before the next status write must not forget it.
                 cx.status.pipelines.push(PipelineStatus {
                     name: body.pipeline_name.clone(),
@@ -242,7 +245,7 @@ async fn converge_pipelines(
                     client.unpause_pipeline(at, &body.pipeline_name).await?;
                     cx.did(
                         reasons::PIPELINE_UNPAUSED,
-                        format!("unpaused pipeline {:?}", body.pipeline_name),
+                        PipelineAction::Unpause(body.pipeline_name.clone()).done(at),
                     );
                 }
             }
@@ -378,7 +381,25 @@ async fn drive_build(
                 RECHECK,
             )));
         }
-        Outcome::HeldByPause => return Ok(None),
+        Outcome::HeldByPause => {
+            // Not Ready: the declared build has not run, and `kubectl wait` must not pass. The
+            // pause is declared too, so nothing moves until the spec changes; look again at the
+            // drift interval (an unpause on the platform is drift, paused again).
+            return Ok(Some(Phase::progressing(
+                format!(
+                    "build {} of job {:?}{} is pending: pipeline {:?} is paused as declared \
+                     (pipelines[].paused: true); it runs once the pipeline is unpaused",
+                    build.name,
+                    b.job,
+                    b.revision
+                        .as_deref()
+                        .map(|r| format!(" (revision {r:?})"))
+                        .unwrap_or_default(),
+                    b.pipeline
+                ),
+                PAUSED_RECHECK,
+            )));
+        }
         Outcome::Succeeded | Outcome::Failed => {}
     }
     if let Some(event) = &spec.completion_event
@@ -436,7 +457,16 @@ async fn send_once(
     let sent = client.send_event(&event).await?;
     cx.did(
         reasons::EVENT_SENT,
-        format!("sent Cycloid event {} for build {}", sent.id, build.name),
+        format!(
+            "sent Cycloid event {} for build {} of job {:?}{}",
+            sent.id,
+            build.name,
+            b.job,
+            b.revision
+                .as_deref()
+                .map(|r| format!(" (revision {r:?})"))
+                .unwrap_or_default()
+        ),
     );
     Ok(sent.id.to_string())
 }

@@ -181,6 +181,30 @@ impl PipelineAction {
             PipelineAction::Delete(name) => format!("delete pipeline {name:?}"),
         }
     }
+
+    /// What was done, for the Event (`at`: the component).
+    pub fn done(&self, at: &ComponentPath) -> String {
+        match self {
+            PipelineAction::Create { body, .. } => {
+                format!(
+                    "created pipeline {:?} of component {at}",
+                    body.pipeline_name
+                )
+            }
+            PipelineAction::Update { name, .. } => {
+                format!(
+                    "updated pipeline {name:?} of component {at} to the declared config and vars"
+                )
+            }
+            PipelineAction::Pause(name) => format!("paused pipeline {name:?} of component {at}"),
+            PipelineAction::Unpause(name) => {
+                format!("unpaused pipeline {name:?} of component {at}")
+            }
+            PipelineAction::Delete(name) => {
+                format!("deleted pipeline {name:?} of component {at}")
+            }
+        }
+    }
 }
 
 /// The writes that make the component's pipelines match the spec. `observed` has one entry

@@ -23,6 +23,10 @@
 //! | GET, PUT, PATCH, DELETE | `/api/v1/clusters/{cluster_id}/consumers/{consumer_id}` |
 //! | GET, POST | `/api/v1/clusters/{cluster_id}/certificates` |
 //! | GET, PUT, PATCH, DELETE | `/api/v1/clusters/{cluster_id}/certificates/{certificate_id}` |
+//! | GET | `/api/v1/clusters/{cluster_id}/metrics/{metric_type}` ("Get Cluster Metrics": the docs give no path; see [`traffic`]) |
+//!
+//! Beside the shared admin surface, `GET|PUT|DELETE /_sandbox/traffic` sets the simulated
+//! traffic the metrics report, per application and upstream version (see [`traffic`]).
 //!
 //! `/apps/{app_id}/...` calls need `X-API7-Cloud-Gateway-Cluster-ID` (see [`scope`]). Unknown
 //! paths answer 404 and known paths with another method 405 (with `Allow`), both in the
@@ -40,6 +44,7 @@ mod orgs;
 mod query;
 pub mod scope;
 pub mod seed;
+pub mod traffic;
 mod validate;
 mod x509;
 
@@ -146,12 +151,25 @@ impl Platform for Api7 {
                     .patch(certificates::patch)
                     .delete(certificates::delete),
             )
+            .route(
+                "/api/v1/clusters/{cluster_id}/metrics/{metric_type}",
+                get(traffic::metrics),
+            )
             .method_not_allowed_fallback(method_not_allowed)
             .fallback(not_found)
     }
 
     fn error(status: StatusCode, message: &str) -> Response {
         envelope::error_response(status, message)
+    }
+
+    fn admin_routes() -> Router<Sandbox<Self>> {
+        Router::new().route(
+            "/_sandbox/traffic",
+            get(traffic::get_traffic)
+                .put(traffic::put_traffic)
+                .delete(traffic::clear_traffic),
+        )
     }
 
     /// API7 Cloud takes bearer access tokens only. The messages never include the token.

@@ -352,6 +352,9 @@ pub struct State {
     pub canary_releases: BTreeMap<Id, CanaryRelease>,
     pub consumers: BTreeMap<Id, Consumer>,
     pub certificates: BTreeMap<Id, Certificate>,
+    /// Simulated traffic settings, by application name (see `traffic`).
+    #[serde(default)]
+    pub traffic: BTreeMap<String, super::traffic::AppTraffic>,
 }
 
 impl State {

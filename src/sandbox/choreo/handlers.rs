@@ -24,6 +24,7 @@ fn clock(sb: &Sandbox<Choreo>) -> Clock {
     Clock {
         timing: *sb.timing(),
         now: sb.now(),
+        holds: sb.ops().holds(),
     }
 }
 

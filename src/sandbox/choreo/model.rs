@@ -187,7 +187,12 @@ const BUILD_STAGES: usize = 3;
 
 impl Build {
     pub fn status(&self, clock: &Clock) -> BuildStatus {
-        match clock.stage(self.created_at, BUILD_STAGES) {
+        let held = clock.holds.iter().any(|h| {
+            !h.is_empty()
+                && (self.commit_hash.contains(h.as_str()) || self.branch.contains(h.as_str()))
+        });
+        let stage = clock.stage(self.created_at, BUILD_STAGES);
+        match if held { stage.min(1) } else { stage } {
             0 => BuildStatus::Pending,
             1 => BuildStatus::InProgress,
             _ if self.fails => BuildStatus::Failed,
@@ -306,6 +311,9 @@ pub enum ApiVisibility {
 pub struct Clock {
     pub timing: Timing,
     pub now: Timestamp,
+    /// Admin hold patterns (`/_sandbox/holds`): a build whose commit or branch contains one
+    /// stays InProgress.
+    pub holds: Vec<String>,
 }
 
 impl Clock {
