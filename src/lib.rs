@@ -18,4 +18,5 @@ pub mod local;
 pub mod manifests;
 pub mod project;
 pub mod sandbox;
+pub mod validation;
 pub mod workflow;

@@ -20,18 +20,23 @@ async fn main() -> anyhow::Result<()> {
         Command::Run(args) => converge::controller::run(args).await?,
         Command::Sandbox(args) => converge::sandbox::all::run(&args).await?,
         Command::Bench(args) => converge::bench::run(args).await?,
-        Command::Local(args) => {
-            if !converge::local::run(args).await? {
-                std::process::exit(1);
-            }
-        }
-        Command::Plan(args) => {
-            if !converge::local::plan::run(args).await? {
-                std::process::exit(1);
-            }
-        }
+        Command::Local(args) => user_facing(converge::local::run(args).await),
+        Command::Plan(args) => user_facing(converge::local::plan::run(args).await),
     }
     Ok(())
+}
+
+/// `local` and `plan` report their errors as one line (the cause chain, no backtrace even with
+/// RUST_BACKTRACE set) and exit 1, as they do when an object did not converge.
+fn user_facing(result: anyhow::Result<bool>) {
+    match result {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
 }
 
 fn init_logging(format: LogFormat, default_level: &str) {

@@ -116,8 +116,9 @@ async fn every_example_is_accepted_and_printed_with_its_columns() {
             repo("examples").to_str().unwrap(),
         ],
     );
-    let loaded = converge::manifests::load(&repo("examples")).unwrap();
+    let loaded = converge::manifests::load(&repo("examples"), &ns).unwrap();
     let objects = loaded
+        .objects
         .iter()
         .filter(|l| l.manifest.is_converge_object())
         .count();

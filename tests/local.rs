@@ -95,45 +95,176 @@ fn local_converges_the_examples_with_no_cluster_and_prints_every_object() {
     );
 }
 
-#[test]
-fn local_refuses_invalid_manifests_before_starting_anything() {
+/// Writes `files` (name, content) into a new temp dir.
+fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    // Two platform blocks: the CRD's CEL rule refuses it, and so does `converge local`.
-    std::fs::write(
-        dir.path().join("bad.yaml"),
-        "apiVersion: converge.dev/v1alpha1\nkind: Project\nmetadata: {name: x}\nspec:\n  connectionRef: {name: c}\n  cycloid: {canonical: x, name: X}\n  opschain: {code: x, name: X}\n",
-    )
-    .unwrap();
+    for (name, content) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    dir
+}
+
+fn run(args: &[&str], dir: &std::path::Path) -> (bool, String, String) {
     let out = converge()
-        .args(["local", "-f"])
-        .arg(dir.path())
+        .env("RUST_BACKTRACE", "1")
+        .args(args)
+        .arg("-f")
+        .arg(dir)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+const BAD_PROJECT: &str = "apiVersion: v1
+kind: Secret
+metadata: {name: s}
+stringData: {token: t}
+---
+apiVersion: converge.dev/v1alpha1
+kind: Project
+metadata: {name: billing}
+spec:
+  connectionRef: {name: c}
+  deletionpolicy: Orphan
+  cycloid:
+    canonical: Billing_Project
+    name: Billing
+    configRepositoryCanonical: cfg
+";
+
+#[test]
+fn local_and_plan_refuse_what_the_apiserver_refuses_naming_file_document_and_line() {
+    let dir = dir_with(&[
+        ("a.yaml", BAD_PROJECT),
+        (
+            "sub/b.json",
+            r#"{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"token": "u"}}"#,
+        ),
+    ]);
+    for command in [&["local"][..], &["plan"][..]] {
+        let (ok, stdout, stderr) = run(command, dir.path());
+        assert!(!ok, "{command:?} exits non-zero\n{stdout}\n{stderr}");
+        let a = dir.path().join("a.yaml");
+        let b = dir.path().join("sub/b.json");
+        for expected in [
+            // The typo is refused, not dropped (it would have made Orphan a Delete).
+            format!(
+                "error: {}:11 (document 2): Project/billing: strict decoding error: unknown field \"spec.deletionpolicy\"",
+                a.display()
+            ),
+            format!(
+                "error: {}:1 (document 1): Secret/s: declared twice in namespace default: also at {}:1 (document 1)",
+                b.display(),
+                a.display()
+            ),
+        ] {
+            assert!(
+                stderr.contains(&expected),
+                "{command:?}: no {expected:?} in\n{stderr}"
+            );
+        }
+        assert!(
+            !stderr.contains("stack backtrace") && !stderr.contains("Stack backtrace"),
+            "a user error prints no backtrace, RUST_BACKTRACE=1 or not:\n{stderr}"
+        );
+        assert!(!stdout.contains("converging"), "nothing started:\n{stdout}");
+    }
+    // Fixed, the schema's own rules speak: the pattern, with the line of the field.
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        BAD_PROJECT.replace("  deletionpolicy: Orphan\n", ""),
+    )
+    .unwrap();
+    std::fs::remove_dir_all(dir.path().join("sub")).unwrap();
+    let (ok, _, stderr) = run(&["local"], dir.path());
+    assert!(!ok);
     assert!(
-        stderr.contains("spec.cycloid: missing field `configRepositoryCanonical`"),
-        "the error names the file and the field: {stderr}"
-    );
-    assert!(stderr.contains("bad.yaml"), "{stderr}");
-    assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("converging"),
-        "nothing started"
+        stderr.contains(&format!(
+            "{}:12 (document 2): Project/billing: spec.cycloid.canonical: Invalid value: \"Billing_Project\": spec.cycloid.canonical in body should match",
+            dir.path().join("a.yaml").display()
+        )),
+        "{stderr}"
     );
 }
 
-/// Lines of a child's stdout, read on a thread.
-fn lines(child: &mut Child) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
+#[test]
+fn local_and_plan_say_when_there_is_nothing_to_converge() {
+    let empty = tempfile::tempdir().unwrap();
+    let only_other = dir_with(&[(
+        "deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n",
+    )]);
+    for command in [&["local"][..], &["plan"][..]] {
+        let (ok, _, stderr) = run(command, empty.path());
+        assert!(!ok, "{command:?} on an empty directory exits non-zero");
+        assert!(
+            stderr.contains(&format!(
+                "error: no manifests found in {}: looked for .yaml, .yml and .json files",
+                empty.path().display()
+            )),
+            "{stderr}"
+        );
+        let (ok, stdout, stderr) = run(command, only_other.path());
+        assert!(!ok);
+        assert!(
+            stdout.contains(&format!(
+                "skipped Deployment/web (apps/v1) at {}:1 (document 1)",
+                only_other.path().join("deploy.yaml").display()
+            )),
+            "other kinds are listed as skipped:\n{stdout}"
+        );
+        assert!(stderr.contains("no Converge objects in"), "{stderr}");
+    }
+}
+
+#[test]
+fn local_reads_lists_json_and_skips_other_kinds_as_kubectl_apply_reads_a_directory() {
+    let connection = std::fs::read_to_string("examples/opschain/connection.yaml").unwrap();
+    let docs: Vec<serde_json::Value> = converge::manifests::yaml::documents(&connection)
+        .unwrap()
+        .into_iter()
+        .filter_map(|d| d.value)
+        .collect();
+    let project = std::fs::read_to_string("examples/opschain/project.yaml").unwrap();
+    let project: serde_json::Value = converge::manifests::yaml::documents(&project).unwrap()[0]
+        .value
+        .clone()
+        .unwrap();
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default", "labels": {"team": "web"}}},
+        project,
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "b"}}]});
+    let dir = dir_with(&[
+        // Several JSON objects in a row, as kubectl reads them.
+        (
+            "connection.json",
+            &docs
+                .iter()
+                .map(|d| serde_json::to_string_pretty(d).unwrap())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        ("list.yaml", &serde_yaml_ng::to_string(&list).unwrap()),
+        (
+            "deploy.yml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n",
+        ),
+        ("notes.txt", "not a manifest"),
+    ]);
+    let (ok, stdout, stderr) = run(&["local", "--step-delay", "0s"], dir.path());
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("skipped Deployment/web (apps/v1) at"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("converging 2 object(s)"), "{stdout}");
+    assert!(stdout.contains("2/2 Ready"), "{stdout}");
 }
 
 /// Reads lines until one contains `needle`; returns everything read.
@@ -166,14 +297,7 @@ fn local_watch_reloads_changed_and_removed_manifests() {
     ] {
         std::fs::copy(format!("examples/cycloid/{f}"), dir.path().join(f)).unwrap();
     }
-    let mut child = converge()
-        .args(["local", "--watch", "--step-delay", "0s", "-f"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let rx = lines(&mut child);
+    let (child, rx) = watch(dir.path());
     let mut seen = String::new();
     read_until(&rx, "Ready after", &mut seen);
     assert!(seen.contains("4/4 Ready"), "{seen}");
@@ -205,6 +329,24 @@ fn local_watch_reloads_changed_and_removed_manifests() {
     std::fs::write(dir.path().join("broken.yaml"), "kind: Project\napiVersion: converge.dev/v1alpha1\nmetadata: {name: b}\nspec: {connectionRef: {name: cycloid}}\n").unwrap();
     read_until(&rx, "not reloaded", &mut seen);
 
+    interrupt(child);
+}
+
+/// `converge local --watch -f DIR`, with its stdout and stderr lines.
+fn watch(dir: &std::path::Path) -> (Child, mpsc::Receiver<String>) {
+    let mut child = converge()
+        .args(["local", "--watch", "--step-delay", "0s", "-f"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = all_lines(&mut child);
+    (child, rx)
+}
+
+/// Ctrl-C, and it stops.
+fn interrupt(mut child: Child) {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let deadline = Instant::now() + Duration::from_secs(20);
     while child.try_wait().unwrap().is_none() {
@@ -214,6 +356,250 @@ fn local_watch_reloads_changed_and_removed_manifests() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Lines of a child's stdout and stderr, interleaved as they come, read on threads.
+fn all_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx2.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The endpoint `converge local` printed for a platform's sandbox.
+fn sandbox_endpoint(seen: &str, platform: &str) -> String {
+    let marker = format!("the built-in {platform} sandbox at ");
+    let line = seen
+        .lines()
+        .find(|l| l.contains(&marker))
+        .unwrap_or_else(|| panic!("no {platform} endpoint in\n{seen}"));
+    line[line.find(&marker).unwrap() + marker.len()..]
+        .trim()
+        .to_string()
+}
+
+/// GET on a sandbox's API with its documented bearer token; the JSON answer.
+fn sandbox_get(url: &str, token: &str) -> serde_json::Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(token)
+            // API7 Cloud names the cluster of an application in a header.
+            .header("X-API7-Cloud-Gateway-Cluster-ID", "2001")
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(status.is_success(), "GET {url}: {status} {body}");
+        body
+    })
+}
+
+const CANARY_GATEWAY: &str = "apiVersion: converge.dev/v1alpha1
+kind: GatewayApplication
+metadata:
+  name: checkout
+spec:
+  connectionRef:
+    name: api7
+  name: checkout
+  hosts: [checkout.acme.test]
+  pathPrefix: /checkout
+  upstreams:
+    - version: v1
+      targets: [{host: checkout-v1.internal, port: 8080}]
+    - version: v2
+      targets: [{host: checkout-v2.internal, port: 8080}]
+  defaultUpstreamVersion: v1
+  canary:
+    name: checkout-v2
+    upstreamVersion: v2
+    steps:
+      # The pause holds the canary (and the first convergence) until the edit below.
+      - weight: 10
+        pause: 1h
+      - weight: 100
+";
+
+/// The --watch timeline: create (a canary held in its pause keeps the first convergence
+/// going); abort it by editing the file while it converges; change an immutable field
+/// (refused as the apiserver refuses it, nothing created on the platform); remove a file.
+/// After each step, what the sandboxes hold is read through their own APIs.
+#[test]
+fn local_watch_applies_edits_while_anything_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to) in [
+        ("examples/api7/connection.yaml", "api7-connection.yaml"),
+        (
+            "examples/cycloid/connection.yaml",
+            "cycloid-connection.yaml",
+        ),
+        ("examples/cycloid/project.yaml", "project.yaml"),
+    ] {
+        std::fs::copy(from, dir.path().join(to)).unwrap();
+    }
+    std::fs::write(dir.path().join("gateway.yaml"), CANARY_GATEWAY).unwrap();
+    let (child, rx) = watch(dir.path());
+    let mut seen = String::new();
+
+    // 1. Create: the canary starts and holds at 10% for an hour.
+    read_until(
+        &rx,
+        "GatewayApplication/checkout  CanaryStarted:",
+        &mut seen,
+    );
+    let api7 = sandbox_endpoint(&seen, "api7");
+    let cycloid = sandbox_endpoint(&seen, "cycloid");
+    let api7_token = "sandbox-api7-token";
+    let apps = sandbox_get(
+        &format!(
+            "{api7}/api/v1/clusters/2001/apps?page=1&page_size=100&order_by=created_at&direction=ASC"
+        ),
+        api7_token,
+    );
+    let app = apps["payload"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "checkout")
+        .unwrap_or_else(|| panic!("no checkout app in {apps}"))
+        .clone();
+    let canaries = |app_id: &str| {
+        sandbox_get(
+            &format!("{api7}/api/v1/apps/{app_id}/canary_releases?page=1&page_size=100&order_by=created_at&direction=ASC"),
+            api7_token,
+        )["payload"]["list"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let app_id = app["id"].as_str().unwrap().to_string();
+    let open = canaries(&app_id);
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["state"], "in_progress", "{open:?}");
+    assert!(
+        !seen.contains("Ready after"),
+        "the first convergence is still going (the canary holds):\n{seen}"
+    );
+
+    // 2. While it converges: abort. The edit is applied now, not after the hour.
+    let edited = std::time::Instant::now();
+    std::fs::write(
+        dir.path().join("gateway.yaml"),
+        CANARY_GATEWAY.replace(
+            "    upstreamVersion: v2\n",
+            "    upstreamVersion: v2\n    abort: true\n",
+        ),
+    )
+    .unwrap();
+    read_until(&rx, "reloaded", &mut seen);
+    let took = edited.elapsed();
+    assert!(seen.contains("0 created, 1 updated, 0 deleted"), "{seen}");
+    read_until(
+        &rx,
+        "GatewayApplication/checkout  CanaryAborted:",
+        &mut seen,
+    );
+    eprintln!(
+        "converge local --watch: the abort was reloaded {:.1}s after the edit, while the canary held its pause",
+        took.as_secs_f64()
+    );
+    read_until(&rx, "Ready after", &mut seen);
+    let table = &seen[seen.rfind("\nOBJECT ").unwrap()..];
+    assert!(
+        table.contains("GatewayApplication/checkout")
+            && table.contains("canary release checkout-v2 abort"),
+        "the table after the reload shows the state after it: {table}"
+    );
+    let done = canaries(&app_id);
+    assert_eq!(done[0]["state"], "finished", "the release ended: {done:?}");
+    let app = sandbox_get(
+        &format!("{api7}/api/v1/clusters/2001/apps/{app_id}"),
+        api7_token,
+    );
+    assert_eq!(
+        app["payload"]["default_upstream_version"], "v1",
+        "aborted, not promoted: traffic stays on v1: {app}"
+    );
+
+    // 3. An immutable field changed: refused with the apiserver's message, located; the
+    //    platform keeps one project and Converge keeps the last good manifests.
+    let project = std::fs::read_to_string(dir.path().join("project.yaml")).unwrap();
+    let line = project
+        .lines()
+        .position(|l| l.trim() == "canonical: billing")
+        .unwrap()
+        + 1;
+    std::fs::write(
+        dir.path().join("project.yaml"),
+        project.replace("canonical: billing", "canonical: billing-v2"),
+    )
+    .unwrap();
+    let expected = format!(
+        "error: {}:{line} (document 1): Project/billing: spec.cycloid.canonical: Invalid value: \"string\": cycloid.canonical is immutable: Cycloid never renames a project canonical",
+        dir.path().join("project.yaml").display()
+    );
+    // The refusal (stderr) and the "not reloaded" line (stdout) come on two pipes.
+    read_until(&rx, &expected, &mut seen);
+    if !seen.contains("not reloaded") {
+        read_until(&rx, "not reloaded", &mut seen);
+    }
+    let projects = sandbox_get(
+        &format!("{cycloid}/organizations/acme/projects"),
+        "sandbox-cycloid-api-key",
+    );
+    let canonicals: Vec<&str> = projects["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["canonical"].as_str())
+        .collect();
+    assert_eq!(canonicals, ["billing"], "no second project: {projects}");
+
+    // 4. A file removed: the object is deleted, and so is its platform object.
+    std::fs::write(dir.path().join("project.yaml"), project).unwrap();
+    std::fs::remove_file(dir.path().join("gateway.yaml")).unwrap();
+    read_until(&rx, "reloaded", &mut seen);
+    assert!(seen.contains("0 created, 0 updated, 1 deleted"), "{seen}");
+    read_until(&rx, "Ready after", &mut seen);
+    let table = &seen[seen.rfind("\nOBJECT ").unwrap()..];
+    assert!(!table.contains("GatewayApplication/"), "{table}");
+    let apps = sandbox_get(
+        &format!(
+            "{api7}/api/v1/clusters/2001/apps?page=1&page_size=100&order_by=created_at&direction=ASC"
+        ),
+        api7_token,
+    );
+    assert!(
+        !apps["payload"]["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "checkout"),
+        "deleted on API7 too: {apps}"
+    );
+
+    interrupt(child);
 }
 
 #[test]

@@ -15,7 +15,9 @@ mod watch;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::manifests::{self, Located};
+use std::collections::BTreeMap;
+
+use crate::manifests::{self, Source};
 use session::Session;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -38,34 +40,68 @@ pub struct LocalArgs {
     pub step_delay: Duration,
 }
 
-/// Reads, validates and turns manifests into objects; None (after printing why) when any
-/// manifest is invalid.
-pub fn read(path: &Path, namespace: &str) -> anyhow::Result<Option<Vec<serde_json::Value>>> {
-    let loaded: Vec<Located> = manifests::load(path)?;
-    let mut problems = Vec::new();
-    for l in &loaded {
-        if let Err(errors) = l.manifest.validate() {
-            for e in errors {
-                problems.push(format!(
-                    "{} ({}): {e}",
-                    l.manifest.display_name(),
-                    l.source.display()
-                ));
-            }
-        }
+/// Manifests read and admitted, ready to load.
+pub struct Desired {
+    /// In load order, as the apiserver would store them.
+    pub objects: Vec<serde_json::Value>,
+    /// Where each object was declared, to locate a refusal of an update.
+    pub sources: BTreeMap<objects::Id, Source>,
+}
+
+/// Reads and admits the manifests under `path` as `kubectl apply` would, printing what was
+/// skipped, warnings and every refusal (located: file, document, line). None when anything was
+/// refused or nothing was found: nothing is loaded then.
+pub fn read(path: &Path, namespace: &str) -> anyhow::Result<Option<Desired>> {
+    let loaded = manifests::load(path, namespace)?;
+    for s in &loaded.skipped {
+        println!(
+            "skipped {} at {}: converge local uses Converge's kinds, Secrets, ConfigMaps and Namespaces",
+            s.what, s.source
+        );
     }
-    for p in &problems {
-        eprintln!("invalid: {p}");
+    for w in &loaded.warnings {
+        eprintln!("warning: {w}");
     }
-    if !problems.is_empty() {
+    for e in &loaded.errors {
+        eprintln!("error: {e}");
+    }
+    if !loaded.is_ok() {
+        eprintln!(
+            "{} error(s) in {}: nothing was loaded",
+            loaded.errors.len(),
+            path.display()
+        );
         return Ok(None);
     }
-    Ok(Some(objects::from_manifests(&loaded, namespace)))
+    if let Some(why) = loaded.nothing_found(path) {
+        eprintln!("error: {why}");
+        return Ok(None);
+    }
+    let sources = loaded
+        .objects
+        .iter()
+        .map(|l| (objects::id(&l.object), l.source.clone()))
+        .collect();
+    Ok(Some(Desired {
+        objects: objects::from_manifests(&loaded.objects),
+        sources,
+    }))
 }
 
 /// Runs `converge local`; returns whether every object ended Ready.
 pub async fn run(args: LocalArgs) -> anyhow::Result<bool> {
-    let Some(mut desired) = read(&args.path, &args.namespace)? else {
+    // Under --watch, files are watched before they are first read: an edit made while the
+    // first convergence runs is never missed.
+    let changes = if args.watch {
+        Some(watch::Changes::start(&args.path)?)
+    } else {
+        None
+    };
+    let Some(Desired {
+        objects: mut desired,
+        sources,
+    }) = read(&args.path, &args.namespace)?
+    else {
         return Ok(false);
     };
     let sandboxes =
@@ -83,30 +119,55 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<bool> {
         args.path.display()
     );
     let mut session = Session::start(Some(sandboxes), false).await?;
-    session.sync(desired)?;
+    if let Err(e) = session.sync(desired) {
+        report_sync_error(&e, &sources);
+        session.stop(Duration::from_secs(5)).await;
+        return Ok(false);
+    }
     let progress = session.print_progress();
     let mut stop = Box::pin(crate::controller::shutdown_signal());
-    let all_ready = tokio::select! {
-        settled = session.settle(args.timeout) => {
-            if !settled {
-                println!("\nstill converging after {:?}", args.timeout);
+    let all_ready = match changes {
+        Some(changes) => watch::run(&mut session, &args, sources, changes, stop).await?,
+        None => {
+            let settled = tokio::select! {
+                settled = session.settle(args.timeout) => Some(settled),
+                _ = &mut stop => None,
+            };
+            // The reconciles in flight finish, and every Event they wrote is printed, before
+            // the table.
+            session.stop_controller(Duration::from_secs(5)).await;
+            session.caught_up(Duration::from_secs(2)).await;
+            match settled {
+                Some(false) => println!("\nstill converging after {:?}", args.timeout),
+                None => println!("\ninterrupted"),
+                Some(true) => {}
             }
-            print_table(&session)
-        }
-        _ = &mut stop => {
-            println!("\ninterrupted");
-            print_table(&session);
-            progress.abort();
-            session.stop(Duration::from_secs(5)).await;
-            return Ok(false);
+            print_table(&session) && settled.is_some()
         }
     };
-    if args.watch {
-        watch::run(&mut session, &args, stop).await?;
-    }
     progress.abort();
     session.stop(Duration::from_secs(5)).await;
     Ok(all_ready)
+}
+
+/// Prints why a load changed nothing: each refusal located in the manifests.
+fn report_sync_error(e: &session::SyncError, sources: &BTreeMap<objects::Id, Source>) {
+    match e {
+        session::SyncError::Refused(refused) => {
+            for (id, refusal) in refused {
+                let what = format!("{}/{}", id.0, id.2);
+                let mut located = manifests::Loaded::default();
+                match sources.get(id) {
+                    Some(source) => located.refused(source, &what, refusal),
+                    None => located.errors.push(format!("{what}: {refusal}")),
+                }
+                for line in located.errors {
+                    eprintln!("error: {line}");
+                }
+            }
+        }
+        session::SyncError::Other(e) => eprintln!("error: {e:#}"),
+    }
 }
 
 /// Prints the table; returns whether every object is Ready.

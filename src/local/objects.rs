@@ -27,31 +27,26 @@ pub fn id(obj: &Value) -> Id {
     )
 }
 
-/// The objects Converge reads, in load order (Secrets and ConfigMaps before connections before
-/// the kinds that use them), as JSON with their namespace set.
-pub fn from_manifests(loaded: &[Located], default_namespace: &str) -> Vec<Value> {
+/// The objects to load, in load order (Namespaces, Secrets and ConfigMaps before connections
+/// before the kinds that use them), as admitted: namespace set, defaults applied.
+pub fn from_manifests(loaded: &[Located]) -> Vec<Value> {
     let mut out: Vec<(u8, Value)> = Vec::new();
     for l in loaded {
-        let (rank, value) = match &l.manifest {
-            Manifest::Secret(s) => (0, secret_value(s)),
-            Manifest::ConfigMap(c) => (0, to_value(c)),
-            Manifest::Connection(c) => (1, to_value(c)),
-            Manifest::Project(p) => (2, to_value(p)),
-            Manifest::Component(c) => (3, to_value(c)),
-            Manifest::ApiSpec(a) => (3, to_value(a)),
-            Manifest::Gateway(g) => (3, to_value(g)),
-            Manifest::Workflow(w) => (3, to_value(w)),
-            Manifest::Other { .. } => continue,
+        let rank = match &l.manifest {
+            Manifest::Namespace(_) => 0,
+            Manifest::Secret(_) | Manifest::ConfigMap(_) => 1,
+            Manifest::Connection(_) => 2,
+            Manifest::Project(_) => 3,
+            _ => 4,
         };
-        let mut value = value;
-        if value["metadata"]["namespace"]
-            .as_str()
-            .is_none_or(str::is_empty)
-        {
-            value["metadata"]["namespace"] = default_namespace.into();
-        }
+        let mut value = match &l.manifest {
+            Manifest::Secret(_) => fold_string_data(l.object.clone()),
+            _ => l.object.clone(),
+        };
         // Whatever a manifest says about status, the apiserver keeps its own.
-        if let Some(o) = value.as_object_mut() {
+        if l.manifest.is_converge_object()
+            && let Some(o) = value.as_object_mut()
+        {
             o.remove("status");
         }
         out.push((rank, value));
@@ -60,12 +55,8 @@ pub fn from_manifests(loaded: &[Located], default_namespace: &str) -> Vec<Value>
     out.into_iter().map(|(_, v)| v).collect()
 }
 
-fn to_value<T: serde::Serialize>(t: &T) -> Value {
-    serde_json::to_value(t).expect("a parsed manifest serializes")
-}
-
-fn secret_value(s: &k8s_openapi::api::core::v1::Secret) -> Value {
-    let mut v = to_value(s);
+/// A Secret's `stringData` folded into `data`, as the apiserver does.
+fn fold_string_data(mut v: Value) -> Value {
     if let Some(Value::Object(string_data)) = v.as_object_mut().and_then(|o| o.remove("stringData"))
     {
         let data = v["data"].as_object().cloned().unwrap_or_default();
@@ -179,8 +170,9 @@ mod tests {
     use std::path::Path;
 
     fn examples() -> Vec<Value> {
-        let loaded = manifests::load(Path::new("examples")).unwrap();
-        from_manifests(&loaded, "demo")
+        let loaded = manifests::load(Path::new("examples"), "demo").unwrap();
+        assert!(loaded.is_ok(), "{:?}", loaded.errors);
+        from_manifests(&loaded.objects)
     }
 
     #[test]

@@ -21,6 +21,7 @@ use super::session::{self, Session};
 use super::{objects, read, report};
 use crate::common::conditions::reason;
 use crate::engine::phase::held_changes;
+use crate::validation::FieldValidation;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct PlanArgs {
@@ -50,9 +51,10 @@ const MANAGED: [&str; 5] = [
 
 /// Runs `converge plan`; returns whether every object could be planned.
 pub async fn run(args: PlanArgs) -> anyhow::Result<bool> {
-    let Some(mut desired) = read(&args.path, &args.namespace)? else {
+    let Some(desired) = read(&args.path, &args.namespace)? else {
         return Ok(false);
     };
+    let mut desired = desired.objects;
     for o in desired
         .iter_mut()
         .filter(|o| MANAGED.contains(&o["kind"].as_str().unwrap_or_default()))
@@ -82,7 +84,10 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<bool> {
     for status in live_status {
         let (kind, ns, name) = objects::id(&status);
         if let Some(rt) = session.api.type_of("converge.dev/v1alpha1", &kind).cloned() {
-            session.api.store.update(&rt, &ns, &name, status, true)?;
+            session
+                .api
+                .store
+                .update(&rt, &ns, &name, status, true, FieldValidation::Prune)?;
         }
     }
     let settled = session.settle(args.timeout).await;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -15,6 +16,7 @@ use crate::controller::{context::Context, controllers, metrics::Metrics};
 use crate::sandbox::all::{Options, Sandboxes};
 use crate::sandbox::ops::Credential;
 use crate::sandbox::timing::Timing;
+use crate::validation::{self, FieldValidation, Refusal};
 
 pub struct Session {
     pub api: ApiServer,
@@ -24,6 +26,24 @@ pub struct Session {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// The objects as last loaded, to tell what a reload changed.
     applied: BTreeMap<Id, Value>,
+    /// The resourceVersion of the last change the progress printer handled.
+    printed: Arc<AtomicU64>,
+}
+
+/// Why a load changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Objects the apiserver would refuse (an immutable field changed, ...).
+    #[error("{} object(s) refused", .0.len())]
+    Refused(Vec<(Id, Refusal)>),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<super::apiserver::store::ApiError> for SyncError {
+    fn from(e: super::apiserver::store::ApiError) -> Self {
+        SyncError::Other(e.into())
+    }
 }
 
 /// What a load changed.
@@ -84,39 +104,66 @@ impl Session {
             controller,
             stop: Some(stop),
             applied: BTreeMap::new(),
+            printed: Arc::new(AtomicU64::new(0)),
         })
     }
 
     /// Makes the apiserver hold exactly `desired` (plus what the controller added: status,
     /// finalizers, Events), as `kubectl apply --prune` would: new objects are created, changed
     /// ones updated, objects no longer declared deleted (Converge then deletes or orphans their
-    /// platform objects by their deletionPolicy).
-    pub fn sync(&mut self, desired: Vec<Value>) -> anyhow::Result<Synced> {
+    /// platform objects by their deletionPolicy). All or nothing: every create and update is
+    /// first admitted as the apiserver would (an update against the object it replaces, so
+    /// transition rules apply), and when any is refused nothing changes.
+    pub fn sync(&mut self, desired: Vec<Value>) -> Result<Synced, SyncError> {
+        let strict = FieldValidation::Strict;
+        let mut refused = Vec::new();
+        let mut writes = Vec::new();
+        for obj in &desired {
+            let id = objects::id(obj);
+            let rt = self.type_of(obj)?.clone();
+            let (_, ns, name) = &id;
+            let write = match self.api.store.get(&rt, ns, name) {
+                Err(_) => Some((obj.clone(), None)),
+                Ok(current) if self.applied.get(&id) != Some(obj) => {
+                    Some((declared_over(current.clone(), obj), Some(current)))
+                }
+                Ok(_) => None,
+            };
+            if let Some((new, old)) = &write
+                && let Err(r) = validation::admit(new.clone(), old.as_ref(), strict)
+            {
+                refused.push((id.clone(), r));
+            }
+            writes.push((id, rt, write));
+        }
+        if !refused.is_empty() {
+            return Err(SyncError::Refused(refused));
+        }
         let mut synced = Synced::default();
+        // The namespaces the objects live in, unless the manifests declare them.
         for ns in objects::namespaces(&desired) {
             let rt = self.type_of(&ns)?.clone();
             let name = ns["metadata"]["name"].as_str().unwrap_or_default();
-            if self.api.store.get(&rt, "", name).is_err() {
-                self.api.store.create(&rt, "", ns)?;
+            let declared = desired
+                .iter()
+                .any(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == name);
+            if !declared && self.api.store.get(&rt, "", name).is_err() {
+                self.api.store.create(&rt, "", ns, strict)?;
             }
         }
         let mut next = BTreeMap::new();
-        for obj in desired {
-            let id = objects::id(&obj);
-            let rt = self.type_of(&obj)?.clone();
+        for ((id, rt, write), obj) in writes.into_iter().zip(desired) {
             let (_, ns, name) = &id;
-            match self.api.store.get(&rt, ns, name) {
-                Err(_) => {
-                    self.api.store.create(&rt, ns, obj.clone())?;
+            match write {
+                Some((new, None)) => {
+                    self.api.store.create(&rt, ns, new, strict)?;
                     synced.created += 1;
                 }
-                Ok(current) if self.applied.get(&id) != Some(&obj) => {
-                    self.api
-                        .store
-                        .update(&rt, ns, name, declared_over(current, &obj), false)?;
+                Some((new, Some(_))) => {
+                    self.api.store.update(&rt, ns, name, new, false, strict)?;
                     synced.updated += 1;
                 }
-                Ok(_) => {}
+                None => {}
             }
             next.insert(id, obj);
         }
@@ -138,7 +185,7 @@ impl Session {
             match self.api.store.delete(&rt, &ns, &name) {
                 Ok(_) => synced.deleted += 1,
                 Err(e) if e.code == 404 => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(anyhow::Error::from(e).into()),
             }
         }
         self.applied = next;
@@ -187,6 +234,8 @@ impl Session {
         let started = self.started;
         let with_namespace =
             report::spans_namespaces(&self.applied.values().cloned().collect::<Vec<_>>());
+        let printed = self.printed.clone();
+        printed.store(self.api.store.resource_version(), Ordering::Release);
         tokio::spawn(async move {
             let mut last: BTreeMap<Id, String> = BTreeMap::new();
             loop {
@@ -195,6 +244,7 @@ impl Session {
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 };
+                let _printed = Printed(&printed, change.rv);
                 let elapsed = started.elapsed().as_secs_f64();
                 let o = &change.object;
                 if o["apiVersion"] == "events.k8s.io/v1"
@@ -251,13 +301,39 @@ impl Session {
         }
     }
 
-    /// Stops the controller (in-flight reconciles finish within `grace`) and the sandboxes.
-    pub async fn stop(mut self, grace: Duration) {
+    /// Stops the controller: in-flight reconciles finish (their status and Events written)
+    /// within `grace`.
+    pub async fn stop_controller(&mut self, grace: Duration) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+            let _ = tokio::time::timeout(grace, &mut self.controller).await;
         }
-        let _ = tokio::time::timeout(grace, &mut self.controller).await;
         self.controller.abort();
+    }
+
+    /// Waits (at most `timeout`) until the progress printer has printed every change recorded
+    /// so far, so that a table follows the Events that led to it.
+    pub async fn caught_up(&self, timeout: Duration) {
+        let target = self.api.store.resource_version();
+        let deadline = Instant::now() + timeout;
+        while self.printed.load(Ordering::Acquire) < target && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the controller (in-flight reconciles finish within `grace`) and the sandboxes.
+    pub async fn stop(mut self, grace: Duration) {
+        self.stop_controller(grace).await;
+    }
+}
+
+/// Marks a change as handled by the progress printer when it goes out of scope (whatever
+/// branch the printer takes).
+struct Printed<'a>(&'a AtomicU64, u64);
+
+impl Drop for Printed<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_max(self.1, Ordering::AcqRel);
     }
 }
 

@@ -2,9 +2,12 @@
 //! speaks the REST paths, verbs, patch types, list and watch protocol (including
 //! metadata-only requests) that kube-rs uses, so the controller runs unchanged — the same
 //! `kube::Client`, watches, finalizers, status writes and Events as in a cluster — with no
-//! cluster. It is not a general apiserver: no admission (the manifests are validated against
-//! the CRDs' schemas and CEL rules before they are loaded), no authentication (it binds to
-//! loopback only), no namespace cascade.
+//! cluster. Every create and update goes through the apiserver's admission as
+//! `crate::validation` reproduces it (strict or pruning field validation as the client asks,
+//! the CRDs' schemas and defaults, CEL rules with transition rules, size), so `converge local`,
+//! its `--watch` reloads and `converge plan` get the apiserver's decision in one place. It is
+//! not a general apiserver: no admission webhooks, no authentication (it binds to loopback
+//! only), no namespace cascade.
 
 pub mod resources;
 pub mod selectors;
@@ -21,6 +24,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::validation::FieldValidation;
 use resources::ResourceType;
 use selectors::Selector;
 use store::{ApiError, Change, PatchType, Store};
@@ -207,6 +211,12 @@ fn serve(
             .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
     };
     let now = |code, v| Ok(Reply::Now(code, v));
+    // As the apiserver: unknown fields are dropped unless the client asks for strict field
+    // validation (kubectl does; kube-rs does not).
+    let fields = match query.get("fieldValidation").map(String::as_str) {
+        Some("Strict") => FieldValidation::Strict,
+        _ => FieldValidation::Prune,
+    };
     match (method, target.name.as_deref()) {
         (&Method::GET, Some(name)) => now(StatusCode::OK, show(store.get(rt, &namespace, name)?)),
         (&Method::GET, None) => {
@@ -300,12 +310,12 @@ fn serve(
             }
             now(
                 StatusCode::CREATED,
-                show(store.create(rt, &namespace, parse_body()?)?),
+                show(store.create(rt, &namespace, parse_body()?, fields)?),
             )
         }
         (&Method::PUT, Some(name)) => now(
             StatusCode::OK,
-            show(store.update(rt, &namespace, name, parse_body()?, status)?),
+            show(store.update(rt, &namespace, name, parse_body()?, status, fields)?),
         ),
         (&Method::PATCH, Some(name)) => {
             let content_type = headers
@@ -319,7 +329,15 @@ fn serve(
             })?;
             now(
                 StatusCode::OK,
-                show(store.patch(rt, &namespace, name, patch_type, &parse_body()?, status)?),
+                show(store.patch(
+                    rt,
+                    &namespace,
+                    name,
+                    patch_type,
+                    &parse_body()?,
+                    status,
+                    fields,
+                )?),
             )
         }
         (&Method::DELETE, Some(name)) => {

@@ -15,6 +15,7 @@ use tokio::sync::broadcast;
 
 use super::resources::ResourceType;
 use super::selectors::Selector;
+use crate::validation::{self, FieldValidation, Reason, Refusal};
 
 /// How many changes a watch can resume from; an older resourceVersion gets 410 Gone and the
 /// client lists again, as with a compacted etcd.
@@ -91,6 +92,16 @@ impl ApiError {
     }
     pub fn unsupported_media_type(message: impl Into<String>) -> Self {
         Self::new(415, "UnsupportedMediaType", message)
+    }
+
+    /// The apiserver's answer to an object its admission refuses.
+    pub fn refused(r: &Refusal) -> Self {
+        let (code, reason) = match r.reason {
+            Reason::BadRequest => (400, "BadRequest"),
+            Reason::Invalid => (422, "Invalid"),
+            Reason::TooLarge => (413, "RequestEntityTooLarge"),
+        };
+        Self::new(code, reason, r.to_string())
     }
 
     /// The body the apiserver sends with an error.
@@ -282,6 +293,7 @@ impl Store {
         rt: &ResourceType,
         namespace: &str,
         mut obj: Value,
+        fields: FieldValidation,
     ) -> Result<Value, ApiError> {
         if !obj.is_object() {
             return Err(ApiError::bad_request("the body must be a JSON object"));
@@ -322,7 +334,16 @@ impl Store {
         m.remove("resourceVersion");
         if rt.status_subresource {
             m.insert("generation".into(), 1.into());
-            // The CRDs default status so that kstatus reads a new object as InProgress.
+            // A create never sets status: the CRDs' default does (observedGeneration 0, so
+            // that kstatus reads a new object as InProgress).
+            if let Some(o) = obj.as_object_mut() {
+                o.remove("status");
+            }
+        }
+        let mut obj = validation::admit(obj, None, fields)
+            .map_err(|r| ApiError::refused(&r))?
+            .object;
+        if rt.status_subresource && obj.get("status").is_none() {
             obj["status"] = json!({"observedGeneration": 0});
         }
         let mut inner = self.inner.lock().expect("store lock");
@@ -345,11 +366,13 @@ impl Store {
         name: &str,
         new: Value,
         status: bool,
+        fields: FieldValidation,
     ) -> Result<Value, ApiError> {
         let mut inner = self.inner.lock().expect("store lock");
-        self.update_locked(&mut inner, rt, namespace, name, new, status)
+        self.update_locked(&mut inner, rt, namespace, name, new, status, fields)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn update_locked(
         &self,
         inner: &mut Inner,
@@ -358,6 +381,7 @@ impl Store {
         name: &str,
         mut new: Value,
         status: bool,
+        fields: FieldValidation,
     ) -> Result<Value, ApiError> {
         let k = key(rt, namespace, name);
         let old = inner
@@ -388,7 +412,7 @@ impl Store {
                 "the name of the object ({n}) does not match the name on the URL ({name})"
             )));
         }
-        let mut result = if status {
+        let result = if status {
             let mut r = old.clone();
             match new.get("status") {
                 Some(s) => r["status"] = s.clone(),
@@ -433,6 +457,15 @@ impl Store {
             }
             r
         };
+        // Admission, as the apiserver's: the schema, CEL rules (transition rules against the old
+        // object) and size for the object; the status schema for a status write.
+        let mut result = if status {
+            validation::admit_status(result, fields).map_err(|r| ApiError::refused(&r))?
+        } else {
+            validation::admit(result, Some(&old), fields)
+                .map_err(|r| ApiError::refused(&r))?
+                .object
+        };
         meta_mut(&mut result).insert(
             "resourceVersion".into(),
             meta(&old)
@@ -461,6 +494,7 @@ impl Store {
         Ok(self.record(inner, ChangeKind::Modified, k, result))
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn patch(
         &self,
         rt: &ResourceType,
@@ -469,12 +503,13 @@ impl Store {
         patch_type: PatchType,
         body: &Value,
         status: bool,
+        fields: FieldValidation,
     ) -> Result<Value, ApiError> {
         let mut inner = self.inner.lock().expect("store lock");
         let Some(old) = inner.objects.get(&key(rt, namespace, name)).cloned() else {
             if patch_type == PatchType::Apply && !status {
                 drop(inner);
-                return self.create(rt, namespace, body.clone());
+                return self.create(rt, namespace, body.clone(), fields);
             }
             return Err(ApiError::not_found(rt, name));
         };
@@ -518,7 +553,7 @@ impl Store {
                 apply_merge(&mut new, &applied);
             }
         }
-        self.update_locked(&mut inner, rt, namespace, name, new, status)
+        self.update_locked(&mut inner, rt, namespace, name, new, status, fields)
     }
 
     /// Deletes now, or marks the object for deletion while finalizers remain.
@@ -573,6 +608,11 @@ impl Store {
             .cloned()
             .collect();
         Ok((backlog, self.changes.subscribe()))
+    }
+
+    /// The resourceVersion of the last change.
+    pub fn resource_version(&self) -> u64 {
+        self.inner.lock().expect("store lock").rv
     }
 
     /// Every change from now on, of every type.
@@ -639,7 +679,7 @@ mod tests {
     }
 
     fn project(name: &str) -> Value {
-        json!({"metadata": {"name": name}, "spec": {"connectionRef": {"name": "c"}}})
+        json!({"metadata": {"name": name}, "spec": {"connectionRef": {"name": "c"}, "opschain": {"code": "x", "name": "X"}}})
     }
 
     fn rv(v: &Value) -> u64 {
@@ -653,16 +693,25 @@ mod tests {
     #[test]
     fn create_sets_identity_generation_and_default_status() {
         let s = Store::default();
-        let p = s.create(&rt("Project"), "ns", project("a")).unwrap();
+        let p = s
+            .create(&rt("Project"), "ns", project("a"), FieldValidation::Prune)
+            .unwrap();
         assert_eq!(p["kind"], "Project");
         assert_eq!(p["metadata"]["namespace"], "ns");
         assert_eq!(p["metadata"]["generation"], 1);
         assert_eq!(p["status"], json!({"observedGeneration": 0}));
         assert!(p["metadata"]["uid"].is_string());
-        let again = s.create(&rt("Project"), "ns", project("a")).unwrap_err();
+        let again = s
+            .create(&rt("Project"), "ns", project("a"), FieldValidation::Prune)
+            .unwrap_err();
         assert_eq!((again.code, again.reason), (409, "AlreadyExists"));
         let missing = s
-            .create(&rt("Project"), "ns", json!({"spec": {}}))
+            .create(
+                &rt("Project"),
+                "ns",
+                json!({"spec": {}}),
+                FieldValidation::Prune,
+            )
             .unwrap_err();
         assert_eq!(missing.code, 422);
     }
@@ -671,11 +720,14 @@ mod tests {
     fn generation_counts_spec_changes_and_status_has_its_own_subresource() {
         let s = Store::default();
         let r = rt("Project");
-        s.create(&r, "ns", project("a")).unwrap();
+        s.create(&r, "ns", project("a"), FieldValidation::Prune)
+            .unwrap();
         let mut labelled = s.get(&r, "ns", "a").unwrap();
         labelled["metadata"]["labels"] = json!({"x": "y"});
         labelled["status"] = json!({"ignored": true});
-        let p = s.update(&r, "ns", "a", labelled, false).unwrap();
+        let p = s
+            .update(&r, "ns", "a", labelled, false, FieldValidation::Prune)
+            .unwrap();
         assert_eq!(p["metadata"]["generation"], 1, "labels are not spec");
         assert_eq!(p["status"], json!({"observedGeneration": 0}));
         let p = s
@@ -686,6 +738,7 @@ mod tests {
                 PatchType::Merge,
                 &json!({"spec": {"suspend": true}}),
                 false,
+                FieldValidation::Prune,
             )
             .unwrap();
         assert_eq!(p["metadata"]["generation"], 2);
@@ -698,6 +751,7 @@ mod tests {
                 PatchType::Apply,
                 &json!({"apiVersion": "converge.dev/v1alpha1", "kind": "Project", "status": {"observedGeneration": 2}}),
                 true,
+                FieldValidation::Prune,
             )
             .unwrap();
         assert_eq!(p["status"], json!({"observedGeneration": 2}));
@@ -711,6 +765,7 @@ mod tests {
                 PatchType::Apply,
                 &json!({"status": {"observedGeneration": 2}}),
                 true,
+                FieldValidation::Prune,
             )
             .unwrap();
         assert_eq!(rv(&same), rv(&p), "a no-op write keeps the resourceVersion");
@@ -721,14 +776,22 @@ mod tests {
         let s = Store::default();
         let r = rt("Secret");
         let a = s
-            .create(&r, "ns", json!({"metadata": {"name": "s"}}))
+            .create(
+                &r,
+                "ns",
+                json!({"metadata": {"name": "s"}}),
+                FieldValidation::Prune,
+            )
             .unwrap();
         let mut b = a.clone();
         b["data"] = json!({"k": "dg=="});
-        s.update(&r, "ns", "s", b, false).unwrap();
+        s.update(&r, "ns", "s", b, false, FieldValidation::Prune)
+            .unwrap();
         let mut stale = a;
         stale["data"] = json!({"k": "dw=="});
-        let e = s.update(&r, "ns", "s", stale, false).unwrap_err();
+        let e = s
+            .update(&r, "ns", "s", stale, false, FieldValidation::Prune)
+            .unwrap_err();
         assert_eq!((e.code, e.reason), (409, "Conflict"));
     }
 
@@ -736,27 +799,60 @@ mod tests {
     fn finalizers_hold_deletion_until_removed() {
         let s = Store::default();
         let r = rt("Project");
-        s.create(&r, "ns", project("a")).unwrap();
+        s.create(&r, "ns", project("a"), FieldValidation::Prune)
+            .unwrap();
         let add = json!([{"op": "test", "path": "/metadata/finalizers", "value": null},
                          {"op": "add", "path": "/metadata/finalizers", "value": ["f"]}]);
-        s.patch(&r, "ns", "a", PatchType::Json, &add, false)
-            .unwrap();
+        s.patch(
+            &r,
+            "ns",
+            "a",
+            PatchType::Json,
+            &add,
+            false,
+            FieldValidation::Prune,
+        )
+        .unwrap();
         let marked = s.delete(&r, "ns", "a").unwrap();
         assert!(marked["metadata"]["deletionTimestamp"].is_string());
         assert!(s.get(&r, "ns", "a").is_ok());
         let more = json!([{"op": "add", "path": "/metadata/finalizers/-", "value": "g"}]);
         let e = s
-            .patch(&r, "ns", "a", PatchType::Json, &more, false)
+            .patch(
+                &r,
+                "ns",
+                "a",
+                PatchType::Json,
+                &more,
+                false,
+                FieldValidation::Prune,
+            )
             .unwrap_err();
         assert_eq!(e.code, 422);
         let failed_test = json!([{"op": "test", "path": "/metadata/finalizers/0", "value": "zzz"}]);
         let e = s
-            .patch(&r, "ns", "a", PatchType::Json, &failed_test, false)
+            .patch(
+                &r,
+                "ns",
+                "a",
+                PatchType::Json,
+                &failed_test,
+                false,
+                FieldValidation::Prune,
+            )
             .unwrap_err();
         assert_eq!(e.code, 422);
         let remove = json!([{"op": "remove", "path": "/metadata/finalizers/0"}]);
-        s.patch(&r, "ns", "a", PatchType::Json, &remove, false)
-            .unwrap();
+        s.patch(
+            &r,
+            "ns",
+            "a",
+            PatchType::Json,
+            &remove,
+            false,
+            FieldValidation::Prune,
+        )
+        .unwrap();
         assert_eq!(s.get(&r, "ns", "a").unwrap_err().code, 404);
     }
 
@@ -764,11 +860,18 @@ mod tests {
     fn watches_resume_from_a_resource_version_without_gaps() {
         let s = Store::default();
         let r = rt("Project");
-        s.create(&r, "ns", project("a")).unwrap();
-        let (_, since) = s.list(&r, None, &Selector::default());
-        s.create(&r, "ns", project("b")).unwrap();
-        s.create(&rt("Secret"), "ns", json!({"metadata": {"name": "s"}}))
+        s.create(&r, "ns", project("a"), FieldValidation::Prune)
             .unwrap();
+        let (_, since) = s.list(&r, None, &Selector::default());
+        s.create(&r, "ns", project("b"), FieldValidation::Prune)
+            .unwrap();
+        s.create(
+            &rt("Secret"),
+            "ns",
+            json!({"metadata": {"name": "s"}}),
+            FieldValidation::Prune,
+        )
+        .unwrap();
         let (backlog, mut rx) = s.watch(&r, since).unwrap();
         assert_eq!(backlog.len(), 1);
         assert_eq!(backlog[0].key.name, "b");
@@ -785,9 +888,17 @@ mod tests {
         let s = Store::default();
         let r = rt("Project");
         let body = json!({"apiVersion": "converge.dev/v1alpha1", "kind": "Project", "metadata": {"name": "a"},
-            "spec": {"connectionRef": {"name": "c"}, "cycloid": {"canonical": "x", "environments": [{"canonical": "dev"}]}}});
-        s.patch(&r, "ns", "a", PatchType::Apply, &body, false)
-            .unwrap();
+            "spec": {"connectionRef": {"name": "c"}, "cycloid": {"canonical": "x", "name": "X", "configRepositoryCanonical": "cfg", "environments": [{"canonical": "dev"}]}}});
+        s.patch(
+            &r,
+            "ns",
+            "a",
+            PatchType::Apply,
+            &body,
+            false,
+            FieldValidation::Prune,
+        )
+        .unwrap();
         let p = s
             .patch(
                 &r,
@@ -796,6 +907,7 @@ mod tests {
                 PatchType::Apply,
                 &json!({"spec": {"cycloid": {"environments": [{"canonical": "prod"}]}}}),
                 false,
+                FieldValidation::Prune,
             )
             .unwrap();
         assert_eq!(p["spec"]["cycloid"]["canonical"], "x");
@@ -811,6 +923,7 @@ mod tests {
             PatchType::Merge,
             &json!({"metadata": {"finalizers": ["other"]}}),
             false,
+            FieldValidation::Prune,
         )
         .unwrap();
         let p = s
@@ -821,8 +934,62 @@ mod tests {
                 PatchType::Apply,
                 &json!({"metadata": {"finalizers": ["mine"]}}),
                 false,
+                FieldValidation::Prune,
             )
             .unwrap();
         assert_eq!(p["metadata"]["finalizers"], json!(["other", "mine"]));
+    }
+
+    /// The apiserver's admission on every write: strict or pruning field validation as the
+    /// client asks, transition rules against the stored object, the status schema on status
+    /// writes.
+    #[test]
+    fn writes_are_admitted_as_the_apiserver_admits_them() {
+        let s = Store::default();
+        let r = rt("Project");
+        let mut typo = project("a");
+        typo["spec"]["deletionpolicy"] = json!("Orphan");
+        let e = s
+            .create(&r, "ns", typo.clone(), FieldValidation::Strict)
+            .unwrap_err();
+        assert_eq!((e.code, e.reason), (400, "BadRequest"));
+        assert!(
+            e.message
+                .contains("strict decoding error: unknown field \"spec.deletionpolicy\""),
+            "{e}"
+        );
+        let p = s.create(&r, "ns", typo, FieldValidation::Prune).unwrap();
+        assert!(p["spec"].get("deletionpolicy").is_none(), "pruned: {p}");
+        let mut renamed = p.clone();
+        renamed["spec"]["opschain"]["code"] = json!("y");
+        let e = s
+            .update(&r, "ns", "a", renamed, false, FieldValidation::Strict)
+            .unwrap_err();
+        assert_eq!((e.code, e.reason), (422, "Invalid"));
+        assert!(e.message.contains("opschain.code is immutable"), "{e}");
+        let p = s
+            .patch(
+                &r,
+                "ns",
+                "a",
+                PatchType::Merge,
+                &json!({"status": {"observedGeneration": 1, "madeUp": true}}),
+                true,
+                FieldValidation::Prune,
+            )
+            .unwrap();
+        assert_eq!(p["status"], json!({"observedGeneration": 1}));
+        let e = s
+            .patch(
+                &r,
+                "ns",
+                "a",
+                PatchType::Merge,
+                &json!({"status": {"observedGeneration": "one"}}),
+                true,
+                FieldValidation::Prune,
+            )
+            .unwrap_err();
+        assert_eq!(e.code, 422, "{e}");
     }
 }
