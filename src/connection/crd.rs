@@ -172,7 +172,7 @@ pub struct FrendsConnection {
     /// The agent group that is the tenant's default. API specifications are created there;
     /// deleting a specification from it deletes it permanently.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1i64, max = 9_007_199_254_740_991i64))]
     pub default_agent_group_id: Option<i64>,
 }
 
