@@ -311,7 +311,10 @@ fn the_dashboard_queries_only_metrics_the_controller_exports() {
     // Every family, with one sample each, so the text names them all.
     let m = &exported;
     m.reconciles
-        .get_or_create(&converge::controller::metrics::KindLabels { kind: "Project" })
+        .get_or_create(&converge::controller::metrics::ResultLabels {
+            kind: "Project",
+            result: "success",
+        })
         .inc();
     m.failures
         .get_or_create(&converge::controller::metrics::ErrorLabels {

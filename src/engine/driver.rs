@@ -2,7 +2,7 @@
 //! clean up, then conditions, status, Events and when to look again.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
@@ -19,18 +19,43 @@ use crate::common::policy::{DeletionPolicy, ManagementPolicy};
 use crate::connection::crd::PlatformConnection;
 use crate::controller::context::{Context, FIELD_MANAGER};
 use crate::controller::error::Error;
-use crate::controller::metrics::KindLabels;
+use crate::controller::guard;
 
 /// The finalizer every managed kind carries while it may own a platform object.
 pub const FINALIZER: &str = "converge.dev/cleanup";
 /// How long a Waiting object sleeps when no watch wakes it first.
 pub const WAIT_RECHECK: Duration = Duration::from_secs(60);
 
-/// The reconcile function handed to `Controller::run` for kind `K`.
+/// The reconcile function handed to `Controller::run` for kind `K`: `reconcile` in its span,
+/// counted, with a panic contained to the object (Stalled, with an Event; the others go on).
+pub async fn guarded<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let run = reconcile::<K>(obj.clone(), ctx.clone());
+    let caught = match guard::reconcile(K::KIND, &*obj, &ctx, run).await {
+        Ok(result) => return result,
+        Err(caught) => caught,
+    };
+    if let Some(ns) = obj.namespace() {
+        let api = Api::<K>::namespaced(ctx.client.clone(), &ns);
+        match guard::stall(&api, &*obj, obj.status(), K::common_mut, &caught).await {
+            Ok(Some(message)) => {
+                let note = Note {
+                    warning: true,
+                    reason: guard::PANICKED,
+                    message,
+                };
+                publish(&ctx, &*obj, vec![note]).await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(kind = K::KIND, error = %e, "cannot mark the object Stalled after a panic")
+            }
+        }
+    }
+    Err(Error::Panicked(caught.status_message()))
+}
+
+/// One reconcile of one object (see `guarded`).
 pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let started = Instant::now();
-    let labels = KindLabels { kind: K::KIND };
-    ctx.metrics.reconciles.get_or_create(&labels).inc();
     let ns = obj
         .namespace()
         .ok_or_else(|| Error::NotNamespaced(obj.name_any()))?;
@@ -40,19 +65,14 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
         Ok(true) => return Ok(Action::await_change()),
         Err(e) => return Err(Error::Kube(e)),
     }
-    let result = finalizer(&api, FINALIZER, obj, |event| async {
+    finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalize::Apply(obj) => apply(obj, ctx.clone(), ns.clone()).await,
             Finalize::Cleanup(obj) => cleanup(obj, ctx.clone(), ns.clone()).await,
         }
     })
     .await
-    .map_err(|e| Error::Finalizer(Box::new(e)));
-    ctx.metrics
-        .durations
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
-    result
+    .map_err(|e| Error::Finalizer(Box::new(e)))
 }
 
 /// Adds the finalizer unless it is there or the object is being deleted; `true` when it did.
