@@ -26,6 +26,12 @@ use crate::common::schema::Api7Label;
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        description = "Why Ready is what it is: Converged, Progressing, WaitingForReference, PlatformRetrying, Suspended, or a Stalled reason",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
     printcolumn(name = "Platform ID", type_ = "string", json_path = ".status.apiId"),
     printcolumn(
         name = "Version",

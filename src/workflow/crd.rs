@@ -27,6 +27,12 @@ use crate::common::schema::{CRON, CYCLOID_PIPELINE_NAME, OPSCHAIN_CODE};
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
     printcolumn(
+        name = "Status",
+        type_ = "string",
+        description = "Why Ready is what it is: Converged, Progressing, WaitingForReference, PlatformRetrying, Suspended, or a Stalled reason",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
         name = "Platform ID",
         type_ = "string",
         json_path = ".status.workflowId"
