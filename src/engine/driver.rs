@@ -14,7 +14,7 @@ use kube::runtime::finalizer::{Event as Finalize, finalizer};
 use super::context::{Cx, Note, event_type, write_status};
 use super::phase::{self, Hold, Phase};
 use super::{Failure, Managed, dependents, drift};
-use crate::common::conditions::{READY, STALLED, reason};
+use crate::common::conditions::{READY, STALLED, reason, unhandled_request};
 use crate::common::policy::{DeletionPolicy, ManagementPolicy};
 use crate::connection::crd::PlatformConnection;
 use crate::controller::context::{Context, FIELD_MANAGER};
@@ -183,6 +183,9 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
         .status()
         .map(K::common)
         .is_some_and(|c| c.is_true(READY) && c.observed_generation == obj.meta().generation);
+    // reconcile.converge.dev/requestedAt: a fresh read, never a drift check's shortcuts.
+    let request = unhandled_request(obj.meta(), obj.status().map(K::common)).map(String::from);
+    let at_rest = was_ready && request.is_none();
 
     let Ran {
         mut status,
@@ -214,13 +217,13 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
         ),
         Some(client) => {
             // A drift check may share collection reads with the connection's other checks.
-            let client = if was_ready {
+            let client = if at_rest {
                 client.sharing(drift::share_window(obj.management()))
             } else {
                 client
             };
             let mut cx = Cx::new(ctx.clone(), client, &*obj, ns.clone(), hold);
-            cx.at_rest = was_ready;
+            cx.at_rest = at_rest;
             let outcome = obj.converge(&mut cx).await;
             Ran {
                 status: cx.status,
@@ -254,6 +257,9 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
     // (and recognised by the kind's lookup) has done its job.
     if K::platform_id(&status).is_some() {
         K::common_mut(&mut status).pending_create = None;
+    }
+    if request.is_some() {
+        K::common_mut(&mut status).last_handled_reconcile_at = request;
     }
     let before = K::common(&status).clone();
     phase::apply(

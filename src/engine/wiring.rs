@@ -106,8 +106,9 @@ fn sample_queue_depth<K: Managed>(store: Store<K>, ctx: &Context) -> tokio::task
 /// on the apiserver.
 const CONCURRENCY: u16 = 64;
 
-/// What an object's own change must touch to be reconciled: its generation (spec, deletion)
-/// or its finalizers. Status, managed by this controller, is left out.
+/// What an object's own change must touch to be reconciled: its generation (spec, deletion),
+/// its finalizers, or the reconcile.converge.dev/requestedAt annotation. Status, managed by
+/// this controller, is left out.
 fn worth_reconciling<K: Managed>(obj: &K) -> Option<u64> {
     let meta = obj.meta();
     let mut h = std::hash::DefaultHasher::new();
@@ -115,6 +116,9 @@ fn worth_reconciling<K: Managed>(obj: &K) -> Option<u64> {
         meta.generation,
         &meta.finalizers,
         meta.deletion_timestamp.is_some(),
+        meta.annotations
+            .as_ref()
+            .and_then(|a| a.get(crate::common::conditions::REQUESTED_AT)),
     )
         .hash(&mut h);
     Some(h.finish())
