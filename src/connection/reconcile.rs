@@ -14,7 +14,7 @@ use kube::{Resource, ResourceExt};
 
 use super::crd::{PlatformConnection, PlatformConnectionStatus};
 use super::credentials;
-use super::decide::{Observed, Transition, decide};
+use super::decide::{BUDGET_WINDOW_CALLS, Observed, Transition, budget_report, decide};
 use crate::common::conditions::{self, Desired, READY, RECONCILING, reason};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
@@ -191,6 +191,15 @@ async fn check(
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let mut decision = decide(conn, platform, secret_version, observed, now.clone());
     let mut events: Vec<Transition> = decision.event.take().into_iter().collect();
+    if let Some(client) = ctx.connections.known(ns, &name)
+        && let Some(window) = client.http().budget_window(BUDGET_WINDOW_CALLS)
+    {
+        let previous = conn.status.as_ref().and_then(|s| s.request_budget.as_ref());
+        let rate = client.http().budget_rate();
+        let (budget, saturated) = budget_report(previous, &window, rate, &now.0);
+        decision.status.request_budget = Some(budget);
+        events.extend(saturated);
+    }
     if let Some(message) = in_use {
         events.extend(mark_in_use(conn, &mut decision.status, message, now));
     }
