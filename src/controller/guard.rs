@@ -143,6 +143,11 @@ where
         meta.name.as_deref().unwrap_or_default(),
     );
     let started = Instant::now();
+    let name = meta.name.as_deref().unwrap_or_default();
+    let run = async move {
+        panic_at_failpoint(name);
+        run.await
+    };
     let outcome = catch(run).instrument(span.clone()).await;
     let result = match &outcome {
         Ok(Ok(_)) => "success",
@@ -165,6 +170,16 @@ where
         });
     }
     outcome
+}
+
+/// For the tests of this containment: FAILPOINTS=reconcile-panic=return(NAME) makes every
+/// reconcile of objects named NAME panic, as a bug in a reconciler would.
+fn panic_at_failpoint(name: &str) {
+    if let Some(Some(target)) = fail::eval("reconcile-panic", |arg| arg)
+        && target == name
+    {
+        panic!("failpoint reconcile-panic: {name}");
+    }
 }
 
 /// Marks an object whose reconcile panicked Stalled (reason `ReconcilePanicked`) with the
