@@ -122,17 +122,21 @@ fn the_values_schema_refuses_a_wrong_value() {
     );
 }
 
-/// The Prometheus Operator's CRD is not in the test cluster; a minimal one (the real group,
-/// kind and scope, an open schema) lets the apiserver check the ServiceMonitor's envelope.
-const SERVICE_MONITOR_CRD: &str = r#"
+/// The Prometheus Operator's CRDs are not in the test cluster; a minimal one (the real group,
+/// kind and scope, an open schema) lets the apiserver check a ServiceMonitor's or
+/// PrometheusRule's envelope.
+fn operator_crd(kind: &str) -> String {
+    let plural = format!("{}s", kind.to_lowercase());
+    format!(
+        r#"
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
-  name: servicemonitors.monitoring.coreos.com
+  name: {plural}.monitoring.coreos.com
 spec:
   group: monitoring.coreos.com
   scope: Namespaced
-  names: {kind: ServiceMonitor, listKind: ServiceMonitorList, plural: servicemonitors, singular: servicemonitor}
+  names: {{kind: {kind}, listKind: {kind}List, plural: {plural}, singular: {singular}}}
   versions:
     - name: v1
       served: true
@@ -141,26 +145,10 @@ spec:
         openAPIV3Schema:
           type: object
           x-kubernetes-preserve-unknown-fields: true
-"#;
-
-const PROMETHEUS_RULE_CRD: &str = r#"
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: prometheusrules.monitoring.coreos.com
-spec:
-  group: monitoring.coreos.com
-  scope: Namespaced
-  names: {kind: PrometheusRule, listKind: PrometheusRuleList, plural: prometheusrules, singular: prometheusrule}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          x-kubernetes-preserve-unknown-fields: true
-"#;
+"#,
+        singular = kind.to_lowercase()
+    )
+}
 
 fn template(cp: &controlplane::ControlPlane, ns: &str, set: Option<&str>) -> String {
     let mut c = cp.helm();
@@ -182,14 +170,14 @@ fn template(cp: &controlplane::ControlPlane, ns: &str, set: Option<&str>) -> Str
 async fn the_rendered_chart_passes_a_server_side_dry_run() {
     let cp = controlplane::shared().await;
     install_crds(cp);
-    for crd in [SERVICE_MONITOR_CRD, PROMETHEUS_RULE_CRD] {
+    for kind in ["ServiceMonitor", "PrometheusRule"] {
         run_with_stdin(
             {
                 let mut c = cp.kubectl();
                 c.args(["apply", "-f", "-"]);
                 c
             },
-            crd,
+            &operator_crd(kind),
         );
     }
     run({

@@ -197,18 +197,16 @@ pub fn error_policy<K: kube::Resource<DynamicType = ()>>(
                 error: error.metric_label(),
             })
             .inc();
-        let key = format!(
-            "{kind}/{}/{}",
-            obj.meta().namespace.as_deref().unwrap_or(""),
-            obj.meta().name.as_deref().unwrap_or("")
-        );
+        let namespace = obj.meta().namespace.as_deref().unwrap_or("");
+        let name = obj.meta().name.as_deref().unwrap_or("");
+        let key = format!("{kind}/{namespace}/{name}");
         let wait = ctx.backoff.failed(&key);
         if error.is_stale_read() {
-            tracing::debug!(object = %key, error = %error, retry_in = ?wait, "finalizer patch from a stale copy; retrying");
+            tracing::debug!(kind, namespace, name, error = %error, retry_in = ?wait, "finalizer patch from a stale copy; retrying");
         } else if error.is_deletion_wait() {
-            tracing::debug!(object = %key, reason = %error, retry_in = ?wait, "deletion waiting");
+            tracing::debug!(kind, namespace, name, reason = %error, retry_in = ?wait, "deletion waiting");
         } else {
-            tracing::warn!(object = %key, error = %error, retry_in = ?wait, "reconcile failed");
+            tracing::warn!(kind, namespace, name, error = %error, retry_in = ?wait, "reconcile failed");
         }
         Action::requeue(wait)
     }
