@@ -1,9 +1,13 @@
 # The controller image the Helm chart runs (charts/converge, values `image.*`).
-#   docker build -t REGISTRY/converge:0.1.0 .
-# Build stage: the release binary, from the locked dependency graph.
+#   docker build --build-arg CONVERGE_GIT_COMMIT=$(git rev-parse --short=12 HEAD) \
+#     -t REGISTRY/converge:0.1.0 .
+# Build stage: the release binary, from the locked dependency graph. The context holds no
+# .git, so the commit `converge version` and converge_build_info report comes in as an argument.
 FROM rust:1-slim-bookworm AS build
+ARG CONVERGE_GIT_COMMIT=unknown
+ENV CONVERGE_GIT_COMMIT=${CONVERGE_GIT_COMMIT}
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 RUN cargo build --release --locked --bin converge
 

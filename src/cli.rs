@@ -48,6 +48,14 @@ pub enum Command {
     /// Measure what converging N objects costs, against the cluster of the current kubeconfig
     /// and the built-in sandboxes; prints JSON.
     Bench(crate::bench::BenchArgs),
+    /// Print the version and the git commit this binary was built from.
+    Version,
+    /// Print a shell completion script, e.g. `source <(converge completion bash)`.
+    Completion {
+        /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -120,19 +128,19 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub rate_burst: Option<u32>,
     /// Share of requests answered with a 5xx (0..1).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
     pub error_rate: f64,
     /// Share of requests answered 429 with Retry-After (0..1).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
     pub throttle_rate: f64,
-    /// Latency added to every request, in milliseconds.
-    #[arg(long, default_value_t = 0)]
+    /// Latency added to every request, in milliseconds (at most 600000).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub latency_ms: u64,
     /// Share of requests whose connection is cut after they took effect (0..1).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
     pub reset_rate: f64,
     /// Share of responses with a truncated JSON body (0..1).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
     pub malformed_rate: f64,
     /// Keep state in this JSON file, so the sandboxes survive a restart.
     #[arg(long)]
@@ -148,4 +156,12 @@ pub struct SandboxArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+}
+
+/// A share of requests, from 0 to 1.
+fn parse_share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("{s:?} is not a share from 0 to 1")),
+    }
 }

@@ -163,6 +163,74 @@ mod tests {
         }
     }
 
+    /// Nothing a manifest admits may overflow what the code or the platform can take, and the
+    /// apiserver's CEL cost estimate needs a bound on every string and list: every spec string
+    /// has a maxLength (or an enum), every list a maxItems, every map a maxProperties, every
+    /// number a minimum and a maximum, and a duration a rule that bounds its value.
+    #[test]
+    fn every_spec_value_is_bounded() {
+        fn walk(path: &str, v: &serde_json::Value, unbounded: &mut Vec<String>) {
+            let has = |k: &str| v.get(k).is_some();
+            match v.get("type").and_then(|t| t.as_str()) {
+                Some("string") if !has("maxLength") && !has("enum") => {
+                    unbounded.push(format!("{path}: string without maxLength"))
+                }
+                Some("array") if !has("maxItems") => {
+                    unbounded.push(format!("{path}: list without maxItems"))
+                }
+                Some("integer" | "number") if !has("minimum") || !has("maximum") => {
+                    unbounded.push(format!("{path}: number without minimum and maximum"))
+                }
+                Some("object") if v.get("additionalProperties").is_some_and(|a| a.is_object()) => {
+                    if !has("maxProperties") {
+                        unbounded.push(format!("{path}: map without maxProperties"));
+                    }
+                    walk(
+                        &format!("{path}{{}}"),
+                        &v["additionalProperties"],
+                        unbounded,
+                    );
+                }
+                _ => {}
+            }
+            if v.get("pattern").and_then(|p| p.as_str()) == Some(crate::common::schema::DURATION)
+                && !v["x-kubernetes-validations"]
+                    .to_string()
+                    .contains("duration(self)")
+            {
+                unbounded.push(format!(
+                    "{path}: duration without a rule bounding its value"
+                ));
+            }
+            for (k, p) in v
+                .get("properties")
+                .and_then(|p| p.as_object())
+                .into_iter()
+                .flatten()
+            {
+                walk(&format!("{path}.{k}"), p, unbounded);
+            }
+            if let Some(items) = v.get("items") {
+                walk(&format!("{path}[]"), items, unbounded);
+            }
+        }
+        let mut unbounded = Vec::new();
+        for crd in all() {
+            let schema = serde_json::to_value(&crd.spec.versions[0].schema).unwrap();
+            let spec = &schema["openAPIV3Schema"]["properties"]["spec"];
+            walk(
+                &format!("{}.spec", crd.spec.names.kind),
+                spec,
+                &mut unbounded,
+            );
+        }
+        assert!(
+            unbounded.is_empty(),
+            "unbounded spec values:\n{}",
+            unbounded.join("\n")
+        );
+    }
+
     #[test]
     fn every_field_has_a_description() {
         fn walk(path: &str, v: &serde_json::Value, missing: &mut Vec<String>) {

@@ -7,6 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use serde::Deserialize;
+
 use common::controlplane;
 use common::converge::install_crds;
 
@@ -14,10 +16,13 @@ fn chart() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/converge")
 }
 
-/// replicas=2 (so leader election), one watched namespace, a shard, the ServiceMonitor and the
-/// Grafana dashboard.
+/// replicas=2 (so leader election, a PodDisruptionBudget and anti-affinity), one watched
+/// namespace, a shard, the ServiceMonitor, the PrometheusRule, the Grafana dashboard, extra
+/// args and env.
 const EVERYTHING: &str = "replicaCount=2,watchNamespace=chart-team,shardSelector=converge.dev/shard=a,\
-metrics.serviceMonitor.enabled=true,grafana.dashboard.enabled=true,sandboxes.enabled=true";
+metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,grafana.dashboard.enabled=true,\
+sandboxes.enabled=true,extraArgs[0]=--lease-duration=20s,extraEnv[0].name=HTTPS_PROXY,\
+extraEnv[0].value=http://proxy.internal:3128";
 
 fn run(mut c: Command) -> String {
     let o = c.output().unwrap();
@@ -117,17 +122,21 @@ fn the_values_schema_refuses_a_wrong_value() {
     );
 }
 
-/// The Prometheus Operator's CRD is not in the test cluster; a minimal one (the real group,
-/// kind and scope, an open schema) lets the apiserver check the ServiceMonitor's envelope.
-const SERVICE_MONITOR_CRD: &str = r#"
+/// The Prometheus Operator's CRDs are not in the test cluster; a minimal one (the real group,
+/// kind and scope, an open schema) lets the apiserver check a ServiceMonitor's or
+/// PrometheusRule's envelope.
+fn operator_crd(kind: &str) -> String {
+    let plural = format!("{}s", kind.to_lowercase());
+    format!(
+        r#"
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
-  name: servicemonitors.monitoring.coreos.com
+  name: {plural}.monitoring.coreos.com
 spec:
   group: monitoring.coreos.com
   scope: Namespaced
-  names: {kind: ServiceMonitor, listKind: ServiceMonitorList, plural: servicemonitors, singular: servicemonitor}
+  names: {{kind: {kind}, listKind: {kind}List, plural: {plural}, singular: {singular}}}
   versions:
     - name: v1
       served: true
@@ -136,7 +145,10 @@ spec:
         openAPIV3Schema:
           type: object
           x-kubernetes-preserve-unknown-fields: true
-"#;
+"#,
+        singular = kind.to_lowercase()
+    )
+}
 
 fn template(cp: &controlplane::ControlPlane, ns: &str, set: Option<&str>) -> String {
     let mut c = cp.helm();
@@ -158,20 +170,23 @@ fn template(cp: &controlplane::ControlPlane, ns: &str, set: Option<&str>) -> Str
 async fn the_rendered_chart_passes_a_server_side_dry_run() {
     let cp = controlplane::shared().await;
     install_crds(cp);
-    run_with_stdin(
-        {
-            let mut c = cp.kubectl();
-            c.args(["apply", "-f", "-"]);
-            c
-        },
-        SERVICE_MONITOR_CRD,
-    );
+    for kind in ["ServiceMonitor", "PrometheusRule"] {
+        run_with_stdin(
+            {
+                let mut c = cp.kubectl();
+                c.args(["apply", "-f", "-"]);
+                c
+            },
+            &operator_crd(kind),
+        );
+    }
     run({
         let mut c = cp.kubectl();
         c.args([
             "wait",
             "--for=condition=Established",
             "crd/servicemonitors.monitoring.coreos.com",
+            "crd/prometheusrules.monitoring.coreos.com",
         ]);
         c
     });
@@ -203,6 +218,8 @@ async fn the_rendered_chart_passes_a_server_side_dry_run() {
                 "role.rbac.authorization.k8s.io/converge ",
                 "role.rbac.authorization.k8s.io/converge-leader",
                 "servicemonitor.monitoring.coreos.com/converge",
+                "prometheusrule.monitoring.coreos.com/converge",
+                "poddisruptionbudget.policy/converge",
                 "configmap/converge-dashboard",
             ] {
                 assert!(out.contains(kind), "{kind} in\n{out}");
@@ -215,11 +232,20 @@ async fn the_rendered_chart_passes_a_server_side_dry_run() {
                 manifests.contains("- name: sandboxes") && manifests.contains("- sandbox\n"),
                 "the demo sandboxes run beside the controller:\n{manifests}"
             );
+            for wanted in [
+                "podAntiAffinity:",
+                "\"--lease-duration=20s\"",
+                "name: HTTPS_PROXY",
+            ] {
+                assert!(manifests.contains(wanted), "{wanted} in\n{manifests}");
+            }
         } else {
             assert!(
                 !out.contains("role.rbac.authorization.k8s.io/converge-leader"),
                 "{out}"
             );
+            assert!(!out.contains("poddisruptionbudget"), "one replica: {out}");
+            assert!(!manifests.contains("podAntiAffinity"), "{manifests}");
         }
         eprintln!("dry run with {set:?}:\n{out}");
     }
@@ -311,7 +337,10 @@ fn the_dashboard_queries_only_metrics_the_controller_exports() {
     // Every family, with one sample each, so the text names them all.
     let m = &exported;
     m.reconciles
-        .get_or_create(&converge::controller::metrics::KindLabels { kind: "Project" })
+        .get_or_create(&converge::controller::metrics::ResultLabels {
+            kind: "Project",
+            result: "success",
+        })
         .inc();
     m.failures
         .get_or_create(&converge::controller::metrics::ErrorLabels {
@@ -358,4 +387,179 @@ fn the_dashboard_queries_only_metrics_the_controller_exports() {
         }
     }
     assert!(queried >= 9, "{queried}");
+}
+
+/// promtool from Debian's `prometheus` package (.ci/run installs it).
+fn promtool() -> Command {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("promtool").is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "promtool is missing: apt-get install prometheus (Debian's package; .ci/run installs it)"
+    );
+    Command::new("promtool")
+}
+
+/// The chart's alerts: valid rules (`promtool check rules`) that fire when they should and say
+/// what they should (`promtool test rules` with tests/prometheus/converge_rules_test.yaml).
+#[tokio::test]
+async fn the_alerts_pass_promtool_check_and_their_unit_tests() {
+    let cp = controlplane::shared().await;
+    let mut c = cp.helm();
+    c.args([
+        "template",
+        "converge",
+        chart().to_str().unwrap(),
+        "--namespace",
+        "monitoring",
+        "--set",
+        "metrics.prometheusRule.enabled=true",
+        "--show-only",
+        "templates/prometheusrule.yaml",
+    ]);
+    let rule: serde_json::Value = serde_yaml_ng::from_str(&run(c)).unwrap();
+    assert_eq!(rule["kind"], "PrometheusRule");
+    let groups = serde_json::json!({ "groups": rule["spec"]["groups"] });
+    let alerts: Vec<&str> = groups["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["alert"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "ConvergeDown",
+        "ConvergeNoLeader",
+        "ConvergeNotReconciling",
+        "ConvergeReconcilePanics",
+        "ConvergeObjectsStalled",
+        "ConvergePlatformErrors",
+        "ConvergePlatformThrottled",
+    ] {
+        assert!(alerts.contains(&wanted), "{wanted} in {alerts:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("converge.rules.yaml");
+    std::fs::write(&rules, serde_yaml_ng::to_string(&groups).unwrap()).unwrap();
+    let tests = dir.path().join("converge_rules_test.yaml");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/prometheus/converge_rules_test.yaml"),
+        &tests,
+    )
+    .unwrap();
+    let checked = run({
+        let mut c = promtool();
+        c.args(["check", "rules", rules.to_str().unwrap()]);
+        c
+    });
+    assert!(
+        checked.contains(&format!("SUCCESS: {} rules found", alerts.len())),
+        "{checked}"
+    );
+    let tested = run({
+        let mut c = promtool();
+        c.current_dir(dir.path())
+            .args(["test", "rules", "converge_rules_test.yaml"]);
+        c
+    });
+    assert!(tested.contains("SUCCESS"), "{tested}");
+}
+
+/// As a dependency of another chart: Helm passes `global` to every subchart, the parent sets
+/// the subchart's values under its name, and names follow nameOverride/fullnameOverride.
+#[tokio::test]
+async fn the_chart_renders_and_installs_as_a_subchart() {
+    let cp = controlplane::shared().await;
+    install_crds(cp);
+    let parent = tempfile::tempdir().unwrap();
+    std::fs::write(
+        parent.path().join("Chart.yaml"),
+        format!(
+            "apiVersion: v2\nname: platform\nversion: 1.0.0\ndependencies:\n  - name: converge\n    \
+             version: 0.1.0\n    repository: file://{}\n",
+            chart().display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        parent.path().join("values.yaml"),
+        "global:\n  imageRegistry: registry.internal\n  team: platform\n\
+         converge:\n  fullnameOverride: delivery\n  replicaCount: 3\n  logFormat: json\n  \
+         extraArgs: [\"--lease-duration=30s\"]\n  \
+         extraEnv: [{name: NO_PROXY, value: .svc}]\n",
+    )
+    .unwrap();
+    // The parent's own template reads the global value the subchart must accept.
+    std::fs::create_dir(parent.path().join("templates")).unwrap();
+    std::fs::write(
+        parent.path().join("templates/team.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: team\ndata:\n  team: {{ .Values.global.team }}\n",
+    )
+    .unwrap();
+    run({
+        let mut c = cp.helm();
+        c.args(["dependency", "build", parent.path().to_str().unwrap()]);
+        c
+    });
+    run({
+        let mut c = cp.helm();
+        c.args(["lint", "--strict", parent.path().to_str().unwrap()]);
+        c
+    });
+    let rendered = run({
+        let mut c = cp.helm();
+        c.args([
+            "template",
+            "platform",
+            parent.path().to_str().unwrap(),
+            "--namespace",
+            "chart-parent",
+        ]);
+        c
+    });
+    let docs: Vec<serde_json::Value> = serde_yaml_ng::Deserializer::from_str(&rendered)
+        .filter_map(|d| serde_json::Value::deserialize(d).ok())
+        .filter(|d| d.is_object())
+        .collect();
+    let find = |kind: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in\n{rendered}"))
+    };
+    let deployment = find("Deployment");
+    assert_eq!(deployment["metadata"]["name"], "delivery");
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    let pod = &deployment["spec"]["template"]["spec"];
+    let args = pod["containers"][0]["args"].to_string();
+    assert!(args.contains("--leader-election"), "{args}");
+    assert!(args.contains("--lease-duration=30s"), "{args}");
+    assert!(args.contains("--lease-name=delivery"), "{args}");
+    assert!(
+        pod["containers"][0]["env"].to_string().contains("NO_PROXY"),
+        "{pod}"
+    );
+    assert_eq!(
+        pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+            ["topologyKey"],
+        "kubernetes.io/hostname"
+    );
+    let pdb = find("PodDisruptionBudget");
+    assert_eq!(pdb["metadata"]["name"], "delivery");
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+    assert_eq!(find("Service")["metadata"]["name"], "delivery-metrics");
+    // The apiserver takes all of it.
+    let _ = cp
+        .kubectl()
+        .args(["create", "namespace", "chart-parent"])
+        .output();
+    let out = run_with_stdin(
+        {
+            let mut c = cp.kubectl();
+            c.args(["apply", "--dry-run=server", "-n", "chart-parent", "-f", "-"]);
+            c
+        },
+        &rendered,
+    );
+    assert!(out.contains("deployment.apps/delivery"), "{out}");
+    assert!(out.contains("poddisruptionbudget.policy/delivery"), "{out}");
 }

@@ -87,7 +87,7 @@ async fn every_platform_connects_and_reports_what_it_checked() {
     }
     let text = env.metrics.encode();
     assert!(
-        text.contains(r#"converge_reconciles_total{kind="PlatformConnection"}"#),
+        text.contains(r#"converge_reconciles_total{kind="PlatformConnection",result="#),
         "{text}"
     );
     assert!(

@@ -127,7 +127,14 @@ async fn every_example_is_accepted_and_printed_with_its_columns() {
 
     let table = kubectl_ok(cp, &["get", "projects.converge.dev", "-n", &ns]);
     let header = table.lines().next().unwrap();
-    for column in ["NAME", "READY", "PLATFORM ID", "ENVIRONMENTS", "AGE"] {
+    for column in [
+        "NAME",
+        "READY",
+        "STATUS",
+        "PLATFORM ID",
+        "ENVIRONMENTS",
+        "AGE",
+    ] {
         assert!(header.contains(column), "{header}");
     }
     let table = kubectl_ok(cp, &["get", "cvgw", "-n", &ns]);

@@ -26,6 +26,12 @@ use crate::common::schema::Api7Label;
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        description = "Why Ready is what it is: Converged, Progressing, WaitingForReference, PlatformRetrying, Suspended, or a Stalled reason",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
     printcolumn(name = "Platform ID", type_ = "string", json_path = ".status.apiId"),
     printcolumn(
         name = "Version",
@@ -117,11 +123,11 @@ pub struct FrendsPublish {
 #[serde(rename_all = "camelCase")]
 pub struct FrendsDeployment {
     /// The Frends agent group id.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1i64, max = 9_007_199_254_740_991i64))]
     pub agent_group_id: i64,
     /// The version to deploy; defaults to the latest published version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 2147483647))]
     pub version: Option<i32>,
 }
 
@@ -145,7 +151,7 @@ pub struct FrendsPassthrough {
     pub cors_enabled: Option<bool>,
     /// Origins allowed when CORS is enabled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 100))]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 2048)))]
     pub allowed_origins: Vec<String>,
     /// Where requests are forwarded.
     pub target_url: FrendsTargetUrl,
@@ -177,12 +183,15 @@ pub struct FrendsTargetUrl {
     pub server: String,
     /// Base path on the target server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
     pub base_path: Option<String>,
     /// Operation path on the target server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
     pub operation_path: Option<String>,
     /// Query string to send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
     pub query: Option<String>,
 }
 
@@ -197,6 +206,7 @@ pub struct FrendsHeader {
     pub name: String,
     /// Header value (not used by Remove).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 8192))]
     pub value: Option<String>,
 }
 
@@ -229,12 +239,15 @@ pub struct Api7Import {
 pub struct ChoreoApi {
     /// The API's Choreo id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
     pub api_id: Option<String>,
     /// The API's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
     pub name: Option<String>,
     /// The API's version, when several share a name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
     pub version: Option<String>,
 }
 

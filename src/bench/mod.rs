@@ -27,11 +27,11 @@ use report::Report;
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// How many objects to create (a mix of every kind and platform, in units of ten).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = parse_objects)]
     pub objects: usize,
     /// Limit each sandbox to this many requests per second per credential (and set the
-    /// connections' request budget to match). Unlimited when absent.
-    #[arg(long)]
+    /// connections' request budget to match, 1 to 10000). Unlimited when absent.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub rate_limit: Option<u32>,
     /// How long to watch the converged objects at rest.
     #[arg(long, default_value = "60s", value_parser = crate::common::duration::parse)]
@@ -49,6 +49,14 @@ pub struct BenchArgs {
     /// How long to wait for the namespace deletion (reported under `teardown`).
     #[arg(long, default_value = "2m", value_parser = crate::common::duration::parse)]
     pub teardown_timeout: Duration,
+}
+
+/// 1 to 100,000 objects: more would not fit the test apiserver's etcd anyway.
+fn parse_objects(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a number of objects from 1 to 100000")),
+    }
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {

@@ -2,16 +2,15 @@
 //! authenticate, send with a timeout, classify the answer, retry what is safe to retry with
 //! exponential backoff and jitter (honouring Retry-After), and record metrics.
 
-use std::num::NonZeroU32;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 
+use super::budget::{Budget, Priority, Window};
 use super::shared_reads::SharedReads;
 use super::{Auth, ClientError, ClientMetrics};
 
@@ -23,6 +22,8 @@ pub type ErrorMessage = fn(status: u16, body: &[u8]) -> Option<String>;
 pub struct HttpConfig {
     /// choreo, cycloid, frends, api7 or opschain: the metric label and error prefix.
     pub platform: &'static str,
+    /// The PlatformConnection, as namespace/name: the budget wait metric's label.
+    pub connection: String,
     /// The endpoint; request paths are appended to it.
     pub base_url: String,
     /// Timeout of one attempt.
@@ -55,6 +56,7 @@ impl HttpConfig {
     ) -> Self {
         HttpConfig {
             platform,
+            connection: String::new(),
             base_url: base_url.into(),
             timeout: Duration::from_secs(30),
             requests_per_second: 10,
@@ -230,7 +232,7 @@ struct Inner {
     config: HttpConfig,
     client: reqwest::Client,
     auth: RwLock<Auth>,
-    budget: DefaultDirectRateLimiter,
+    budget: Budget,
     metrics: ClientMetrics,
     shared: SharedReads,
 }
@@ -256,10 +258,7 @@ impl Http {
         let client = builder.build().map_err(|e| config_error(e.to_string()))?;
         reqwest::Url::parse(&config.base_url)
             .map_err(|e| config_error(format!("endpoint {:?}: {e}", config.base_url)))?;
-        let rate = NonZeroU32::new(config.requests_per_second.max(1)).expect("max(1) is non-zero");
-        let burst = NonZeroU32::new(config.burst.max(config.requests_per_second).max(1))
-            .expect("max(1) is non-zero");
-        let budget = RateLimiter::direct(Quota::per_second(rate).allow_burst(burst));
+        let budget = Budget::new(config.requests_per_second, config.burst);
         Ok(Http {
             inner: Arc::new(Inner {
                 config,
@@ -274,7 +273,8 @@ impl Http {
     }
 
     /// This connection for a drift check: collection reads through [`Http::shared`] may take
-    /// a list another drift check read less than `window` ago (see `shared_reads`).
+    /// a list another drift check read less than `window` ago (see `shared_reads`), and its
+    /// calls take the budget only while no other call waits for it (see `budget`).
     pub fn sharing(&self, window: Duration) -> Http {
         Http {
             inner: self.inner.clone(),
@@ -303,6 +303,16 @@ impl Http {
 
     pub fn platform(&self) -> &'static str {
         self.inner.config.platform
+    }
+
+    /// How calls fared against the budget since the last window, once `min_calls` were made.
+    pub fn budget_window(&self, min_calls: u64) -> Option<Window> {
+        self.inner.budget.take_window(min_calls)
+    }
+
+    /// The budget's sustained rate, requests per second.
+    pub fn budget_rate(&self) -> u32 {
+        self.inner.config.requests_per_second
     }
 
     pub fn base_url(&self) -> &str {
@@ -380,7 +390,15 @@ impl Http {
                 ),
             });
         }
-        self.inner.budget.until_ready().await;
+        let priority = if self.share.is_some() {
+            Priority::Background
+        } else {
+            Priority::Urgent
+        };
+        let waited = self.inner.budget.acquire(priority).await;
+        self.inner
+            .metrics
+            .budget_waited(platform, &config.connection, waited);
         let auth = self.auth();
         let url = format!("{}{}", config.base_url.trim_end_matches('/'), call.path);
         let mut request = self.inner.client.request(call.method.clone(), &url);

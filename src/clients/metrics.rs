@@ -27,10 +27,25 @@ fn latency_histogram() -> Histogram {
     ])
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BudgetLabels {
+    pub platform: &'static str,
+    /// The PlatformConnection as namespace/name.
+    pub connection: String,
+}
+
+fn wait_histogram() -> Histogram {
+    Histogram::new([
+        0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ])
+}
+
 #[derive(Clone)]
 pub struct ClientMetrics {
     pub requests: Family<CallLabels, Counter>,
     pub latency: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    /// Time each call waited for its connection's request budget.
+    pub budget_wait: Family<BudgetLabels, Histogram, fn() -> Histogram>,
 }
 
 impl Default for ClientMetrics {
@@ -38,6 +53,7 @@ impl Default for ClientMetrics {
         ClientMetrics {
             requests: Family::default(),
             latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            budget_wait: Family::new_with_constructor(wait_histogram as fn() -> Histogram),
         }
     }
 }
@@ -54,6 +70,25 @@ impl ClientMetrics {
             "Latency of platform API requests, by platform and operation",
             self.latency.clone(),
         );
+        registry.register(
+            "converge_platform_budget_wait_seconds",
+            "Time platform calls waited for their connection's request budget, by platform and connection",
+            self.budget_wait.clone(),
+        );
+    }
+
+    pub(crate) fn budget_waited(
+        &self,
+        platform: &'static str,
+        connection: &str,
+        waited: std::time::Duration,
+    ) {
+        self.budget_wait
+            .get_or_create(&BudgetLabels {
+                platform,
+                connection: connection.to_string(),
+            })
+            .observe(waited.as_secs_f64());
     }
 
     pub(crate) fn observe(

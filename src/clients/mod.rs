@@ -4,6 +4,7 @@
 
 pub mod api7;
 pub mod auth;
+pub mod budget;
 pub mod choreo;
 pub mod cycloid;
 pub mod decoders;

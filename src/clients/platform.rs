@@ -14,6 +14,8 @@ use crate::connection::crd::PlatformConnectionSpec;
 /// Everything from a connection's spec that shapes its client; a change rebuilds the client.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
+    /// The PlatformConnection as namespace/name, for metrics.
+    pub connection: String,
     pub endpoint: String,
     pub timeout: Duration,
     pub requests_per_second: u32,
@@ -82,6 +84,7 @@ impl Settings {
             Scope::None
         };
         Settings {
+            connection: String::new(),
             endpoint: spec.endpoint.clone(),
             timeout: Duration::from_secs(spec.timeout_seconds.unwrap_or(30).max(1) as u64),
             requests_per_second: rate,
@@ -108,6 +111,7 @@ impl Settings {
     }
 
     fn apply(&self, mut config: HttpConfig) -> HttpConfig {
+        config.connection = self.connection.clone();
         config.timeout = self.timeout;
         config.requests_per_second = self.requests_per_second;
         config.burst = self.burst;
@@ -223,6 +227,17 @@ impl PlatformClient {
                 });
             }
         })
+    }
+
+    /// The HTTP layer every clone of this client shares (budget, pool, credentials).
+    pub fn http(&self) -> &super::Http {
+        match self {
+            PlatformClient::Choreo(c) => c.http(),
+            PlatformClient::Cycloid(c) => c.http(),
+            PlatformClient::Frends(c) => c.http(),
+            PlatformClient::Api7(c) => c.http(),
+            PlatformClient::OpsChain(c) => c.http(),
+        }
     }
 
     pub fn platform(&self) -> &'static str {

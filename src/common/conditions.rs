@@ -54,6 +54,25 @@ pub struct CommonStatus {
     /// drift.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs_hash: Option<String>,
+    /// The last `reconcile.converge.dev/requestedAt` annotation value handled: a reconcile
+    /// with a fresh read of the platform ran after it was set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
+}
+
+/// Setting this annotation to a new value (`date +%s`, say) asks for a reconcile now, with a
+/// fresh read of the platform; status.lastHandledReconcileAt records it once done. As Flux's
+/// `reconcile.fluxcd.io/requestedAt`.
+pub const REQUESTED_AT: &str = "reconcile.converge.dev/requestedAt";
+
+/// The requestedAt annotation's value when status has not handled it yet.
+pub fn unhandled_request<'a>(
+    meta: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    status: Option<&CommonStatus>,
+) -> Option<&'a str> {
+    let requested = meta.annotations.as_ref()?.get(REQUESTED_AT)?;
+    let handled = status.and_then(|s| s.last_handled_reconcile_at.as_deref());
+    (handled != Some(requested.as_str())).then_some(requested.as_str())
 }
 
 impl CommonStatus {
@@ -174,6 +193,20 @@ mod tests {
         assert!(set(&mut c, ready(true, "done"), Some(2), at(20)));
         assert_eq!(c[0].last_transition_time, at(20));
         assert_eq!(c[0].observed_generation, Some(2));
+    }
+
+    #[test]
+    fn a_request_is_pending_until_status_records_its_value() {
+        let mut meta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta::default();
+        let mut status = CommonStatus::default();
+        assert_eq!(unhandled_request(&meta, Some(&status)), None);
+        meta.annotations = Some([(REQUESTED_AT.to_string(), "1".to_string())].into());
+        assert_eq!(unhandled_request(&meta, None), Some("1"));
+        assert_eq!(unhandled_request(&meta, Some(&status)), Some("1"));
+        status.last_handled_reconcile_at = Some("1".into());
+        assert_eq!(unhandled_request(&meta, Some(&status)), None);
+        meta.annotations = Some([(REQUESTED_AT.to_string(), "2".to_string())].into());
+        assert_eq!(unhandled_request(&meta, Some(&status)), Some("2"));
     }
 
     #[test]

@@ -57,8 +57,15 @@ pub struct Management {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
     /// How often the platform is re-read to detect and correct drift, as a duration such as
-    /// "30s", "5m" or "1h" (default 10m). A random jitter of up to 10% is added.
+    /// "30s", "5m" or "1h" (default 10m, at most 168h). A random jitter of up to 10% is added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
+    #[schemars(
+        length(min = 1, max = crate::common::schema::DURATION_MAX_LENGTH),
+        regex(pattern = crate::common::schema::DURATION),
+        extend("x-kubernetes-validations" = [{
+            "rule": "duration(self) <= duration('168h')",
+            "message": "driftInterval must be at most 168h (a week)"
+        }])
+    )]
     pub drift_interval: Option<String>,
 }

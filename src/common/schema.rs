@@ -16,8 +16,12 @@ pub const API7_ID: &str = r"^[1-9][0-9]*$";
 pub const API7_LABEL: &str = r"^[0-9a-zA-Z-_]+$";
 /// OpsChain codes appear in URL paths: lowercase letters, digits and `_` (the platform's own rule).
 pub const OPSCHAIN_CODE: &str = r"^[a-z0-9_]+$";
-/// A Go-style duration as Kubernetes users write them: 30s, 5m, 1h30m.
-pub const DURATION: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
+/// A Go-style duration as Kubernetes users write them: 30s, 5m, 1h30m. At most six digits a
+/// part and `DURATION_MAX_LENGTH` characters keep every match below Go's (and CEL's) 290-year
+/// limit, so the `duration(self)` rule that bounds a field's value never fails to evaluate.
+pub const DURATION: &str = r"^([0-9]{1,6}(\.[0-9]{1,3})?(ms|s|m|h))+$";
+/// The longest duration string a manifest may hold.
+pub const DURATION_MAX_LENGTH: u32 = 20;
 /// A five-field cron expression (minute hour day-of-month month day-of-week), or a @macro.
 pub const CRON: &str =
     r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$";

@@ -31,6 +31,12 @@ use crate::common::schema::{
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
     printcolumn(
+        name = "Status",
+        type_ = "string",
+        description = "Why Ready is what it is: Converged, Progressing, WaitingForReference, PlatformRetrying, Suspended, or a Stalled reason",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
         name = "Platform ID",
         type_ = "string",
         json_path = ".status.componentId"
@@ -95,6 +101,7 @@ pub struct ChoreoComponent {
     pub type_: ChoreoComponentType,
     /// Free-text description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
     pub description: Option<String>,
     /// Git repository URL of the source. Immutable.
     #[schemars(length(min = 1, max = 2048))]
@@ -107,10 +114,12 @@ pub struct ChoreoComponent {
     pub branch: Option<String>,
     /// Directory of the component inside the repository. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("choreo.subPath is immutable"))]
     pub sub_path: Option<String>,
     /// Buildpack to build with. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("choreo.buildpackId is immutable"))]
     pub buildpack_id: Option<String>,
     /// The revision to build. A change triggers a new build and, once it succeeds, a rollout
@@ -135,7 +144,7 @@ pub struct ChoreoRevision {
     pub branch: Option<String>,
     /// Full or abbreviated commit hash to build.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9a-f]{7,40}$"))]
+    #[schemars(length(min = 7, max = 40), regex(pattern = r"^[0-9a-f]{7,40}$"))]
     pub commit: Option<String>,
 }
 
@@ -162,6 +171,7 @@ pub struct CycloidComponent {
     pub name: String,
     /// Free-text description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
     pub description: Option<String>,
     /// Canonical of the project environment the component lives in; it must be declared in the
     /// referenced Project. Immutable.
@@ -266,6 +276,11 @@ pub struct CycloidCompletionEvent {
     pub severity: Option<CycloidSeverity>,
     /// Tags added to the event, besides project, environment and component.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 32, "additionalProperties" = {"type": "string", "maxLength": 256}))]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "self.all(k, size(k) <= 64)",
+        "message": "completionEvent tag names are at most 64 characters"
+    }]))]
     pub tags: BTreeMap<String, String>,
 }
 

@@ -26,6 +26,12 @@ use crate::common::schema::{API7_ID, CYCLOID_CANONICAL};
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        description = "Why Ready is what it is: Converged, Progressing, WaitingForReference, PlatformRetrying, Suspended, or a Stalled reason",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
     printcolumn(name = "Endpoint", type_ = "string", json_path = ".spec.endpoint"),
     printcolumn(
         name = "Version",
@@ -172,7 +178,7 @@ pub struct FrendsConnection {
     /// The agent group that is the tenant's default. API specifications are created there;
     /// deleting a specification from it deletes it permanently.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1i64, max = 9_007_199_254_740_991i64))]
     pub default_agent_group_id: Option<i64>,
 }
 
@@ -217,4 +223,31 @@ pub struct PlatformConnectionStatus {
     /// resourceVersion of the credentials Secret last checked, so a rotation triggers a re-check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_resource_version: Option<String>,
+    /// How the calls through this connection fared against its request budget, over the
+    /// window of at least 100 calls that ended at the last check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_budget: Option<RequestBudgetStatus>,
+}
+
+/// How long calls waited for the connection's request budget.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestBudgetStatus {
+    /// True when calls waited 100 ms or more on average: the budget, not the platform, sets
+    /// the pace. First reconciles and spec changes then go before drift checks.
+    pub saturated: bool,
+    /// Calls sent in the window.
+    pub calls: i64,
+    /// Calls that had to wait for the budget.
+    pub waited_calls: i64,
+    /// Average wait per call, in milliseconds.
+    pub average_wait_milliseconds: i64,
+    /// Longest wait, in milliseconds.
+    pub max_wait_milliseconds: i64,
+    /// When the window began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// When the window ended (the check that wrote this).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::crd::{PlatformConnection, PlatformConnectionStatus};
+use super::crd::{PlatformConnection, PlatformConnectionStatus, RequestBudgetStatus};
 use super::credentials::CredentialProblem;
 use crate::clients::{ClientError, PlatformInfo};
 use crate::common::conditions::{self, Desired, READY, RECONCILING, STALLED, reason};
@@ -33,6 +33,46 @@ pub struct Decision {
     pub status: PlatformConnectionStatus,
     pub requeue: Duration,
     pub event: Option<Transition>,
+}
+
+/// Calls a window of the budget needs before it is reported: fewer say little, and a check
+/// right after a status write (which wakes this controller again) then changes nothing.
+pub const BUDGET_WINDOW_CALLS: u64 = 100;
+
+/// The budget's report for status and, when saturation begins, a Warning Event.
+pub fn budget_report(
+    previous: Option<&RequestBudgetStatus>,
+    window: &crate::clients::budget::Window,
+    rate: u32,
+    now: &jiff::Timestamp,
+) -> (RequestBudgetStatus, Option<Transition>) {
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let status = RequestBudgetStatus {
+        saturated: window.saturated(),
+        calls: i64::try_from(window.calls).unwrap_or(i64::MAX),
+        waited_calls: i64::try_from(window.waited).unwrap_or(i64::MAX),
+        average_wait_milliseconds: ms(window.average_wait()),
+        max_wait_milliseconds: ms(window.max_wait),
+        since: Some(window.since.to_string()),
+        until: Some(now.to_string()),
+    };
+    let began = status.saturated && !previous.is_some_and(|p| p.saturated);
+    let event = began.then(|| Transition {
+        warning: true,
+        reason: "RequestBudgetSaturated",
+        note: format!(
+            "calls waited {} ms on average (longest {} ms) for this connection's request budget \
+             of {rate} request(s)/s: {} of {} calls waited since {}. First reconciles and spec \
+             changes go before drift checks; raise spec.requestBudget.requestsPerSecond if the \
+             platform allows more",
+            status.average_wait_milliseconds,
+            status.max_wait_milliseconds,
+            status.waited_calls,
+            status.calls,
+            window.since,
+        ),
+    });
+    (status, event)
 }
 
 pub fn decide(
@@ -133,6 +173,10 @@ pub fn decide(
         );
     }
     status.common.observed_generation = generation;
+    // A requestedAt annotation is handled by this check, which always asks the platform.
+    if let Some(request) = conditions::unhandled_request(&conn.metadata, Some(&previous.common)) {
+        status.common.last_handled_reconcile_at = Some(request.to_string());
+    }
 
     let was_ready = previous.common.is_true(READY);
     let had_reason = previous.common.condition(READY).map(|c| c.reason.clone());
@@ -161,6 +205,38 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saturated_budget_is_reported_with_an_event_when_saturation_begins() {
+        let window = crate::clients::budget::Window {
+            since: "2026-01-01T00:00:00Z".parse().unwrap(),
+            calls: 1200,
+            waited: 1100,
+            total_wait: Duration::from_secs(600),
+            max_wait: Duration::from_millis(2500),
+        };
+        let now: jiff::Timestamp = "2026-01-01T00:05:00Z".parse().unwrap();
+        let (status, event) = budget_report(None, &window, 100, &now);
+        assert!(status.saturated);
+        assert_eq!(status.average_wait_milliseconds, 500);
+        assert_eq!(status.max_wait_milliseconds, 2500);
+        assert_eq!((status.calls, status.waited_calls), (1200, 1100));
+        assert_eq!(status.until.as_deref(), Some("2026-01-01T00:05:00Z"));
+        let event = event.unwrap();
+        assert_eq!(event.reason, "RequestBudgetSaturated");
+        assert!(event.note.contains("500 ms on average"), "{}", event.note);
+        assert!(event.note.contains("100 request(s)/s"), "{}", event.note);
+        // Still saturated: status moves on, no second Event.
+        assert!(budget_report(Some(&status), &window, 100, &now).1.is_none());
+        let calm = crate::clients::budget::Window {
+            waited: 0,
+            total_wait: Duration::ZERO,
+            max_wait: Duration::ZERO,
+            ..window
+        };
+        let (after, event) = budget_report(Some(&status), &calm, 100, &now);
+        assert!(!after.saturated && event.is_none());
+    }
     use crate::connection::crd::{Credentials, OpsChainConnection, PlatformConnectionSpec};
 
     fn conn(status: Option<PlatformConnectionStatus>) -> PlatformConnection {

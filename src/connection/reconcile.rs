@@ -3,7 +3,6 @@
 //! connection's health changed. Re-checks periodically and whenever its Secret changes.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -15,11 +14,11 @@ use kube::{Resource, ResourceExt};
 
 use super::crd::{PlatformConnection, PlatformConnectionStatus};
 use super::credentials;
-use super::decide::{Observed, Transition, decide};
+use super::decide::{BUDGET_WINDOW_CALLS, Observed, Transition, budget_report, decide};
 use crate::common::conditions::{self, Desired, READY, RECONCILING, reason};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
-use crate::controller::metrics::KindLabels;
+use crate::controller::guard;
 use crate::controller::status;
 use crate::engine::dependents::{self, Target};
 
@@ -29,13 +28,41 @@ pub const KIND: &str = "PlatformConnection";
 /// managed object names it: they all need it to delete their platform objects.
 pub const IN_USE: &str = "converge.dev/in-use";
 
+/// `reconcile` in its span, counted, with a panic contained to this connection (Stalled, with
+/// an Event) so the other connections and kinds go on.
+pub async fn guarded(conn: Arc<PlatformConnection>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let run = reconcile(conn.clone(), ctx.clone());
+    let caught = match guard::reconcile(KIND, &*conn, &ctx, run).await {
+        Ok(result) => return result,
+        Err(caught) => caught,
+    };
+    if let Some(ns) = conn.namespace() {
+        let api = Api::<PlatformConnection>::namespaced(ctx.client.clone(), &ns);
+        fn common(
+            s: &mut PlatformConnectionStatus,
+        ) -> &mut crate::common::conditions::CommonStatus {
+            &mut s.common
+        }
+        match guard::stall(&api, &*conn, conn.status.as_ref(), common, &caught).await {
+            Ok(Some(note)) => {
+                let t = Transition {
+                    warning: true,
+                    reason: guard::PANICKED,
+                    note,
+                };
+                publish(&ctx, &conn, vec![t]).await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot mark the connection Stalled after a panic")
+            }
+        }
+    }
+    Err(Error::Panicked(caught.status_message()))
+}
+
 pub async fn reconcile(conn: Arc<PlatformConnection>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let started = Instant::now();
-    ctx.metrics
-        .reconciles
-        .get_or_create(&KindLabels { kind: KIND })
-        .inc();
-    let result = match conn.namespace() {
+    match conn.namespace() {
         None => Err(Error::NotNamespaced(conn.name_any())),
         Some(ns) => {
             let api = Api::<PlatformConnection>::namespaced(ctx.client.clone(), &ns);
@@ -48,12 +75,7 @@ pub async fn reconcile(conn: Arc<PlatformConnection>, ctx: Arc<Context>) -> Resu
             .await
             .map_err(|e| Error::Finalizer(Box::new(e)))
         }
-    };
-    ctx.metrics
-        .durations
-        .get_or_create(&KindLabels { kind: KIND })
-        .observe(started.elapsed().as_secs_f64());
-    result
+    }
 }
 
 /// How often a deleted connection rewrites how many objects it still waits for.
@@ -169,6 +191,15 @@ async fn check(
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let mut decision = decide(conn, platform, secret_version, observed, now.clone());
     let mut events: Vec<Transition> = decision.event.take().into_iter().collect();
+    if let Some(client) = ctx.connections.known(ns, &name)
+        && let Some(window) = client.http().budget_window(BUDGET_WINDOW_CALLS)
+    {
+        let previous = conn.status.as_ref().and_then(|s| s.request_budget.as_ref());
+        let rate = client.http().budget_rate();
+        let (budget, saturated) = budget_report(previous, &window, rate, &now.0);
+        decision.status.request_budget = Some(budget);
+        events.extend(saturated);
+    }
     if let Some(message) = in_use {
         events.extend(mark_in_use(conn, &mut decision.status, message, now));
     }

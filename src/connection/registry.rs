@@ -76,6 +76,7 @@ impl Connections {
         let mut settings = Settings::from_spec(&conn.spec, ca_bundle);
         settings.read_only = self.read_only;
         let k = key(&conn.namespace().unwrap_or_default(), &conn.name_any());
+        settings.connection = format!("{}/{}", k.0, k.1);
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         if let Some(e) = entries.get(&k).filter(|e| e.settings == settings) {
             e.client.set_auth(auth);

@@ -18,6 +18,8 @@ pub struct Context {
     /// The namespace and shard this controller reconciles.
     pub scope: super::scope::Scope,
     pub stores: crate::engine::stores::Stores,
+    /// Which controllers run, for /healthz.
+    pub liveness: std::sync::Arc<super::health::Liveness>,
 }
 
 impl Context {
@@ -35,6 +37,7 @@ impl Context {
             connections,
             scope: Default::default(),
             stores: Default::default(),
+            liveness: Default::default(),
         }
     }
 

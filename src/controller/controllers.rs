@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
@@ -21,26 +22,87 @@ use crate::gateway::crd::GatewayApplication;
 use crate::project::crd::Project;
 use crate::workflow::crd::Workflow;
 
-/// Runs every controller until `stop` resolves, then lets in-flight reconciles finish.
+/// Runs every controller until `stop` resolves, then lets in-flight reconciles finish. A
+/// controller that stops on its own is logged (see `supervise`).
 pub async fn run(
     client: kube::Client,
     ctx: Arc<Context>,
     stop: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
+    if let Err(e) = supervise(client, ctx, stop).await {
+        tracing::error!(error = %e, "a controller stopped; the others keep running");
+    }
+}
+
+/// Runs each controller in a task of its own until `stop` resolves, then lets in-flight
+/// reconciles finish. Returns an error as soon as one controller ends before `stop` (its watch
+/// stream ended, or it panicked outside a reconcile): `converge run` then exits non-zero so
+/// that Kubernetes restarts it, rather than running on with a kind nobody reconciles.
+pub async fn supervise(
+    client: kube::Client,
+    ctx: Arc<Context>,
+    stop: impl Future<Output = ()> + Send + Sync + 'static,
+) -> anyhow::Result<()> {
     let stop = stop.boxed().shared();
     // One line per managed kind; each runs on the shared engine (`crate::engine`).
-    let kinds: Vec<futures::future::BoxFuture<'static, ()>> = vec![
-        wiring::run::<Project>(client.clone(), ctx.clone(), stop.clone()).boxed(),
-        wiring::run::<ApiSpec>(client.clone(), ctx.clone(), stop.clone()).boxed(),
-        wiring::run::<GatewayApplication>(client.clone(), ctx.clone(), stop.clone()).boxed(),
-        wiring::run::<Component>(client.clone(), ctx.clone(), stop.clone()).boxed(),
-        wiring::run::<Workflow>(client.clone(), ctx.clone(), stop.clone()).boxed(),
+    let kinds: Vec<(&'static str, BoxFuture<'static, ()>)> = vec![
+        (
+            connection::KIND,
+            run_connections(client.clone(), ctx.clone(), stop.clone()).boxed(),
+        ),
+        kind::<Project>(&client, &ctx, &stop),
+        kind::<ApiSpec>(&client, &ctx, &stop),
+        kind::<GatewayApplication>(&client, &ctx, &stop),
+        kind::<Component>(&client, &ctx, &stop),
+        kind::<Workflow>(&client, &ctx, &stop),
     ];
-    futures::future::join(
-        run_connections(client, ctx, stop),
-        futures::future::join_all(kinds),
+    let mut tasks = futures::stream::FuturesUnordered::new();
+    for (name, controller) in kinds {
+        ctx.liveness.running(name);
+        let task = tokio::spawn(stops_at_failpoint(name, controller));
+        tasks.push(async move { (name, task.await) });
+    }
+    while let Some((name, ended)) = tasks.next().await {
+        if stop.peek().is_some() && ended.is_ok() {
+            ctx.liveness.finished(name);
+            continue;
+        }
+        let why = match ended {
+            Ok(()) => "its watch stream ended".to_string(),
+            Err(e) if e.is_panic() => format!(
+                "it panicked: {}",
+                super::guard::payload_message(&*e.into_panic())
+            ),
+            Err(_) => "its task was cancelled".to_string(),
+        };
+        ctx.liveness.failed(name, why.clone());
+        anyhow::bail!("the {name} controller stopped: {why}");
+    }
+    Ok(())
+}
+
+fn kind<K: crate::engine::Managed>(
+    client: &kube::Client,
+    ctx: &Arc<Context>,
+    stop: &futures::future::Shared<BoxFuture<'static, ()>>,
+) -> (&'static str, BoxFuture<'static, ()>) {
+    (
+        K::KIND,
+        wiring::run::<K>(client.clone(), ctx.clone(), stop.clone()).boxed(),
     )
-    .await;
+}
+
+/// For the tests of `supervise`: FAILPOINTS=controller-stops=return(KIND) ends that kind's
+/// controller at once, return(KIND:panic) makes its task panic.
+async fn stops_at_failpoint(name: &'static str, controller: BoxFuture<'static, ()>) {
+    if let Some(Some(arg)) = fail::eval("controller-stops", |arg| arg) {
+        match arg.split_once(':') {
+            Some((k, "panic")) if k == name => panic!("failpoint controller-stops: {name}"),
+            None if arg == name => return,
+            _ => {}
+        }
+    }
+    controller.await
 }
 
 /// The PlatformConnection controller, with its Secret watch and the pruning of clients of
@@ -80,7 +142,7 @@ async fn run_connections(
         )
         .graceful_shutdown_on(stop)
         .run(
-            connection::reconcile,
+            connection::guarded,
             error_policy::<PlatformConnection>(connection::KIND),
             ctx,
         )
@@ -111,6 +173,11 @@ async fn prune_deleted_connections(
             .iter()
             .map(|c| (c.namespace().unwrap_or_default(), c.name_any()))
             .collect();
+        let connections = store.state();
+        let statuses = connections
+            .iter()
+            .map(|c| c.status.as_ref().map(|s| &s.common));
+        ctx.metrics.count_objects(connection::KIND, statuses);
         let pruned = ctx.connections.retain(&existing);
         if pruned > 0 {
             tracing::debug!(pruned, "dropped the clients of deleted connections");
@@ -133,11 +200,9 @@ pub fn error_policy<K: kube::Resource<DynamicType = ()>>(
                 error: error.metric_label(),
             })
             .inc();
-        let key = format!(
-            "{kind}/{}/{}",
-            obj.meta().namespace.as_deref().unwrap_or(""),
-            obj.meta().name.as_deref().unwrap_or("")
-        );
+        let namespace = obj.meta().namespace.as_deref().unwrap_or("");
+        let name = obj.meta().name.as_deref().unwrap_or("");
+        let key = format!("{kind}/{namespace}/{name}");
         let mut wait = ctx.backoff.failed(&key);
         if error.is_deletion_wait() {
             // What a deletion waits for may end without a watch event (a run finishing on the
@@ -145,11 +210,11 @@ pub fn error_policy<K: kube::Resource<DynamicType = ()>>(
             wait = wait.min(DELETION_RECHECK);
         }
         if error.is_stale_read() {
-            tracing::debug!(object = %key, error = %error, retry_in = ?wait, "finalizer patch from a stale copy; retrying");
+            tracing::debug!(kind, namespace, name, error = %error, retry_in = ?wait, "finalizer patch from a stale copy; retrying");
         } else if error.is_deletion_wait() {
-            tracing::debug!(object = %key, reason = %error, retry_in = ?wait, "deletion waiting");
+            tracing::debug!(kind, namespace, name, reason = %error, retry_in = ?wait, "deletion waiting");
         } else {
-            tracing::warn!(object = %key, error = %error, retry_in = ?wait, "reconcile failed");
+            tracing::warn!(kind, namespace, name, error = %error, retry_in = ?wait, "reconcile failed");
         }
         Action::requeue(wait)
     }

@@ -16,6 +16,9 @@ pub enum Error {
     Finalizer(Box<kube::runtime::finalizer::Error<Error>>),
     #[error("{0}")]
     Deleting(String),
+    /// The reconcile panicked; the object is Stalled and retried with backoff.
+    #[error("{0}")]
+    Panicked(String),
 }
 
 impl Error {
@@ -30,6 +33,7 @@ impl Error {
                 _ => "finalizer",
             },
             Error::Deleting(_) => "deleting",
+            Error::Panicked(_) => "panic",
         }
     }
 

@@ -154,7 +154,10 @@ pub async fn watchdog(
             Ok(lease) => {
                 let spec = lease.spec.unwrap_or_default();
                 if spec.holder_identity.as_deref() != Some(identity) {
-                    tracing::error!(holder = ?spec.holder_identity, "the Lease has another holder");
+                    tracing::error!(
+                        holder = spec.holder_identity.as_deref().unwrap_or("(none)"),
+                        "the Lease has another holder"
+                    );
                     return;
                 }
                 if let Some(renewed) = spec.renew_time {

@@ -4,9 +4,11 @@ pub mod context;
 pub mod controllers;
 pub mod crd_check;
 pub mod error;
+pub mod guard;
 pub mod health;
 pub mod leader;
 pub mod metrics;
+pub mod process;
 pub mod scope;
 pub mod status;
 
@@ -21,6 +23,20 @@ use crate::cli::RunArgs;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut stop = Box::pin(shutdown_signal());
+    let e = &args.election;
+    info!(
+        version = crate::version::VERSION,
+        commit = crate::version::COMMIT,
+        health_addr = %args.health_addr,
+        namespace = args.namespace.as_deref().unwrap_or("(all)"),
+        selector = args.selector.as_deref().unwrap_or("(none)"),
+        leader_election = e.leader_election,
+        lease = %e.lease_name,
+        lease_duration = ?e.lease_duration,
+        lease_renew_before = ?e.lease_renew_before,
+        shutdown_grace = ?args.shutdown_grace,
+        "starting converge run"
+    );
     // Failpoints (the `fail` crate) from the FAILPOINTS variable, for the crash tests, e.g.
     // FAILPOINTS=after-platform-create=pause. Without the variable nothing is configured.
     let _failpoints = std::env::var_os("FAILPOINTS").map(|_| fail::FailScenario::setup());
@@ -29,7 +45,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .context("cannot reach a cluster: no usable kubeconfig and not running in a pod")?;
     let metrics = metrics::Metrics::default();
     let readiness = Arc::new(health::Readiness::default());
-    let health = health::serve(args.health_addr, readiness.clone(), metrics.clone()).await?;
+    let liveness = Arc::new(health::Liveness::default());
+    let health = health::serve(
+        args.health_addr,
+        readiness.clone(),
+        liveness.clone(),
+        metrics.clone(),
+    )
+    .await?;
     info!(addr = %health.addr, "serving /healthz, /readyz and /metrics");
 
     crd_check::ensure_installed(&client).await?;
@@ -39,8 +62,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         selector: args.selector.clone(),
     };
     scope.check(&client).await?;
-    info!(namespace = ?scope.namespace, selector = ?scope.selector, "scope");
-    let ctx = Arc::new(context::Context::new(client.clone(), metrics.clone()).with_scope(scope));
+    let mut ctx = context::Context::new(client.clone(), metrics.clone()).with_scope(scope);
+    ctx.liveness = liveness;
+    let ctx = Arc::new(ctx);
 
     let mut election = None;
     if args.election.leader_election {
@@ -67,7 +91,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     metrics.leader.set(1);
 
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-    let controllers = tokio::spawn(controllers::run(client, ctx, async {
+    let mut controllers = tokio::spawn(controllers::supervise(client, ctx, async {
         let _ = stopped.await;
     }));
     let lost = async {
@@ -82,6 +106,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             metrics.leader.set(0);
             controllers.abort();
             anyhow::bail!("lost the Lease: another replica may be reconciling; exiting to rejoin as a follower");
+        }
+        ended = &mut controllers => {
+            // A controller stopped on its own: exit non-zero so that Kubernetes restarts the
+            // process, and hand the Lease over at once.
+            readiness.ready.store(false, Ordering::SeqCst);
+            metrics.leader.set(0);
+            if let Some(e) = election {
+                e.release(Duration::from_secs(5)).await;
+            }
+            health.stop().await;
+            return Err(match ended {
+                Ok(Err(e)) => e,
+                Ok(Ok(())) => anyhow::anyhow!("the controllers stopped"),
+                Err(e) => anyhow::anyhow!("the controllers' task failed: {e}"),
+            });
         }
     }
     info!("signal received, shutting down");

@@ -8,16 +8,18 @@ use crate::common::policy::Management;
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 /// Never re-read a platform more often than this, whatever the spec says.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
+/// Nor less often than this: the CRD's bound on `driftInterval`.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(168 * 3600);
 
-/// The drift interval the spec asks for. The CRD pattern guarantees it parses; a value that
-/// still does not falls back to the default rather than failing the object.
+/// The drift interval the spec asks for. The CRD pattern and rule guarantee it parses within
+/// bounds; a value that still does not falls back to the default rather than failing the object.
 pub fn interval(management: &Management) -> Duration {
     management
         .drift_interval
         .as_deref()
         .and_then(|s| crate::common::duration::parse(s).ok())
         .unwrap_or(DEFAULT_INTERVAL)
-        .max(MIN_INTERVAL)
+        .clamp(MIN_INTERVAL, MAX_INTERVAL)
 }
 
 /// How old a collection list a drift check may take from another drift check of the same
@@ -54,6 +56,10 @@ mod tests {
         assert_eq!(interval(&with(None)), DEFAULT_INTERVAL);
         assert_eq!(interval(&with(Some("1h30m"))), Duration::from_secs(5400));
         assert_eq!(interval(&with(Some("100ms"))), MIN_INTERVAL);
+        assert_eq!(interval(&with(Some("200h"))), MAX_INTERVAL);
+        // What the CRD refuses, should it get past it: the default, never a panic.
+        let overflow = "99999999999999999999999s";
+        assert_eq!(interval(&with(Some(overflow))), DEFAULT_INTERVAL);
     }
 
     #[test]

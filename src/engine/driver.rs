@@ -2,7 +2,7 @@
 //! clean up, then conditions, status, Events and when to look again.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
@@ -14,23 +14,48 @@ use kube::runtime::finalizer::{Event as Finalize, finalizer};
 use super::context::{Cx, Note, event_type, write_status};
 use super::phase::{self, Hold, Phase};
 use super::{Failure, Managed, dependents, drift};
-use crate::common::conditions::{READY, STALLED, reason};
+use crate::common::conditions::{READY, STALLED, reason, unhandled_request};
 use crate::common::policy::{DeletionPolicy, ManagementPolicy};
 use crate::connection::crd::PlatformConnection;
 use crate::controller::context::{Context, FIELD_MANAGER};
 use crate::controller::error::Error;
-use crate::controller::metrics::KindLabels;
+use crate::controller::guard;
 
 /// The finalizer every managed kind carries while it may own a platform object.
 pub const FINALIZER: &str = "converge.dev/cleanup";
 /// How long a Waiting object sleeps when no watch wakes it first.
 pub const WAIT_RECHECK: Duration = Duration::from_secs(60);
 
-/// The reconcile function handed to `Controller::run` for kind `K`.
+/// The reconcile function handed to `Controller::run` for kind `K`: `reconcile` in its span,
+/// counted, with a panic contained to the object (Stalled, with an Event; the others go on).
+pub async fn guarded<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let run = reconcile::<K>(obj.clone(), ctx.clone());
+    let caught = match guard::reconcile(K::KIND, &*obj, &ctx, run).await {
+        Ok(result) => return result,
+        Err(caught) => caught,
+    };
+    if let Some(ns) = obj.namespace() {
+        let api = Api::<K>::namespaced(ctx.client.clone(), &ns);
+        match guard::stall(&api, &*obj, obj.status(), K::common_mut, &caught).await {
+            Ok(Some(message)) => {
+                let note = Note {
+                    warning: true,
+                    reason: guard::PANICKED,
+                    message,
+                };
+                publish(&ctx, &*obj, vec![note]).await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(kind = K::KIND, error = %e, "cannot mark the object Stalled after a panic")
+            }
+        }
+    }
+    Err(Error::Panicked(caught.status_message()))
+}
+
+/// One reconcile of one object (see `guarded`).
 pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let started = Instant::now();
-    let labels = KindLabels { kind: K::KIND };
-    ctx.metrics.reconciles.get_or_create(&labels).inc();
     let ns = obj
         .namespace()
         .ok_or_else(|| Error::NotNamespaced(obj.name_any()))?;
@@ -40,19 +65,14 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
         Ok(true) => return Ok(Action::await_change()),
         Err(e) => return Err(Error::Kube(e)),
     }
-    let result = finalizer(&api, FINALIZER, obj, |event| async {
+    finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalize::Apply(obj) => apply(obj, ctx.clone(), ns.clone()).await,
             Finalize::Cleanup(obj) => cleanup(obj, ctx.clone(), ns.clone()).await,
         }
     })
     .await
-    .map_err(|e| Error::Finalizer(Box::new(e)));
-    ctx.metrics
-        .durations
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
-    result
+    .map_err(|e| Error::Finalizer(Box::new(e)))
 }
 
 /// Adds the finalizer unless it is there or the object is being deleted; `true` when it did.
@@ -179,6 +199,9 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
         .status()
         .map(K::common)
         .is_some_and(|c| c.is_true(READY) && c.observed_generation == obj.meta().generation);
+    // reconcile.converge.dev/requestedAt: a fresh read, never a drift check's shortcuts.
+    let request = unhandled_request(obj.meta(), obj.status().map(K::common)).map(String::from);
+    let at_rest = was_ready && request.is_none();
 
     let Ran {
         mut status,
@@ -211,13 +234,13 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
         ),
         Some(client) => {
             // A drift check may share collection reads with the connection's other checks.
-            let client = if was_ready {
+            let client = if at_rest {
                 client.sharing(drift::share_window(obj.management()))
             } else {
                 client
             };
             let mut cx = Cx::new(ctx.clone(), client, &*obj, ns.clone(), hold);
-            cx.at_rest = was_ready;
+            cx.at_rest = at_rest;
             let outcome = obj.converge(&mut cx).await;
             let inputs = cx.inputs_hash();
             Ran {
@@ -261,6 +284,9 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
     // (and recognised by the kind's lookup) has done its job.
     if K::platform_id(&status).is_some() {
         K::common_mut(&mut status).pending_create = None;
+    }
+    if request.is_some() {
+        K::common_mut(&mut status).last_handled_reconcile_at = request;
     }
     let before = K::common(&status).clone();
     phase::apply(

@@ -81,18 +81,23 @@ pub fn queue_depth<K: Managed>(objects: &[Arc<K>]) -> i64 {
         .count() as i64
 }
 
-/// Keeps `converge_queue_depth{kind}` current from the controller's cache, while `K` runs.
+/// Keeps `converge_queue_depth{kind}` and `converge_objects{kind}` current from the
+/// controller's cache, while `K` runs.
 fn sample_queue_depth<K: Managed>(store: Store<K>, ctx: &Context) -> tokio::task::JoinHandle<()> {
     let gauge = ctx
         .metrics
         .queue_depth
         .get_or_create(&crate::controller::metrics::KindLabels { kind: K::KIND })
         .clone();
+    let metrics = ctx.metrics.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
         loop {
             every.tick().await;
-            gauge.set(queue_depth(&store.state()));
+            let objects = store.state();
+            gauge.set(queue_depth(&objects));
+            let statuses = objects.iter().map(|o| o.status().map(K::common));
+            metrics.count_objects(K::KIND, statuses);
         }
     })
 }
@@ -101,8 +106,9 @@ fn sample_queue_depth<K: Managed>(store: Store<K>, ctx: &Context) -> tokio::task
 /// on the apiserver.
 const CONCURRENCY: u16 = 64;
 
-/// What an object's own change must touch to be reconciled: its generation (spec, deletion)
-/// or its finalizers. Status, managed by this controller, is left out.
+/// What an object's own change must touch to be reconciled: its generation (spec, deletion),
+/// its finalizers, or the reconcile.converge.dev/requestedAt annotation. Status, managed by
+/// this controller, is left out.
 fn worth_reconciling<K: Managed>(obj: &K) -> Option<u64> {
     let meta = obj.meta();
     let mut h = std::hash::DefaultHasher::new();
@@ -110,6 +116,9 @@ fn worth_reconciling<K: Managed>(obj: &K) -> Option<u64> {
         meta.generation,
         &meta.finalizers,
         meta.deletion_timestamp.is_some(),
+        meta.annotations
+            .as_ref()
+            .and_then(|a| a.get(crate::common::conditions::REQUESTED_AT)),
     )
         .hash(&mut h);
     Some(h.finish())
@@ -175,7 +184,7 @@ pub async fn run<K: Managed>(
         .reconcile_all_on(ctx.connections.ready_events())
         .graceful_shutdown_on(stop)
         .run(
-            driver::reconcile::<K>,
+            driver::guarded::<K>,
             crate::controller::controllers::error_policy::<K>(K::KIND),
             ctx,
         )

@@ -27,6 +27,12 @@ use crate::common::schema::{Api7Label, DURATION};
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
     printcolumn(
+        name = "Status",
+        type_ = "string",
+        description = "Why Ready is what it is: Converged, Progressing, WaitingForReference, PlatformRetrying, Suspended, or a Stalled reason",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
         name = "Platform ID",
         type_ = "string",
         json_path = ".status.applicationId"
@@ -62,7 +68,7 @@ pub struct GatewayApplicationSpec {
     #[schemars(length(max = 256))]
     pub description: Option<String>,
     /// Host names the application answers on.
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(length(min = 1, max = 64), inner(length(min = 1, max = 253)))]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub hosts: Vec<String>,
     /// The listening path prefix, for example /orders.
@@ -201,6 +207,7 @@ pub struct GatewayApi {
     pub description: Option<String>,
     /// Allowed HTTP methods; empty allows all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 7))]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub methods: Vec<crate::apispec::crd::HttpMethod>,
     /// URI paths matched by this API: 1 to 64.
@@ -432,7 +439,14 @@ pub struct CanaryStep {
     /// How long to hold this weight before the next step, such as 30s or 10m. Without it the
     /// next step follows as soon as API7 reports this one in progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = DURATION))]
+    #[schemars(
+        length(min = 1, max = crate::common::schema::DURATION_MAX_LENGTH),
+        regex(pattern = DURATION),
+        extend("x-kubernetes-validations" = [{
+            "rule": "duration(self) <= duration('168h')",
+            "message": "a canary step's pause must be at most 168h (a week)"
+        }])
+    )]
     pub pause: Option<String>,
 }
 

@@ -39,6 +39,39 @@ pub struct PlanArgs {
     /// How long to wait for every object to be planned.
     #[arg(long, default_value = "2m", value_parser = crate::common::duration::parse)]
     pub timeout: Duration,
+    /// Exit with 2 when the plan has changes, 0 when it has none (1 stays an error), for CI
+    /// jobs that act on a pending change.
+    #[arg(long)]
+    pub exit_code: bool,
+    /// Output format: text for a person, json for a pipeline.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = PlanFormat::Text)]
+    pub output: PlanFormat,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+}
+
+/// How a plan ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Every object could be planned (none stalled, none still running at the timeout).
+    pub complete: bool,
+    /// Changes the plan lists.
+    pub changes: usize,
+}
+
+impl Outcome {
+    /// 1 when the plan is incomplete; with `--exit-code`, 2 when it lists changes; else 0.
+    pub fn exit_code(&self, detailed: bool) -> i32 {
+        match (self.complete, detailed && self.changes > 0) {
+            (false, _) => 1,
+            (true, true) => 2,
+            (true, false) => 0,
+        }
+    }
 }
 
 const MANAGED: [&str; 5] = [
@@ -49,10 +82,13 @@ const MANAGED: [&str; 5] = [
     "Workflow",
 ];
 
-/// Runs `converge plan`; returns whether every object could be planned.
-pub async fn run(args: PlanArgs) -> anyhow::Result<bool> {
+/// Runs `converge plan`; returns whether every object could be planned, and its changes.
+pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     let Some(desired) = read(&args.path, &args.namespace)? else {
-        return Ok(false);
+        return Ok(Outcome {
+            complete: false,
+            changes: 0,
+        });
     };
     let mut desired = desired.objects;
     for o in desired
@@ -97,11 +133,20 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<bool> {
         None => None,
     };
     session.stop(Duration::from_secs(2)).await;
+    let plan = Plan::of(&objects);
+    let outcome = Outcome {
+        complete: settled && plan.stalled == 0,
+        changes: plan.changes,
+    };
+    if args.output == PlanFormat::Json {
+        let json = plan.to_json(&args.path, &against, counted, settled);
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(outcome);
+    }
     println!(
         "Plan for {} against {against}. Nothing was written.\n",
         args.path.display()
     );
-    let plan = Plan::of(&objects);
     print!("{}", plan.render());
     let calls = counted
         .map(|(reads, writes)| format!(" Platform calls: {reads} read(s), {writes} write(s)."))
@@ -113,7 +158,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<bool> {
             args.timeout
         );
     }
-    Ok(settled && plan.stalled == 0)
+    Ok(outcome)
 }
 
 /// Objects from the cluster: each declared object's live status (to write after loading), and
@@ -239,6 +284,8 @@ async fn platform_calls(sandboxes: &crate::sandbox::all::Sandboxes) -> anyhow::R
 #[derive(Debug, Default)]
 struct Plan {
     lines: Vec<(String, Vec<String>)>,
+    /// The same, for `-o json`: one entry per object.
+    entries: Vec<Value>,
     changes: usize,
     changed_objects: usize,
     waiting: usize,
@@ -253,6 +300,8 @@ impl Plan {
             let s = report::state(o);
             let (platform, _) = report::platform_and_id(o);
             let head = format!("{}  ({platform})", report::object_name(o, with_namespace));
+            let (changes_before, waiting_before) = (plan.changes, plan.waiting);
+            let stalled_before = plan.stalled;
             let body = if o["kind"] == "PlatformConnection" {
                 vec![if s.ready {
                     format!("✓ {}", s.message)
@@ -276,9 +325,52 @@ impl Plan {
                 plan.stalled += usize::from(s.stalled);
                 vec![format!("! {}: {}", s.reason, s.message)]
             };
+            let state = if plan.stalled > stalled_before {
+                "stalled"
+            } else if plan.waiting > waiting_before {
+                "waiting"
+            } else if plan.changes > changes_before {
+                "changes"
+            } else {
+                "no-changes"
+            };
+            let changes = held_changes(&s.message).unwrap_or_default();
+            plan.entries.push(serde_json::json!({
+                "kind": o["kind"],
+                "namespace": o["metadata"]["namespace"],
+                "name": o["metadata"]["name"],
+                "platform": platform,
+                "state": state,
+                "changes": changes,
+                "reason": s.reason,
+                "message": s.message,
+            }));
             plan.lines.push((head, body));
         }
         plan
+    }
+
+    /// The plan as one JSON document (`converge plan -o json`).
+    fn to_json(
+        &self,
+        path: &std::path::Path,
+        against: &str,
+        calls: Option<(u64, u64)>,
+        settled: bool,
+    ) -> Value {
+        serde_json::json!({
+            "path": path.display().to_string(),
+            "against": against,
+            "complete": settled && self.stalled == 0,
+            "objects": self.entries,
+            "summary": {
+                "changes": self.changes,
+                "changedObjects": self.changed_objects,
+                "waiting": self.waiting,
+                "stalled": self.stalled,
+            },
+            "platformCalls": calls.map(|(reads, writes)| serde_json::json!({"reads": reads, "writes": writes})),
+        })
     }
 
     fn render(&self) -> String {
@@ -370,5 +462,27 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("! PlatformError: Cycloid said no"), "{text}");
+        let json = plan.to_json(std::path::Path::new("d"), "sandboxes", Some((3, 0)), true);
+        let states: Vec<&str> = json["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["state"].as_str().unwrap())
+            .collect();
+        assert_eq!(states, ["changes", "no-changes", "waiting", "stalled"]);
+        assert_eq!(json["objects"][0]["changes"][1], "create environment dev");
+        assert_eq!(json["summary"]["changes"], 2);
+        assert_eq!(json["complete"], false);
+        assert_eq!(json["platformCalls"]["reads"], 3);
+    }
+
+    #[test]
+    fn exit_codes_say_error_changes_or_none() {
+        let o = |complete, changes| Outcome { complete, changes };
+        assert_eq!(o(true, 0).exit_code(true), 0);
+        assert_eq!(o(true, 3).exit_code(true), 2);
+        assert_eq!(o(true, 3).exit_code(false), 0);
+        assert_eq!(o(false, 3).exit_code(true), 1);
+        assert_eq!(o(false, 0).exit_code(false), 1);
     }
 }

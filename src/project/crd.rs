@@ -29,6 +29,12 @@ use crate::common::schema::{
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
     printcolumn(
+        name = "Status",
+        type_ = "string",
+        description = "Why Ready is what it is: Converged, Progressing, WaitingForReference, PlatformRetrying, Suspended, or a Stalled reason",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
         name = "Platform ID",
         type_ = "string",
         json_path = ".status.projectId"
@@ -92,12 +98,14 @@ pub struct CycloidProject {
     pub name: String,
     /// Free-text description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
     pub description: Option<String>,
     /// Canonical of the config repository that stores the project's configuration.
     #[schemars(length(min = 3, max = 100), regex(pattern = CYCLOID_CANONICAL))]
     pub config_repository_canonical: String,
     /// User canonical of the owner; defaults to the credential's user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
     pub owner: Option<String>,
     /// Team canonical; only needed when the organization uses quotas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,6 +157,7 @@ pub struct OpsChainProject {
     pub name: String,
     /// Free-text description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
     pub description: Option<String>,
     /// The project type, as the OpsChain instance defines them (for example Standard or
     /// Enterprise). Immutable.
@@ -176,6 +185,7 @@ pub struct OpsChainEnvironment {
     pub name: Option<String>,
     /// Free-text description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
     pub description: Option<String>,
 }
 

@@ -27,6 +27,12 @@ use crate::common::schema::{CRON, CYCLOID_PIPELINE_NAME, DURATION, OPSCHAIN_CODE
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
     printcolumn(
+        name = "Status",
+        type_ = "string",
+        description = "Why Ready is what it is: Converged, Progressing, WaitingForReference, PlatformRetrying, Suspended, or a Stalled reason",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
         name = "Platform ID",
         type_ = "string",
         json_path = ".status.workflowId"
@@ -120,6 +126,7 @@ pub struct OpsChainWorkflow {
     pub name: String,
     /// Free-text description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
     pub description: Option<String>,
     /// The workflow steps, as OpsChain takes them: change, wait (with requiresApprovalFrom for
     /// an approval), workflow (a child workflow) and stage steps. A change creates a new version.
@@ -170,11 +177,12 @@ pub struct OpsChainStep {
     pub requires_approval_from: Option<String>,
     /// workflow: the child workflow version to run; default the latest published one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 2147483647))]
     pub version: Option<i32>,
     /// stage: the steps of the stage, in the same shape as these.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::common::schema::free_form_object_list")]
+    #[schemars(length(max = 200))]
     pub steps: Option<Vec<serde_json::Value>>,
     /// stage: run the stage's steps in parallel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -204,7 +212,7 @@ pub struct ApprovalPolicy {
     pub action: ApprovalAction,
     /// Only steps with these names; empty means every approval step of this workflow.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 100))]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 255)))]
     pub steps: Vec<String>,
 }
 

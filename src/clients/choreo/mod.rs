@@ -56,6 +56,11 @@ impl ChoreoClient {
         }
     }
 
+    /// The HTTP layer (budget, pool, credentials).
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
     /// The HTTP settings of a Choreo connection at `endpoint` (e.g.
     /// `https://console.choreo.dev/api/v1`), with the shared defaults; adjust them, then
     /// pass them to [`ChoreoClient::new`].

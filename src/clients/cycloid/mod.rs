@@ -132,6 +132,11 @@ impl CycloidClient {
         }
     }
 
+    /// The HTTP layer (budget, pool, credentials).
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
     /// The HTTP settings for a Cycloid endpoint, with Cycloid's error envelope; adjust the
     /// timeout, budget and retries before [`CycloidClient::new`].
     pub fn config(endpoint: impl Into<String>) -> HttpConfig {
