@@ -28,10 +28,13 @@ fn big_openapi(title: &str, size: usize) -> String {
     let mut doc = format!(
         "openapi: 3.0.1\ninfo:\n  title: {title}\n  version: 1.0.0\nservers:\n  - url: http://big.internal:8080\npaths:\n"
     );
+    // Large the way real definitions are large: long descriptions on a few dozen operations
+    // (each operation is an API on API7, created one call at a time under the request budget).
+    let words = "lorem ipsum ".repeat(size / 40 / 12 + 1);
     let mut i = 0;
     while doc.len() < size {
         doc.push_str(&format!(
-            "  /items/{i:06}:\n    get:\n      responses:\n        \"200\":\n          description: item {i}\n"
+            "  /items/{i:06}:\n    get:\n      description: {words}\n      responses:\n        \"200\":\n          description: item {i}\n"
         ));
         i += 1;
     }

@@ -70,6 +70,53 @@ fn bound(s: &Value, key: &str) -> Option<u64> {
     s.get(key).and_then(Value::as_u64)
 }
 
+/// `pattern` with Go's (RE2's) meaning of `\d`, `\s` and `\w`: ASCII only, where the regex
+/// crate behind proptest would also generate Unicode digits and spaces the apiserver refuses.
+fn ascii_classes(pattern: &str) -> String {
+    let mut out = String::new();
+    let mut in_class = false;
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(next) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                let ascii = match next {
+                    'd' => Some("0-9"),
+                    's' => Some("\\t\\n\\f\\r "),
+                    'w' => Some("0-9A-Za-z_"),
+                    'S' if !in_class => Some("^\\t\\n\\f\\r "),
+                    _ => None,
+                };
+                match (ascii, in_class) {
+                    (Some(a), true) => out.push_str(a),
+                    (Some(a), false) => {
+                        out.push('[');
+                        out.push_str(a);
+                        out.push(']');
+                    }
+                    (None, _) => {
+                        out.push(c);
+                        out.push(next);
+                    }
+                }
+            }
+            '[' => {
+                in_class = true;
+                out.push(c);
+            }
+            ']' => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// A string the schema admits: from its pattern when it has one (anchors removed: the
 /// generator produces whole matches), else at its length bounds, ASCII or not.
 fn string(s: &Value) -> BoxedStrategy<Value> {
@@ -78,7 +125,7 @@ fn string(s: &Value) -> BoxedStrategy<Value> {
     if let Some(pattern) = s.get("pattern").and_then(Value::as_str) {
         let inner = pattern.trim_start_matches('^');
         let inner = inner.strip_suffix('$').unwrap_or(inner);
-        return proptest::string::string_regex(inner)
+        return proptest::string::string_regex(&ascii_classes(inner))
             .unwrap_or_else(|e| panic!("pattern {pattern}: {e}"))
             .prop_filter("within the length bounds", move |t| {
                 (min..=max).contains(&t.chars().count())
@@ -104,8 +151,10 @@ fn integer(s: &Value) -> BoxedStrategy<Value> {
     } else {
         (i64::MIN, i64::MAX)
     };
-    let min = s.get("minimum").and_then(Value::as_i64).unwrap_or(lo);
-    let max = s.get("maximum").and_then(Value::as_i64).unwrap_or(hi);
+    // schemars writes bounds as numbers (65535.0), which JSON Schema allows for integers.
+    let bound = |key: &str| s.get(key).and_then(Value::as_f64).map(|f| f as i64);
+    let min = bound("minimum").unwrap_or(lo).max(lo);
+    let max = bound("maximum").unwrap_or(hi).min(hi);
     prop_oneof![
         Just(min),
         Just(max),

@@ -203,7 +203,9 @@ fn bad_flags_are_refused_with_a_reason() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--error-rate must be between 0 and 1"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(
+        "invalid value '1.5' for '--error-rate <ERROR_RATE>': \"1.5\" is not a share from 0 to 1"
+    ));
     let out = Command::new(env!("CARGO_BIN_EXE_converge"))
         .args(["sandbox", "--credential", "gitlab=x"])
         .output()

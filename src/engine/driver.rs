@@ -25,6 +25,10 @@ use crate::controller::guard;
 pub const FINALIZER: &str = "converge.dev/cleanup";
 /// How long a Waiting object sleeps when no watch wakes it first.
 pub const WAIT_RECHECK: Duration = Duration::from_secs(60);
+/// The longest wait after a transient platform failure (5xx, 429, a reset, a malformed
+/// answer). The call was already retried and the connection's request budget bounds what
+/// reaches the platform, so waiting longer only delays convergence once the platform is back.
+pub const RETRY_CEILING: Duration = Duration::from_secs(60);
 
 /// The reconcile function handed to `Controller::run` for kind `K`: `reconcile` in its span,
 /// counted, with a panic contained to the object (Stalled, with an Event; the others go on).
@@ -329,7 +333,11 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
             *recheck
         }
         Phase::Waiting { .. } => WAIT_RECHECK,
-        Phase::Retrying { .. } | Phase::Stalled { .. } => {
+        Phase::Retrying { .. } => {
+            let wait = ctx.backoff.failed(&key).min(RETRY_CEILING);
+            retry_after.map_or(wait, |r| r.max(wait))
+        }
+        Phase::Stalled { .. } => {
             let wait = ctx.backoff.failed(&key);
             retry_after.map_or(wait, |r| r.max(wait))
         }

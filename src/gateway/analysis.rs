@@ -45,8 +45,8 @@ pub struct Settings {
 }
 
 fn duration(text: Option<&str>, default: Duration) -> Duration {
-    // The CRD bounds these strings to 16 characters, which `parse` turns into durations it
-    // can represent; beyond a week they are taken as a week.
+    // The CRD refuses more than a week; a longer one (from `converge local` before
+    // validation existed, or a CRD not yet upgraded) is taken as a week.
     text.and_then(|t| crate::common::duration::parse(t).ok())
         .map(|d| d.min(LONGEST))
         .unwrap_or(default)
@@ -375,7 +375,7 @@ mod tests {
     #[test]
     fn defaults_and_bounds() {
         let s = Settings::of(
-            &serde_json::from_value(json!({"provider": {"api7": {}}, "interval": "100000h"}))
+            &serde_json::from_value(json!({"provider": {"api7": {}}, "interval": "8760h"}))
                 .unwrap(),
         );
         assert_eq!(s.interval, LONGEST);

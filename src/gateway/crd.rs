@@ -303,12 +303,26 @@ pub struct CanaryAnalysis {
     pub provider: MetricsProvider,
     /// Time between two checks (default 30s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 16), regex(pattern = DURATION))]
+    #[schemars(
+        length(min = 1, max = crate::common::schema::DURATION_MAX_LENGTH),
+        regex(pattern = DURATION),
+        extend("x-kubernetes-validations" = [{
+            "rule": "duration(self) <= duration('168h')",
+            "message": "analysis.interval must be at most 168h (a week)"
+        }])
+    )]
     pub interval: Option<String>,
     /// The traffic a check judges: the last `window` (default: the interval), never from
     /// before the step began.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 16), regex(pattern = DURATION))]
+    #[schemars(
+        length(min = 1, max = crate::common::schema::DURATION_MAX_LENGTH),
+        regex(pattern = DURATION),
+        extend("x-kubernetes-validations" = [{
+            "rule": "duration(self) <= duration('168h')",
+            "message": "analysis.window must be at most 168h (a week)"
+        }])
+    )]
     pub window: Option<String>,
     /// Failed requests, as a percentage of all requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -328,7 +342,14 @@ pub struct CanaryAnalysis {
     /// the canary pauses at its weight with a message (default 5m). It resumes when the
     /// provider answers again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 16), regex(pattern = DURATION))]
+    #[schemars(
+        length(min = 1, max = crate::common::schema::DURATION_MAX_LENGTH),
+        regex(pattern = DURATION),
+        extend("x-kubernetes-validations" = [{
+            "rule": "duration(self) <= duration('168h')",
+            "message": "analysis.faultTimeout must be at most 168h (a week)"
+        }])
+    )]
     pub fault_timeout: Option<String>,
 }
 
@@ -411,7 +432,14 @@ pub struct FailureRateCheck {
 #[serde(rename_all = "camelCase")]
 pub struct LatencyCheck {
     /// The highest acceptable latency, such as 500ms.
-    #[schemars(length(max = 16), regex(pattern = DURATION))]
+    #[schemars(
+        length(min = 1, max = crate::common::schema::DURATION_MAX_LENGTH),
+        regex(pattern = DURATION),
+        extend("x-kubernetes-validations" = [{
+            "rule": "duration(self) <= duration('168h')",
+            "message": "latency.max must be at most 168h (a week)"
+        }])
+    )]
     pub max: String,
     /// The percentile judged, 1 to 100 (default 99). Prometheus only: API7 reports one
     /// latency figure.

@@ -97,7 +97,14 @@ pub struct RunPolicy {
     /// With onDelete: Wait, how long a deletion waits for the runs to finish before cancelling
     /// them, as a duration such as "10m" (default 10m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = DURATION))]
+    #[schemars(
+        length(min = 1, max = crate::common::schema::DURATION_MAX_LENGTH),
+        regex(pattern = DURATION),
+        extend("x-kubernetes-validations" = [{
+            "rule": "duration(self) <= duration('168h')",
+            "message": "run.onDeleteTimeout must be at most 168h (a week)"
+        }])
+    )]
     pub on_delete_timeout: Option<String>,
 }
 

@@ -1,10 +1,6 @@
-//! ApiSpec timelines: Frends (from a ConfigMap: versions, publish, deployments), API7
-//! (imported as an application) and Choreo (observed, never written).
-//!
-//! Helper B changes what Frends and API7 do (documented operations only; a deployment is
-//! "requested"): these timelines check today's behaviour with Event reasons and short message
-//! fragments (the `FRENDS_*`/`API7_*` constants below), so re-aligning them is a matter of
-//! editing those.
+//! ApiSpec timelines: Frends (from a ConfigMap: versions, publish, deployments requested),
+//! API7 (an application and one API per operation, changed in place) and Choreo (observed,
+//! never written).
 
 use converge::apispec::crd::ApiSpec;
 use serde_json::{Value, json};
@@ -15,8 +11,8 @@ use crate::common::timeline::*;
 
 const FRENDS_CREATED: &str = "created Frends API specification";
 const FRENDS_UPDATED: &str = "wrote the definition to active version";
-const API7_IMPORTED: &str = "imported the definition as application";
-const API7_REIMPORTED: &str = "to import the changed definition";
+const FRENDS_REQUESTED: &str = "requested the deployment of version";
+const API7_CREATED: &str = "for the definition, path prefix";
 
 /// An OpenAPI 3 document with one GET per path.
 pub fn openapi(title: &str, server: &str, paths: &[&str], description: &str) -> String {
@@ -82,7 +78,11 @@ async fn frends_apispec_timeline() {
         &[
             ("Normal", "Created", FRENDS_CREATED),
             ("Normal", "Published", "published version 1"),
-            ("Normal", "Deployed", "version 1 to agent group 2"),
+            (
+                "Normal",
+                "DeploymentRequested",
+                &format!("{FRENDS_REQUESTED} 1 to agent group 2"),
+            ),
         ],
     )
     .await;
@@ -113,18 +113,20 @@ async fn frends_apispec_timeline() {
         &[
             ("Normal", "Updated", FRENDS_UPDATED),
             ("Normal", "Published", "published version 2"),
-            ("Normal", "Deployed", "version 2 to agent group 2"),
+            (
+                "Normal",
+                "DeploymentRequested",
+                &format!("{FRENDS_REQUESTED} 2 to agent group 2"),
+            ),
         ],
     )
     .await;
-    assert_eq!(
-        frends()
-            .get_specification(id)
-            .await
-            .unwrap()
-            .description
-            .as_deref(),
-        Some("v2")
+    let description = frends().get_specification(id).await.unwrap().description;
+    assert!(
+        description
+            .as_deref()
+            .is_some_and(|d| d.starts_with("v2\n\n[managed by Converge: ApiSpec")),
+        "the document's description, then the marker Converge finds it by: {description:?}"
     );
 
     // 3. Another agent group (the default one, 1).
@@ -140,8 +142,15 @@ async fn frends_apispec_timeline() {
             .iter()
             .any(|d| (d.agent_group_id, d.version) == (1, 2))
     );
-    t.expect_events(S, &[("Normal", "Deployed", "version 2 to agent group 1")])
-        .await;
+    t.expect_events(
+        S,
+        &[(
+            "Normal",
+            "DeploymentRequested",
+            &format!("{FRENDS_REQUESTED} 2 to agent group 1"),
+        )],
+    )
+    .await;
 
     // 4. Removal.
     t.delete("apispec/pets").await;
@@ -160,12 +169,24 @@ fn api7_spec(doc: &str) -> Value {
     )
 }
 
-/// Create (imported); a changed document (imported again); another change; removal.
+/// Create (an application and one API per operation); a changed document (an API added, the
+/// application kept); another change (another API added, one removed); removal.
 #[tokio::test]
 async fn api7_apispec_timeline() {
     let mut t = Timeline::start("tl-apispec-api7", &["api7"]).await;
     let server = "https://pets.tl.test";
     let app_of = |o: &ApiSpec| status(o).api_id.clone().unwrap();
+    let apis_of = |id: String| async move {
+        let mut names: Vec<String> = api7()
+            .list_apis(&id, &Default::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.spec.name)
+            .collect();
+        names.sort();
+        names
+    };
 
     // 1. Create.
     t.apply(&api7_spec(&openapi(
@@ -177,63 +198,76 @@ async fn api7_apispec_timeline() {
     .await;
     let mut o: ApiSpec = t.wait("pets", "Ready", ready).await;
     assert_conditions(&o, true, "Converged", &["TL API7 Pets"]);
-    let first = app_of(&o);
-    t.expect_events(S, &[("Normal", "Created", API7_IMPORTED)])
-        .await;
+    let id = app_of(&o);
+    t.expect_events(
+        S,
+        &[
+            (
+                "Normal",
+                "Created",
+                &format!("created API7 application {id} (\"TL API7 Pets\") {API7_CREATED}"),
+            ),
+            (
+                "Normal",
+                "ApiChanged",
+                "create API \"GET /pets\" (GET /pets)",
+            ),
+        ],
+    )
+    .await;
     assert_eq!(
-        api7().get_application(&first).await.unwrap().spec.name,
+        api7().get_application(&id).await.unwrap().spec.name,
         "TL API7 Pets"
     );
+    assert_eq!(apis_of(id.clone()).await, ["GET /pets"]);
 
-    // 2. and 3. Changed documents: each imported again, under a new application id.
-    let mut previous = first.clone();
-    for (i, paths) in [
-        &["/pets", "/owners"][..],
-        &["/pets", "/owners", "/vets"][..],
-    ]
-    .iter()
-    .enumerate()
-    {
+    // 2. and 3. Changed documents: the same application, its APIs changed in place.
+    for (step, paths, event, want) in [
+        (
+            2,
+            &["/pets", "/owners"][..],
+            ("ApiChanged", "create API \"GET /owners\" (GET /owners)"),
+            &["GET /owners", "GET /pets"][..],
+        ),
+        (
+            3,
+            &["/pets", "/vets"][..],
+            ("ApiChanged", "create API \"GET /vets\" (GET /vets)"),
+            &["GET /pets", "GET /vets"][..],
+        ),
+    ] {
         let hash = status(&o).definition_hash.clone();
         t.apply(&api7_spec(&openapi(
             "TL API7 Pets",
             server,
             paths,
-            &format!("v{}", i + 2),
+            &format!("v{step}"),
         )))
         .await;
         o = t
-            .wait("pets", "imported again", |o: &ApiSpec| {
-                ready(o) && status(o).definition_hash != hash && app_of(o) != previous
+            .wait("pets", "the changed document", |o: &ApiSpec| {
+                ready(o) && status(o).definition_hash != hash
             })
             .await;
-        let now = app_of(&o);
-        t.expect_events(
-            S,
-            &[
-                (
-                    "Normal",
-                    "Reimported",
-                    &format!("deleted application {previous} {API7_REIMPORTED}"),
-                ),
-                ("Normal", "Created", &format!("{API7_IMPORTED} {now}")),
-            ],
-        )
-        .await;
-        assert!(api7().get_application(&previous).await.is_err());
-        assert!(api7().get_application(&now).await.is_ok());
-        previous = now;
+        assert_eq!(app_of(&o), id, "step {step}: the application is kept");
+        let mut expected = vec![("Normal", event.0, event.1)];
+        if step == 3 {
+            expected.push((
+                "Normal",
+                "ApiChanged",
+                "delete API \"GET /owners\" (no longer in the definition)",
+            ));
+        }
+        t.expect_events_including(S, &expected).await;
+        assert_eq!(apis_of(id.clone()).await, want, "step {step}");
     }
 
     // 4. Removal.
     t.delete("apispec/pets").await;
     t.wait_gone::<ApiSpec>("pets").await;
-    t.expect_events(
-        S,
-        &[("Normal", "Deleted", &format!("deleted API7 {previous}"))],
-    )
-    .await;
-    assert!(api7().get_application(&previous).await.is_err());
+    t.expect_events(S, &[("Normal", "Deleted", &format!("deleted API7 {id}"))])
+        .await;
+    assert!(api7().get_application(&id).await.is_err());
 }
 
 /// Observed only: create; another version; an API that does not exist (Stalled) and then

@@ -95,7 +95,11 @@ async fn api7_gateway_application_timeline() {
     );
     t.expect_events(
         G,
-        &[("Normal", "CanaryStarted", "start canary release c-a at 20%")],
+        &[(
+            "Normal",
+            "CanaryStarted",
+            "start canary release c-a at step 1/2 (20%), sending traffic to v2",
+        )],
     )
     .await;
     let release = p
@@ -115,7 +119,11 @@ async fn api7_gateway_application_timeline() {
     assert_eq!(canary_of(&g).weight, 0);
     t.expect_events(
         G,
-        &[("Normal", "CanaryAborted", "abort canary release c-a")],
+        &[(
+            "Normal",
+            "CanaryAborted",
+            "abort canary release c-a at step 1/2 (20%) as spec.canary.abort asks: traffic goes back to v1",
+        )],
     )
     .await;
     assert_eq!(default_version(&id).await, "v1");
@@ -135,17 +143,21 @@ async fn api7_gateway_application_timeline() {
         &g,
         true,
         "Converged",
-        &["canary release c-b finished: v3 is the default version"],
+        &["canary release c-b promoted: v3 is the default version"],
     );
     let rows = t
         .expect_events_including(
             G,
             &[
-                ("Normal", "CanaryStarted", "start canary release c-b at 50%"),
+                (
+                    "Normal",
+                    "CanaryStarted",
+                    "start canary release c-b at step 1/1 (50%), sending traffic to v3",
+                ),
                 (
                     "Normal",
                     "CanaryPromoted",
-                    "finish canary release c-b: v3 becomes the default version",
+                    "promote canary release c-b after step 1/1 (50%): v3 becomes the default version",
                 ),
             ],
         )
