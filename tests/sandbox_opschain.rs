@@ -1388,12 +1388,15 @@ async fn wait_steps_stages_and_queued_runs() {
         approve.error()["title"],
         "Cannot approve step because it does not require approval"
     );
+    // Skipping on retry is for change steps: the documented answer is a change step.
+    let deploy_id = step(&waiting, "deploy")["id"].as_str().unwrap().to_string();
     let flagged = api
         .patch(
-            &format!("/api/workflow_steps/{wait_id}"),
+            &format!("/api/workflow_steps/{deploy_id}"),
             attrs(json!({"skip_on_retry": true})),
         )
         .await;
+    assert_eq!(flagged.data()["type"], "workflow_change_step");
     assert_eq!(flagged.attr("skip_on_retry"), true);
     assert_eq!(flagged.attr("lock_version"), 2);
     let continued = api

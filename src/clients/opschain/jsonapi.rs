@@ -1,6 +1,6 @@
 //! OpsChain's JSON:API envelope as the client reads and writes it: `{"data": ...}` documents whose
 //! resource objects decode into flat structs (the resource `id` and `type` next to its
-//! attributes), request documents `{"data": {"attributes": ...}, "meta": ...}`, and the
+//! attributes), request documents `{"data": {"attributes": ...}}`, and the
 //! `{"errors": [...]}` body turned into the platform's own message.
 
 use serde::de::{DeserializeOwned, Deserializer, Error as _};
@@ -54,12 +54,10 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Resource<T> {
     }
 }
 
-/// `{"data": {"attributes": ...}}`, with the top-level `meta` some writes take.
+/// `{"data": {"attributes": ...}}`.
 #[derive(Serialize)]
 pub struct RequestDocument<'a, A: Serialize> {
     data: RequestData<'a, A>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    meta: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -71,13 +69,7 @@ impl<'a, A: Serialize> RequestDocument<'a, A> {
     pub fn new(attributes: &'a A) -> Self {
         RequestDocument {
             data: RequestData { attributes },
-            meta: None,
         }
-    }
-
-    pub fn with_meta(mut self, meta: Value) -> Self {
-        self.meta = Some(meta);
-        self
     }
 }
 
@@ -237,12 +229,12 @@ mod tests {
     }
 
     #[test]
-    fn requests_wrap_attributes_and_meta() {
+    fn requests_wrap_attributes() {
         let attributes = json!({"steps": []});
-        let body = RequestDocument::new(&attributes).with_meta(json!({"create_new_version": true}));
+        let body = RequestDocument::new(&attributes);
         assert_eq!(
             serde_json::to_value(body).unwrap(),
-            json!({"data": {"attributes": {"steps": []}}, "meta": {"create_new_version": true}})
+            json!({"data": {"attributes": {"steps": []}}})
         );
     }
 }

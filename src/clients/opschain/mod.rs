@@ -27,9 +27,7 @@ use jsonapi::{Document, ListDocument, RequestDocument};
 
 pub use jsonapi::{MEDIA_TYPE, error_message};
 pub use refusals::{PropertiesUpdateError, StepActionError};
-pub use requests::{
-    NewEnvironment, NewProject, NewRun, NewWorkflow, NodeUpdate, VersionUpdate, WorkflowUpdate,
-};
+pub use requests::{NewEnvironment, NewProject, NewRun, NewWorkflow, NodeUpdate, WorkflowUpdate};
 pub use status::{RunStatus, StepKind, StepStatus};
 pub use types::{
     Decision, Environment, Info, Project, Properties, Run, Step, Workflow, WorkflowVersion,

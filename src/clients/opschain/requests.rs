@@ -76,22 +76,6 @@ pub struct WorkflowUpdate {
     pub archived: Option<bool>,
 }
 
-/// `PATCH /api/projects/{project}/workflows/{workflow}/versions/{version}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct VersionUpdate {
-    /// The workflow's name (always sent: the official spec requires it).
-    pub name: String,
-    /// The version's steps (always sent: OpsChain requires them).
-    pub steps: Vec<Value>,
-    /// `Some(false)` publishes the version, validating the steps.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub draft: Option<bool>,
-    /// Adds a new version with these steps instead of rewriting this one (sent as
-    /// `meta.create_new_version`); the only way to change a published version's steps.
-    #[serde(skip)]
-    pub create_new_version: bool,
-}
-
 /// `POST /api/projects/{project}/workflows/{workflow}/runs`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NewRun {

@@ -1,9 +1,7 @@
 //! Workflows (in projects whose type holds them) and their versions.
 
-use serde_json::json;
-
 use super::jsonapi::RequestDocument;
-use super::requests::{NewWorkflow, VersionUpdate, WorkflowUpdate};
+use super::requests::{NewWorkflow, WorkflowUpdate};
 use super::{OpsChainClient, Workflow, WorkflowVersion, body, segment};
 use crate::clients::{Call, ClientError};
 
@@ -98,28 +96,5 @@ impl OpsChainClient {
         let path = format!("{}/versions/{version}", workflow_path(project, code));
         self.fetch_optional(Call::get("getWorkflowVersion", path))
             .await
-    }
-
-    /// `PATCH .../workflows/{code}/versions/{version}`: rewrites a draft version's steps
-    /// (`draft: Some(false)` publishes it, validating the steps), or with `create_new_version`
-    /// adds a new version with these steps and answers it. Never resent: a resend would add
-    /// another version, or be refused once the first published. 422 for invalid steps and for
-    /// rewriting a published version.
-    pub async fn update_workflow_version(
-        &self,
-        project: &str,
-        code: &str,
-        version: u64,
-        update: &VersionUpdate,
-    ) -> Result<WorkflowVersion, ClientError> {
-        let path = format!("{}/versions/{version}", workflow_path(project, code));
-        let call = Call::patch("updateWorkflowVersion", path).never_repeat();
-        let document = RequestDocument::new(update);
-        let document = if update.create_new_version {
-            document.with_meta(json!({ "create_new_version": true }))
-        } else {
-            document
-        };
-        self.fetch(body(call, &document)).await
     }
 }
