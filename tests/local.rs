@@ -603,7 +603,7 @@ fn local_watch_applies_edits_while_anything_converges() {
 }
 
 #[test]
-fn plan_lists_the_platform_calls_and_writes_nothing() {
+fn plan_rehearses_the_examples_and_lists_each_objects_writes_in_order() {
     let out = converge().args(["plan"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -611,17 +611,36 @@ fn plan_lists_the_platform_calls_and_writes_nothing() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for expected in [
-        "Project/billing  (cycloid)\n  + create Cycloid project \"billing\"",
-        "ApiSpec/petstore  (frends)\n  + create the Frends API specification \"Petstore\"",
-        "GatewayApplication/checkout  (api7)\n  + create application checkout",
-        "+ start canary release checkout-v2",
-        "ApiSpec/orders-api-observed  (choreo)\n  = no changes",
-        "Component/billing-api  (cycloid)\n  … planned once what it needs exists: waiting for Project \"billing\"",
-        "Platform calls: ",
-        " read(s), 0 write(s).",
+    // Objects that do not depend on each other converge concurrently: only each object's own
+    // writes have a fixed order.
+    for object in [
+        &[
+            "Project/billing  (cycloid)\n",
+            ". created Cycloid project \"billing\"\n",
+            ". created Cycloid environment \"staging\" in project \"billing\"\n",
+        ][..],
+        &[
+            "ApiSpec/petstore  (frends)\n",
+            ". created Frends API specification",
+            ". create passthrough (default) on version 1\n",
+            ". published version 1\n",
+            ". requested the deployment of version 1 to agent group 2",
+        ],
+        &[
+            "GatewayApplication/checkout  (api7)\n",
+            ". created application checkout",
+            ". start canary release checkout-v2 at step 1/3",
+            // The example pauses 15 s there: the rehearsal stops rather than wait it out.
+            "… then waits: canary release checkout-v2 at step 1/3",
+        ],
+        &[
+            "Component/billing-api  (cycloid)  after Project \"billing\" is Ready\n",
+            ". created Cycloid component billing/staging/billing-api\n",
+        ],
+        &["ApiSpec/orders-api-observed  (choreo)\n  = no changes\n"],
+        &[" 0 not planned.", " Rehearsal: "],
     ] {
-        assert!(stdout.contains(expected), "no {expected:?} in\n{stdout}");
+        in_order(&stdout, object);
     }
 }
 
@@ -697,4 +716,240 @@ async fn plan_against_the_cluster_shows_only_what_differs() {
     let live = projects.get("planned").await.unwrap();
     let envs = &live.spec.cycloid.as_ref().unwrap().environments;
     assert_eq!(envs.len(), 1, "plan wrote nothing to the cluster");
+}
+
+/// `converge plan -f DIR --exit-code`: the exit code and what it printed.
+fn plan(args: &[&str]) -> (i32, String) {
+    let out = converge()
+        .args(["plan", "--exit-code"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), format!("{stdout}{stderr}"))
+}
+
+/// Asserts that `lines` appear in `out` in this order.
+fn in_order(out: &str, lines: &[&str]) {
+    let mut from = 0;
+    for line in lines {
+        let at = out[from..]
+            .find(line)
+            .unwrap_or_else(|| panic!("no {line:?} after the earlier lines in\n{out}"));
+        from += at + line.len();
+    }
+}
+
+#[test]
+fn plan_lists_a_frends_apis_publish_passthrough_and_deployments_after_its_create() {
+    let (code, out) = plan(&["-f", "examples/frends"]);
+    assert_eq!(code, 2, "changes: exit 2\n{out}");
+    in_order(
+        &out,
+        &[
+            "ApiSpec/petstore  (frends)\n",
+            "  1. created Frends API specification ",
+            "on base path \"/api/petstore/v1\"\n",
+            "  2. create passthrough (default) on version 1\n",
+            "  3. published version 1\n",
+            "  4. requested the deployment of version 1 to agent group 2",
+            " 0 not planned.",
+        ],
+    );
+}
+
+#[test]
+fn plan_lists_cycloid_environments_and_the_component_its_project_makes_possible() {
+    let (code, out) = plan(&["-f", "examples/cycloid"]);
+    assert_eq!(code, 2, "{out}");
+    in_order(
+        &out,
+        &[
+            "Project/billing  (cycloid)\n",
+            "  1. created Cycloid project \"billing\"\n",
+            "  2. created Cycloid environment \"staging\" in project \"billing\"",
+            "  3. created Cycloid environment \"prod\" in project \"billing\"",
+            "Component/billing-api  (cycloid)  after Project \"billing\" is Ready\n",
+            "  4. created ",
+        ],
+    );
+    assert!(
+        !out.contains("not planned.") || out.contains(" 0 not planned."),
+        "{out}"
+    );
+}
+
+#[test]
+fn plan_lists_an_opschain_run_due_after_the_workflow_it_creates() {
+    let (code, out) = plan(&["-f", "examples/opschain"]);
+    assert_eq!(code, 2, "{out}");
+    in_order(
+        &out,
+        &[
+            "Project/web-platform  (opschain)\n",
+            "  1. created OpsChain project \"web\"",
+            "Workflow/web-release  (opschain)  after Project \"web-platform\" is Ready\n",
+            "created OpsChain workflow ",
+            "started run ",
+            "for run token \"release-42\"",
+            "approved step \"production approval\"",
+            " 0 not planned.",
+        ],
+    );
+
+    let out = converge()
+        .args(["plan", "-o", "json", "-f", "examples/opschain"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let writes = json["writes"].as_array().unwrap();
+    let orders: Vec<u64> = writes
+        .iter()
+        .map(|w| w["order"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        orders,
+        (1..=writes.len() as u64).collect::<Vec<_>>(),
+        "{json}"
+    );
+    assert_eq!(writes[0]["object"], "Project/web-platform", "{json}");
+    let workflow = json["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "web-release")
+        .unwrap();
+    assert_eq!(
+        workflow["follows"],
+        "waiting for Project \"web-platform\" to be Ready"
+    );
+    assert_eq!(
+        json["summary"]["changes"].as_u64().unwrap() as usize,
+        writes.len()
+    );
+    assert_eq!(json["complete"], true);
+}
+
+#[tokio::test]
+async fn plan_cluster_with_the_connection_manifests_reads_the_clusters_platforms() {
+    let env = env();
+    let client = client().await;
+    let ns = "plan-drift";
+    namespace(&client, ns).await;
+    connect(&client, ns, "cycloid").await;
+    let project = json!({
+        "apiVersion": "converge.dev/v1alpha1", "kind": "Project",
+        "metadata": {"name": "drifted", "namespace": ns},
+        "spec": {"connectionRef": {"name": "cycloid"}, "driftInterval": "1h",
+                 "cycloid": {"canonical": "drifted-proj", "name": "Drifted", "configRepositoryCanonical": "acme-config",
+                             "environments": [{"canonical": "dev", "name": "Dev"}, {"canonical": "prod", "name": "Prod"}]}},
+    });
+    apply(&client, ns, project.clone()).await;
+    let projects: Api<Project> = Api::namespaced(client.clone(), ns);
+    wait_ready(&projects, "drifted").await;
+    // Someone deletes an environment on the platform.
+    let converge::clients::PlatformClient::Cycloid(cy) = env.platform_client("cycloid") else {
+        unreachable!()
+    };
+    cy.delete_environment("drifted-proj", "prod").await.unwrap();
+
+    // The repository as examples/ lays it out: the connection's manifests (with the example's
+    // endpoint and a placeholder credential) beside the project.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/cycloid/connection.yaml"
+        ),
+        dir.path().join("connection.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("project.yaml"),
+        serde_yaml_ng::to_string(&project).unwrap(),
+    )
+    .unwrap();
+    let kubeconfig = common::controlplane::shared()
+        .await
+        .kubeconfig()
+        .to_path_buf();
+    let plan_cluster = move |dir: std::path::PathBuf| {
+        let kubeconfig = kubeconfig.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = converge()
+                .env("KUBECONFIG", kubeconfig)
+                .args(["plan", "--cluster", "--exit-code", "-n", ns, "-f"])
+                .arg(dir)
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status.code().unwrap_or(-1), text)
+        })
+    };
+    let writes_before = env.writes("cycloid", "drifted-proj").await;
+    let (code, out) = plan_cluster(dir.path().to_path_buf()).await.unwrap();
+    assert_eq!(code, 2, "the platform differs: exit 2\n{out}");
+    in_order(
+        &out,
+        &[
+            "PlatformConnection/cycloid  (cycloid)\n",
+            "DIR declares endpoint http://127.0.0.1:18102 (Secret cycloid-credentials) here; planned with the cluster's: endpoint ",
+            "Project/drifted  (cycloid)\n",
+            "  1. ",
+            "prod",
+            "1 change(s) to 1 object(s)",
+        ],
+    );
+    assert_eq!(
+        env.writes("cycloid", "drifted-proj").await,
+        writes_before,
+        "plan wrote nothing to the platform"
+    );
+
+    // Converge: a reconcile now (the drift interval is an hour), then plan again.
+    let patch = json!({"metadata": {"annotations": {
+        "reconcile.converge.dev/requestedAt": "2026-01-01T00:00:00Z"}}});
+    projects
+        .patch(
+            "drifted",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    wait_until(
+        &projects,
+        "drifted",
+        "handled",
+        Duration::from_secs(60),
+        |p| {
+            is_ready(p)
+                && p.status.as_ref().is_some_and(|s| {
+                    s.common.last_handled_reconcile_at.as_deref() == Some("2026-01-01T00:00:00Z")
+                })
+        },
+    )
+    .await;
+    assert!(
+        cy.get_project("drifted-proj")
+            .await
+            .unwrap()
+            .unwrap()
+            .environments
+            .iter()
+            .any(|e| e.canonical == "prod")
+    );
+    let (code, out) = plan_cluster(dir.path().to_path_buf()).await.unwrap();
+    assert_eq!(code, 0, "converged: exit 0\n{out}");
+    assert!(
+        out.contains("Project/drifted  (cycloid)\n  = no changes"),
+        "{out}"
+    );
+    assert!(out.contains("0 change(s) to 0 object(s)"), "{out}");
 }

@@ -20,6 +20,11 @@ pub struct Context {
     pub stores: crate::engine::stores::Stores,
     /// Which controllers run, for /healthz.
     pub liveness: std::sync::Arc<super::health::Liveness>,
+    /// Set for a rehearsal (`converge plan`): every reconcile's writes are journaled.
+    pub journal: Option<std::sync::Arc<crate::engine::journal::Journal>>,
+    /// `converge plan`: a reference held by ObserveOnly counts as there, so what refers to it
+    /// is planned as if its changes were made.
+    pub planning: bool,
 }
 
 impl Context {
@@ -38,12 +43,21 @@ impl Context {
             scope: Default::default(),
             stores: Default::default(),
             liveness: Default::default(),
+            journal: None,
+            planning: false,
         }
     }
 
     /// For `converge plan`: platform clients send reads only.
     pub fn read_only(mut self) -> Self {
         self.connections = Connections::new(self.metrics.clients.clone()).read_only();
+        self.planning = true;
+        self
+    }
+
+    /// For a `converge plan` rehearsal: journal every reconcile's writes.
+    pub fn journaled(mut self, journal: std::sync::Arc<crate::engine::journal::Journal>) -> Self {
+        self.journal = Some(journal);
         self
     }
 

@@ -193,7 +193,7 @@ impl<K: Managed> Cx<K> {
                 R::KIND
             )));
         };
-        if is_ready(&r) {
+        if is_ready(&r) || (self.ctx.planning && is_held(&r)) {
             return Ok(r);
         }
         let common = r.status().map(R::common);
@@ -257,6 +257,17 @@ fn is_ready<R: Managed>(r: &R) -> bool {
     r.status()
         .map(R::common)
         .is_some_and(|c| c.is_true(READY) && c.observed_generation == r.meta().generation)
+}
+
+/// Held by ObserveOnly or suspend for its current generation, with its changes reported.
+fn is_held<R: Managed>(r: &R) -> bool {
+    r.status().map(R::common).is_some_and(|c| {
+        c.observed_generation == r.meta().generation
+            && c.condition(READY).is_some_and(|c| {
+                c.reason == crate::common::conditions::reason::OBSERVED
+                    || c.reason == crate::common::conditions::reason::SUSPENDED
+            })
+    })
 }
 
 pub(super) async fn write_status<K: Managed>(

@@ -13,7 +13,7 @@ use kube::runtime::finalizer::{Event as Finalize, finalizer};
 
 use super::context::{Cx, Note, event_type, write_status};
 use super::phase::{self, Hold, Phase};
-use super::{Failure, Managed, dependents, drift};
+use super::{Failure, Managed, dependents, drift, journal};
 use crate::common::conditions::{READY, STALLED, reason, unhandled_request};
 use crate::common::policy::{DeletionPolicy, ManagementPolicy};
 use crate::connection::crd::PlatformConnection;
@@ -279,6 +279,8 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
                     let _ = write_status::<K>(&api, &obj.name_any(), &status).await;
                 }
                 publish(&ctx, &*obj, notes).await;
+                let failed = (journal::Reached::Retrying, e.to_string());
+                record::<K>(&ctx, &obj, &ns, writes, failed, Duration::ZERO);
                 return Err(Error::Kube(e));
             }
         },
@@ -347,7 +349,32 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
         Some(w) if !matches!(phase, Phase::Waiting { .. }) => after.min(w),
         _ => after,
     };
+    let reached = (journal::Reached::of(&phase), phase.message());
+    record::<K>(&ctx, &obj, &ns, writes, reached, after);
     Ok(Action::requeue(after))
+}
+
+/// Journals the reconcile's writes when the context keeps a journal (a `converge plan`
+/// rehearsal).
+fn record<K: Managed>(
+    ctx: &Context,
+    obj: &K,
+    ns: &str,
+    writes: Vec<String>,
+    (state, message): (journal::Reached, String),
+    after: Duration,
+) {
+    if let Some(journal) = &ctx.journal {
+        journal.record(journal::Entry {
+            kind: K::KIND,
+            namespace: ns.to_string(),
+            name: obj.name_any(),
+            writes,
+            state,
+            message,
+            after,
+        });
+    }
 }
 
 /// Events for a change of phase a person should hear about: becoming Stalled or retrying.

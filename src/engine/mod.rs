@@ -12,6 +12,7 @@ pub mod dependents;
 pub mod drift;
 pub mod driver;
 pub mod events;
+pub mod journal;
 pub mod ownership;
 pub mod phase;
 pub mod referrers;

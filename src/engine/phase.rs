@@ -60,6 +60,18 @@ impl Phase {
         }
     }
 
+    /// What the phase says, as a line (a held phase: its changes).
+    pub fn message(&self) -> String {
+        match self {
+            Phase::Converged { message }
+            | Phase::Progressing { message, .. }
+            | Phase::Waiting { message }
+            | Phase::Retrying { message }
+            | Phase::Stalled { message, .. } => message.clone(),
+            Phase::Held { changes, .. } => changes.join("; "),
+        }
+    }
+
     /// Ready is True.
     pub fn is_ready(&self) -> bool {
         matches!(self, Phase::Converged { .. })

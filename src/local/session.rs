@@ -13,6 +13,7 @@ use super::objects::{self, Id};
 use super::report;
 use crate::common::conditions::reason;
 use crate::controller::{context::Context, controllers, metrics::Metrics};
+use crate::engine::journal::Journal;
 use crate::sandbox::all::{Options, Sandboxes};
 use crate::sandbox::ops::Credential;
 use crate::sandbox::timing::Timing;
@@ -87,12 +88,22 @@ impl Session {
     /// Starts the apiserver and the controller. `read_only` makes every platform client refuse
     /// writes (`converge plan`).
     pub async fn start(sandboxes: Option<Sandboxes>, read_only: bool) -> anyhow::Result<Session> {
+        Session::start_with(sandboxes, |c| if read_only { c.read_only() } else { c }).await
+    }
+
+    /// Starts a rehearsal (`converge plan`): writes allowed (against throwaway sandboxes), every
+    /// reconcile's writes journaled.
+    pub async fn rehearsal(sandboxes: Sandboxes, journal: Arc<Journal>) -> anyhow::Result<Session> {
+        Session::start_with(Some(sandboxes), |c| c.journaled(journal)).await
+    }
+
+    async fn start_with(
+        sandboxes: Option<Sandboxes>,
+        configure: impl FnOnce(Context) -> Context,
+    ) -> anyhow::Result<Session> {
         let api = ApiServer::start().await?;
         let client = api.client()?;
-        let mut context = Context::new(client.clone(), Metrics::default());
-        if read_only {
-            context = context.read_only();
-        }
+        let context = configure(Context::new(client.clone(), Metrics::default()));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let controller = tokio::spawn(controllers::run(client, Arc::new(context), async {
             let _ = stopped.await;
@@ -279,6 +290,11 @@ impl Session {
     /// objects waiting for a reference accepted once nothing else moves for a few seconds (what
     /// they wait for will not come). False when `timeout` passes first.
     pub async fn settle(&self, timeout: Duration) -> bool {
+        self.settle_by(timeout, settled).await
+    }
+
+    /// `settle`, with `done` telling whether the objects as they are now are done.
+    pub async fn settle_by(&self, timeout: Duration, done: impl Fn(&[Value]) -> Settled) -> bool {
         const QUIET: Duration = Duration::from_secs(3);
         let deadline = Instant::now() + timeout;
         let mut changes = self.api.store.subscribe();
@@ -289,7 +305,7 @@ impl Session {
                     last_change = Instant::now();
                 }
             }
-            match settled(&self.objects()) {
+            match done(&self.objects()) {
                 Settled::Yes => return true,
                 Settled::IfQuiet if last_change.elapsed() >= QUIET => return true,
                 _ => {}
@@ -366,7 +382,7 @@ fn declared_over(mut current: Value, declared: &Value) -> Value {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum Settled {
+pub enum Settled {
     Yes,
     /// Only objects waiting for a reference are left.
     IfQuiet,
@@ -374,6 +390,11 @@ enum Settled {
 }
 
 fn settled(objects: &[Value]) -> Settled {
+    settled_unless(objects, |_| false)
+}
+
+/// `settled`, with the objects `also_done` accepts counted as done.
+pub fn settled_unless(objects: &[Value], also_done: impl Fn(&Value) -> bool) -> Settled {
     let mut waiting = false;
     for o in objects {
         let s = report::state(o);
@@ -382,7 +403,7 @@ fn settled(objects: &[Value]) -> Settled {
             // Still cleaning up on the platform (a refused delete says so with Deleting).
             return Settled::No;
         }
-        if s.settled {
+        if s.settled || also_done(o) {
             continue;
         }
         let observed =
