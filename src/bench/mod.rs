@@ -237,12 +237,7 @@ async fn measure(
         mix,
         sandbox_rate_limit: args.rate_limit,
         seconds_to_all_ready: seconds,
-        seconds_to_create_all: created_at
-            .values()
-            .copied()
-            .max()
-            .unwrap_or_default()
-            .as_secs_f64(),
+        seconds_to_create_all: last_create(&created_at),
         ready_p50_seconds: report::quantile(&per_object, 0.5),
         ready_p99_seconds: report::quantile(&per_object, 0.99),
         platform_calls_per_object_total: total_calls as f64 / n,
@@ -352,6 +347,16 @@ async fn wait_ready(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// When the last create of `created` was accepted, in seconds since the start.
+fn last_create(created: &HashMap<(String, String), Duration>) -> f64 {
+    created
+        .values()
+        .copied()
+        .max()
+        .unwrap_or_default()
+        .as_secs_f64()
 }
 
 /// Per object of `created`, from its create until it was first seen Ready, in seconds.

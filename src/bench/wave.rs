@@ -12,7 +12,9 @@ use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::GroupVersionKind;
 
 use super::report::{self, SecondWave};
-use super::{BenchArgs, Seen, counts, create, follow, objects, ready_seconds, wait_ready};
+use super::{
+    BenchArgs, Seen, counts, create, follow, last_create, objects, ready_seconds, wait_ready,
+};
 use crate::sandbox::all::Sandboxes;
 
 pub async fn second(
@@ -70,12 +72,7 @@ pub async fn second(
     Ok(SecondWave {
         objects: n,
         seconds_to_all_ready: window.as_secs_f64(),
-        seconds_to_create_all: created
-            .values()
-            .copied()
-            .max()
-            .unwrap_or_default()
-            .as_secs_f64(),
+        seconds_to_create_all: last_create(&created),
         ready_p50_seconds: report::quantile(&per_object, 0.5),
         ready_p99_seconds: report::quantile(&per_object, 0.99),
         ready_max_seconds: report::quantile(&per_object, 1.0),
