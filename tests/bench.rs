@@ -1,5 +1,6 @@
 //! `converge bench` as CI's smoke run: 100 objects against the test apiserver and the
-//! sandboxes. It prints the figures; nothing here asserts a timing.
+//! sandboxes, then a second wave of 20 created while the first is drift-checked. It prints the
+//! figures; nothing here asserts a timing.
 
 mod common;
 
@@ -9,7 +10,7 @@ use common::controlplane;
 use common::converge::install_crds;
 
 #[tokio::test]
-async fn bench_converges_a_hundred_objects_and_prints_its_figures() {
+async fn bench_converges_a_hundred_objects_then_a_second_wave_and_prints_its_figures() {
     let cp = controlplane::shared().await;
     install_crds(cp);
     let out = Command::new(env!("CARGO_BIN_EXE_converge"))
@@ -19,6 +20,10 @@ async fn bench_converges_a_hundred_objects_and_prints_its_figures() {
             "100",
             "--steady",
             "15s",
+            "--drift-interval",
+            "5s",
+            "--second-wave",
+            "20",
             "--timeout",
             "3m",
         ])
@@ -52,4 +57,31 @@ async fn bench_converges_a_hundred_objects_and_prints_its_figures() {
     }
     assert!(report["platform_calls_per_object_total"].as_f64().unwrap() > 0.0);
     assert!(report["controller_peak_rss_mib"].as_f64().unwrap() > 0.0);
+
+    // The second wave became Ready (the run fails otherwise) and says what it cost.
+    let wave = &report["second_wave"];
+    assert_eq!(wave["objects"], 20, "{stdout}");
+    for figure in [
+        "seconds_to_all_ready",
+        "ready_p50_seconds",
+        "ready_p99_seconds",
+        "ready_max_seconds",
+    ] {
+        assert!(wave[figure].as_f64().unwrap() > 0.0, "{figure}: {stdout}");
+    }
+    assert!(wave["platform_calls"].as_u64().unwrap() > 0, "{stdout}");
+    // Every call of the wave's first reconciles is urgent and is counted by priority.
+    assert!(
+        wave["budget_by_priority"]["urgent"]["calls"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{stdout}"
+    );
+    assert!(wave["drift_share"].is_number(), "{stdout}");
+    assert!(wave["request_budget_saturated"].is_object(), "{stdout}");
+    assert!(
+        wave["request_budget_saturated_events"].is_number(),
+        "{stdout}"
+    );
 }

@@ -2,11 +2,14 @@
 //! kubeconfig (CRDs installed) and the built-in sandboxes, it starts a real `converge run`
 //! process, creates a realistic mix of objects (`mix.rs`), and prints JSON figures
 //! (`report.rs`): time to Ready with per-object percentiles, platform calls and apiserver writes
-//! per object, the controller's peak RSS and CPU time, and the same costs at rest.
+//! per object, the controller's peak RSS and CPU time, and the same costs at rest. With
+//! `--second-wave N` it then creates N more objects while the first are drift-checked
+//! (`wave.rs`): how fast new objects converge while the budget is shared.
 
 pub mod mix;
 pub mod objects;
 pub mod report;
+mod wave;
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::{Child, Command, Stdio};
@@ -43,6 +46,13 @@ pub struct BenchArgs {
     /// shows what one drift pass costs. The objects' default (10m) when absent.
     #[arg(long, value_parser = parse_interval)]
     pub drift_interval: Option<String>,
+    /// After the steady window, create this many more objects while the first ones are
+    /// drift-checked, and report how long they took to become Ready and what share of the
+    /// request budget the drift checks took meanwhile (`second_wave`). With `--rate-limit`
+    /// and a `--drift-interval` shorter than `--steady`, that is a saturated budget shared by
+    /// first reconciles and drift checks.
+    #[arg(long, value_parser = parse_objects)]
+    pub second_wave: Option<usize>,
     /// Keep the namespace and its objects afterwards (default: delete them).
     #[arg(long)]
     pub keep: bool,
@@ -161,70 +171,24 @@ async fn measure(
         .iter()
         .map(|(kind, api)| tokio::spawn(follow(kind, api.clone(), started, seen.clone())))
         .collect();
-    let objects: Vec<serde_json::Value> = (0..args.objects)
-        .map(|i| {
-            let mut o = mix::object(i);
-            if let Some(d) = &args.drift_interval {
-                o["spec"]["driftInterval"] = d.as_str().into();
-            }
-            o
-        })
-        .collect();
-    // A few creates in flight, as a GitOps tool applying a directory would.
-    let created: Vec<((String, String), Duration)> = futures::stream::iter(objects)
-        .map(|o| {
-            let apis = &apis;
-            async move {
-                let kind = o["kind"].as_str().unwrap_or_default().to_string();
-                let name = o["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let obj: DynamicObject = serde_json::from_value(o)?;
-                apis[kind.as_str()]
-                    .create(&PostParams::default(), &obj)
-                    .await?;
-                anyhow::Ok(((kind, name), started.elapsed()))
-            }
-        })
-        .buffer_unordered(8)
-        .try_collect()
-        .await?;
+    let created = create(&apis, 0..args.objects, args, started).await?;
     let mut mix = BTreeMap::new();
     for ((kind, _), _) in &created {
         *mix.entry(kind.clone()).or_insert(0) += 1;
     }
     let created_at: HashMap<_, _> = created.into_iter().collect();
 
-    loop {
-        let (ready, waiting) = {
-            let s = seen.lock().unwrap();
-            (s.ready.len(), s.waiting.clone())
-        };
-        if ready >= args.objects {
-            break;
-        }
-        if started.elapsed() >= args.timeout {
-            let mut not_ready: Vec<String> = waiting
-                .into_iter()
-                .map(|((kind, name), m)| format!("{kind} {name}: {m}"))
-                .collect();
-            not_ready.sort();
-            not_ready.truncate(20);
-            anyhow::bail!(
-                "only {ready} of {} objects Ready after {:?}; not Ready (first 20): {}",
-                args.objects,
-                args.timeout,
-                not_ready.join("; ")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_ready(&seen, &created_at, started, args.timeout).await?;
     for w in watches {
         w.abort();
     }
     let ready_after = std::mem::take(&mut seen.lock().unwrap().ready);
-    let all_ready = ready_after.values().copied().max().unwrap_or_default();
+    let all_ready = created_at
+        .keys()
+        .filter_map(|k| ready_after.get(k))
+        .copied()
+        .max()
+        .unwrap_or_default();
     let counts_ready = counts(&http, sandboxes, "counts").await?;
     let throttled_ready = counts(&http, sandboxes, "throttled").await?;
     let metrics_ready = apiserver_metrics(client).await?;
@@ -232,16 +196,14 @@ async fn measure(
     tokio::time::sleep(args.steady).await;
     let counts_steady = counts(&http, sandboxes, "counts").await?;
     let metrics_steady = apiserver_metrics(client).await?;
+    let second_wave = match args.second_wave {
+        Some(n) => Some(wave::second(client, ns, args, n, sandboxes, port).await?),
+        None => None,
+    };
     let (rss, cpu) = process_usage(controller.id())?;
 
     let n = args.objects as f64;
-    let per_object: Vec<f64> = ready_after
-        .iter()
-        .map(|(k, at)| {
-            at.saturating_sub(created_at.get(k).copied().unwrap_or_default())
-                .as_secs_f64()
-        })
-        .collect();
+    let per_object = ready_seconds(&ready_after, &created_at);
     let calls = report::delta(&counts_before, &counts_ready);
     let total_calls: u64 = calls.values().sum();
     let converge_writes = |m: &str| report::apiserver_writes(m, "converge.dev", None);
@@ -275,12 +237,7 @@ async fn measure(
         mix,
         sandbox_rate_limit: args.rate_limit,
         seconds_to_all_ready: seconds,
-        seconds_to_create_all: created_at
-            .values()
-            .copied()
-            .max()
-            .unwrap_or_default()
-            .as_secs_f64(),
+        seconds_to_create_all: last_create(&created_at),
         ready_p50_seconds: report::quantile(&per_object, 0.5),
         ready_p99_seconds: report::quantile(&per_object, 0.99),
         platform_calls_per_object_total: total_calls as f64 / n,
@@ -318,8 +275,106 @@ async fn measure(
             as f64
             / n
             * hour,
+        second_wave,
         teardown: None,
     })
+}
+
+/// Creates the objects `range` of the mix (a few creates in flight, as a GitOps tool applying
+/// a directory would); when each create was accepted, since `started`.
+async fn create(
+    apis: &HashMap<&'static str, Api<DynamicObject>>,
+    range: std::ops::Range<usize>,
+    args: &BenchArgs,
+    started: Instant,
+) -> anyhow::Result<Vec<((String, String), Duration)>> {
+    futures::stream::iter(range.map(|i| {
+        let mut o = mix::object(i);
+        if let Some(d) = &args.drift_interval {
+            o["spec"]["driftInterval"] = d.as_str().into();
+        }
+        o
+    }))
+    .map(|o| async move {
+        let kind = o["kind"].as_str().unwrap_or_default().to_string();
+        let name = o["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let obj: DynamicObject = serde_json::from_value(o)?;
+        apis[kind.as_str()]
+            .create(&PostParams::default(), &obj)
+            .await?;
+        anyhow::Ok(((kind, name), started.elapsed()))
+    })
+    .buffer_unordered(8)
+    .try_collect()
+    .await
+}
+
+/// Waits until every object of `created` was seen Ready, or fails after `timeout` since
+/// `started` naming what the first 20 still wait for.
+async fn wait_ready(
+    seen: &Mutex<Seen>,
+    created: &HashMap<(String, String), Duration>,
+    started: Instant,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    loop {
+        let (ready, waiting) = {
+            let s = seen.lock().unwrap();
+            let ready = created.keys().filter(|k| s.ready.contains_key(*k)).count();
+            let waiting: Vec<String> = s
+                .waiting
+                .iter()
+                .filter(|(k, _)| created.contains_key(*k))
+                .map(|((kind, name), m)| format!("{kind} {name}: {m}"))
+                .collect();
+            (ready, waiting)
+        };
+        if ready >= created.len() {
+            return Ok(());
+        }
+        if started.elapsed() >= timeout {
+            let mut not_ready = waiting;
+            not_ready.sort();
+            not_ready.truncate(20);
+            anyhow::bail!(
+                "only {ready} of {} objects Ready after {timeout:?}; not Ready (first 20): {}",
+                created.len(),
+                not_ready.join("; ")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// When the last create of `created` was accepted, in seconds since the start.
+fn last_create(created: &HashMap<(String, String), Duration>) -> f64 {
+    created
+        .values()
+        .copied()
+        .max()
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+/// Per object of `created`, from its create until it was first seen Ready, in seconds.
+fn ready_seconds(
+    ready: &HashMap<(String, String), Duration>,
+    created: &HashMap<(String, String), Duration>,
+) -> Vec<f64> {
+    created
+        .iter()
+        .map(|(k, at)| {
+            ready
+                .get(k)
+                .copied()
+                .unwrap_or_default()
+                .saturating_sub(*at)
+                .as_secs_f64()
+        })
+        .collect()
 }
 
 /// When each object was first seen Ready (since the start), and what the others say.

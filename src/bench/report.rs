@@ -46,8 +46,136 @@ pub struct Report {
     pub steady_platform_reads_per_object_per_drift_interval: f64,
     /// The same at rest, every call by "PLATFORM METHOD ROUTE".
     pub steady_platform_calls_per_object_per_drift_interval: BTreeMap<String, f64>,
+    /// `--second-wave N`: N more objects created after the steady window, while the first
+    /// wave's drift checks run (None without the flag).
+    pub second_wave: Option<SecondWave>,
     /// Deleting the namespace afterwards, with the controller running (None with `--keep`).
     pub teardown: Option<Teardown>,
+}
+
+/// New objects created while the objects already Ready are drift-checked: how long they took
+/// to become Ready, and what share of the request budget the drift checks took meanwhile.
+#[derive(Serialize, Debug, Default, PartialEq)]
+pub struct SecondWave {
+    pub objects: usize,
+    /// From the wave's first create until all of its objects were Ready: the window the calls
+    /// below were counted in.
+    pub seconds_to_all_ready: f64,
+    pub seconds_to_create_all: f64,
+    /// Per object of the wave, from its create until it was first seen Ready.
+    pub ready_p50_seconds: f64,
+    pub ready_p99_seconds: f64,
+    pub ready_max_seconds: f64,
+    /// Calls the sandboxes served in the window (429s included), and those answered 429.
+    pub platform_calls: u64,
+    pub platform_calls_throttled: u64,
+    /// From the controller's `converge_platform_budget_wait_seconds`, by priority label
+    /// (`urgent`, `drift`): calls in the window, their share of all, and their average wait for
+    /// the budget. Empty when the controller does not label the metric by priority.
+    pub budget_by_priority: BTreeMap<String, PriorityCalls>,
+    /// The drift checks' share of the calls in the window, per platform (each has its own
+    /// connection and budget) and over all.
+    pub drift_share_by_platform: BTreeMap<String, f64>,
+    pub drift_share: Option<f64>,
+    /// Connections whose `status.requestBudget` said `saturated: true` at some point of the
+    /// window (polled every second), with the status that showed it.
+    pub request_budget_saturated: BTreeMap<String, serde_json::Value>,
+    /// RequestBudgetSaturated Events in the namespace by the end of the window, and one's
+    /// message.
+    pub request_budget_saturated_events: usize,
+    pub request_budget_saturated_message: Option<String>,
+}
+
+#[derive(Serialize, Debug, Default, PartialEq, Clone, Copy)]
+pub struct PriorityCalls {
+    pub calls: u64,
+    pub share: f64,
+    pub average_wait_seconds: f64,
+}
+
+/// `converge_platform_budget_wait_seconds` count and sum per (platform, priority), from the
+/// controller's Prometheus text. Samples without a priority label are left out.
+pub fn budget_waits(metrics: &str) -> BTreeMap<(String, String), (u64, f64)> {
+    let mut out: BTreeMap<(String, String), (u64, f64)> = BTreeMap::new();
+    for line in metrics.lines() {
+        let (is_count, rest) = if let Some(r) =
+            line.strip_prefix("converge_platform_budget_wait_seconds_count{")
+        {
+            (true, r)
+        } else if let Some(r) = line.strip_prefix("converge_platform_budget_wait_seconds_sum{") {
+            (false, r)
+        } else {
+            continue;
+        };
+        let Some((labels, value)) = rest.rsplit_once("} ") else {
+            continue;
+        };
+        let label = |name: &str| {
+            labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=\"")))
+                .map(|v| v.trim_end_matches('"').to_string())
+        };
+        let (Some(platform), Some(priority), Ok(value)) = (
+            label("platform"),
+            label("priority"),
+            value.trim().parse::<f64>(),
+        ) else {
+            continue;
+        };
+        let entry = out.entry((platform, priority)).or_default();
+        if is_count {
+            entry.0 += value as u64;
+        } else {
+            entry.1 += value;
+        }
+    }
+    out
+}
+
+/// What `budget_waits` moved between two scrapes, as calls and average wait per priority, and
+/// the drift share per platform and over all.
+pub fn priority_calls(
+    before: &BTreeMap<(String, String), (u64, f64)>,
+    after: &BTreeMap<(String, String), (u64, f64)>,
+) -> (
+    BTreeMap<String, PriorityCalls>,
+    BTreeMap<String, f64>,
+    Option<f64>,
+) {
+    let mut by_priority: BTreeMap<String, (u64, f64)> = BTreeMap::new();
+    let mut by_platform: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (key, (count, sum)) in after {
+        let (c0, s0) = before.get(key).copied().unwrap_or_default();
+        let (count, sum) = (count.saturating_sub(c0), (sum - s0).max(0.0));
+        let p = by_priority.entry(key.1.clone()).or_default();
+        p.0 += count;
+        p.1 += sum;
+        let platform = by_platform.entry(key.0.clone()).or_default();
+        platform.0 += count;
+        if key.1 == "drift" {
+            platform.1 += count;
+        }
+    }
+    let total: u64 = by_priority.values().map(|p| p.0).sum();
+    let share = |part: u64, of: u64| (of > 0).then(|| part as f64 / of as f64);
+    let priorities = by_priority
+        .iter()
+        .map(|(k, (count, sum))| {
+            let calls = PriorityCalls {
+                calls: *count,
+                share: share(*count, total).unwrap_or(0.0),
+                average_wait_seconds: if *count > 0 { sum / *count as f64 } else { 0.0 },
+            };
+            (k.clone(), calls)
+        })
+        .collect();
+    let platforms = by_platform
+        .iter()
+        .filter_map(|(k, (all, drift))| Some((k.clone(), share(*drift, *all)?)))
+        .collect();
+    let drift = by_priority.get("drift").map_or(0, |p| p.0);
+    (priorities, platforms, share(drift, total))
 }
 
 /// The namespace deletion that ends a run: the controller deletes every platform object
@@ -165,6 +293,36 @@ mod tests {
         assert_eq!(ideal_seconds(&BTreeMap::new(), 20.0), 0.0);
         let throttled = BTreeMap::from([("api7 GET /a".to_string(), 30)]);
         assert_eq!(ideal_seconds(&subtract(&calls, &throttled), 20.0), 1.0);
+    }
+
+    #[test]
+    fn budget_waits_split_calls_by_priority_and_platform() {
+        let scrape = |urgent: u64, drift: u64| {
+            format!(
+                "converge_platform_budget_wait_seconds_sum{{platform=\"api7\",connection=\"ns/api7\",priority=\"urgent\"}} {}\n\
+                 converge_platform_budget_wait_seconds_count{{platform=\"api7\",connection=\"ns/api7\",priority=\"urgent\"}} {urgent}\n\
+                 converge_platform_budget_wait_seconds_bucket{{le=\"0.1\",platform=\"api7\",connection=\"ns/api7\",priority=\"drift\"}} 1\n\
+                 converge_platform_budget_wait_seconds_sum{{platform=\"api7\",connection=\"ns/api7\",priority=\"drift\"}} {}\n\
+                 converge_platform_budget_wait_seconds_count{{platform=\"api7\",connection=\"ns/api7\",priority=\"drift\"}} {drift}\n\
+                 converge_platform_budget_wait_seconds_count{{platform=\"frends\",connection=\"ns/frends\",priority=\"urgent\"}} {urgent}\n\
+                 converge_platform_budget_wait_seconds_count{{platform=\"cycloid\",connection=\"ns/cycloid\"}} 99\n",
+                urgent as f64 * 0.5,
+                drift as f64 * 2.0,
+            )
+        };
+        let before = budget_waits(&scrape(10, 10));
+        assert_eq!(before.len(), 3, "{before:?}");
+        let after = budget_waits(&scrape(40, 30));
+        let (priorities, platforms, share) = priority_calls(&before, &after);
+        assert_eq!(priorities["urgent"].calls, 60);
+        assert_eq!(priorities["drift"].calls, 20);
+        assert_eq!(priorities["drift"].share, 0.25);
+        assert_eq!(priorities["urgent"].average_wait_seconds, 0.25);
+        assert_eq!(priorities["drift"].average_wait_seconds, 2.0);
+        assert_eq!(platforms["api7"], 0.4);
+        assert_eq!(platforms["frends"], 0.0);
+        assert_eq!(share, Some(0.25));
+        assert_eq!(priority_calls(&after, &after).2, None);
     }
 
     #[test]

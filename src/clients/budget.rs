@@ -23,6 +23,16 @@ pub enum Priority {
     Background,
 }
 
+impl Priority {
+    /// The `priority` label of the budget wait metric.
+    pub fn label(self) -> &'static str {
+        match self {
+            Priority::Urgent => "urgent",
+            Priority::Background => "drift",
+        }
+    }
+}
+
 /// How calls fared against the budget since the last `take_window`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Window {

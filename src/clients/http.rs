@@ -398,7 +398,7 @@ impl Http {
         let waited = self.inner.budget.acquire(priority).await;
         self.inner
             .metrics
-            .budget_waited(platform, &config.connection, waited);
+            .budget_waited(platform, &config.connection, priority, waited);
         let auth = self.auth();
         let url = format!("{}{}", config.base_url.trim_end_matches('/'), call.path);
         let mut request = self.inner.client.request(call.method.clone(), &url);

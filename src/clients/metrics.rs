@@ -32,6 +32,9 @@ pub struct BudgetLabels {
     pub platform: &'static str,
     /// The PlatformConnection as namespace/name.
     pub connection: String,
+    /// `urgent` (first reconciles, spec changes, work in progress) or `drift` (drift checks of
+    /// objects at rest, served only while nothing urgent waits).
+    pub priority: &'static str,
 }
 
 fn wait_histogram() -> Histogram {
@@ -72,7 +75,7 @@ impl ClientMetrics {
         );
         registry.register(
             "converge_platform_budget_wait_seconds",
-            "Time platform calls waited for their connection's request budget, by platform and connection",
+            "Time platform calls waited for their connection's request budget, by platform, connection and priority (urgent, drift)",
             self.budget_wait.clone(),
         );
     }
@@ -81,12 +84,14 @@ impl ClientMetrics {
         &self,
         platform: &'static str,
         connection: &str,
+        priority: super::budget::Priority,
         waited: std::time::Duration,
     ) {
         self.budget_wait
             .get_or_create(&BudgetLabels {
                 platform,
                 connection: connection.to_string(),
+                priority: priority.label(),
             })
             .observe(waited.as_secs_f64());
     }
