@@ -59,13 +59,6 @@ pub struct Management {
     /// How often the platform is re-read to detect and correct drift, as a duration such as
     /// "30s", "5m" or "1h" (default 10m, at most 168h). A random jitter of up to 10% is added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        length(min = 1, max = crate::common::schema::DURATION_MAX_LENGTH),
-        regex(pattern = crate::common::schema::DURATION),
-        extend("x-kubernetes-validations" = [{
-            "rule": "duration(self) <= duration('168h')",
-            "message": "driftInterval must be at most 168h (a week)"
-        }])
-    )]
+    #[schemars(transform = crate::common::schema::week_duration("driftInterval"))]
     pub drift_interval: Option<String>,
 }

@@ -56,3 +56,21 @@ pub fn free_form_object_list(_: &mut schemars::SchemaGenerator) -> schemars::Sch
         "items": { "type": "object", "x-kubernetes-preserve-unknown-fields": true }
     })
 }
+
+/// The schema of a duration field of at most a week (`field` names it in the refusal): the
+/// [`DURATION`] pattern and length, and a CEL rule the apiserver evaluates with Go's durations.
+/// Used as `#[schemars(transform = week_duration("spec.field"))]`.
+pub fn week_duration(field: &'static str) -> impl Fn(&mut schemars::Schema) {
+    move |schema| {
+        schema.insert("minLength".into(), 1.into());
+        schema.insert("maxLength".into(), DURATION_MAX_LENGTH.into());
+        schema.insert("pattern".into(), DURATION.into());
+        schema.insert(
+            "x-kubernetes-validations".into(),
+            serde_json::json!([{
+                "rule": "duration(self) <= duration('168h')",
+                "message": format!("{field} must be at most 168h (a week)"),
+            }]),
+        );
+    }
+}

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::common::conditions::CommonStatus;
 use crate::common::policy::Management;
 use crate::common::refs::LocalRef;
-use crate::common::schema::{Api7Label, DURATION};
+use crate::common::schema::Api7Label;
 
 /// An API7 Cloud gateway application.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -303,26 +303,12 @@ pub struct CanaryAnalysis {
     pub provider: MetricsProvider,
     /// Time between two checks (default 30s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        length(min = 1, max = crate::common::schema::DURATION_MAX_LENGTH),
-        regex(pattern = DURATION),
-        extend("x-kubernetes-validations" = [{
-            "rule": "duration(self) <= duration('168h')",
-            "message": "analysis.interval must be at most 168h (a week)"
-        }])
-    )]
+    #[schemars(transform = crate::common::schema::week_duration("analysis.interval"))]
     pub interval: Option<String>,
     /// The traffic a check judges: the last `window` (default: the interval), never from
     /// before the step began.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        length(min = 1, max = crate::common::schema::DURATION_MAX_LENGTH),
-        regex(pattern = DURATION),
-        extend("x-kubernetes-validations" = [{
-            "rule": "duration(self) <= duration('168h')",
-            "message": "analysis.window must be at most 168h (a week)"
-        }])
-    )]
+    #[schemars(transform = crate::common::schema::week_duration("analysis.window"))]
     pub window: Option<String>,
     /// Failed requests, as a percentage of all requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -342,14 +328,7 @@ pub struct CanaryAnalysis {
     /// the canary pauses at its weight with a message (default 5m). It resumes when the
     /// provider answers again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        length(min = 1, max = crate::common::schema::DURATION_MAX_LENGTH),
-        regex(pattern = DURATION),
-        extend("x-kubernetes-validations" = [{
-            "rule": "duration(self) <= duration('168h')",
-            "message": "analysis.faultTimeout must be at most 168h (a week)"
-        }])
-    )]
+    #[schemars(transform = crate::common::schema::week_duration("analysis.faultTimeout"))]
     pub fault_timeout: Option<String>,
 }
 
@@ -432,14 +411,7 @@ pub struct FailureRateCheck {
 #[serde(rename_all = "camelCase")]
 pub struct LatencyCheck {
     /// The highest acceptable latency, such as 500ms.
-    #[schemars(
-        length(min = 1, max = crate::common::schema::DURATION_MAX_LENGTH),
-        regex(pattern = DURATION),
-        extend("x-kubernetes-validations" = [{
-            "rule": "duration(self) <= duration('168h')",
-            "message": "latency.max must be at most 168h (a week)"
-        }])
-    )]
+    #[schemars(transform = crate::common::schema::week_duration("latency.max"))]
     pub max: String,
     /// The percentile judged, 1 to 100 (default 99). Prometheus only: API7 reports one
     /// latency figure.
@@ -467,14 +439,7 @@ pub struct CanaryStep {
     /// How long to hold this weight before the next step, such as 30s or 10m. Without it the
     /// next step follows as soon as API7 reports this one in progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        length(min = 1, max = crate::common::schema::DURATION_MAX_LENGTH),
-        regex(pattern = DURATION),
-        extend("x-kubernetes-validations" = [{
-            "rule": "duration(self) <= duration('168h')",
-            "message": "a canary step's pause must be at most 168h (a week)"
-        }])
-    )]
+    #[schemars(transform = crate::common::schema::week_duration("a canary step's pause"))]
     pub pause: Option<String>,
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::common::conditions::CommonStatus;
 use crate::common::policy::Management;
 use crate::common::refs::LocalRef;
-use crate::common::schema::{CRON, CYCLOID_PIPELINE_NAME, DURATION, OPSCHAIN_CODE};
+use crate::common::schema::{CRON, CYCLOID_PIPELINE_NAME, OPSCHAIN_CODE};
 
 /// A workflow and its runs.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -97,14 +97,7 @@ pub struct RunPolicy {
     /// With onDelete: Wait, how long a deletion waits for the runs to finish before cancelling
     /// them, as a duration such as "10m" (default 10m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        length(min = 1, max = crate::common::schema::DURATION_MAX_LENGTH),
-        regex(pattern = DURATION),
-        extend("x-kubernetes-validations" = [{
-            "rule": "duration(self) <= duration('168h')",
-            "message": "run.onDeleteTimeout must be at most 168h (a week)"
-        }])
-    )]
+    #[schemars(transform = crate::common::schema::week_duration("run.onDeleteTimeout"))]
     pub on_delete_timeout: Option<String>,
 }
 
