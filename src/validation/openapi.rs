@@ -67,18 +67,6 @@ fn segments(obj: &Value, pointer: &str) -> Vec<Seg> {
     out
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 /// kube-openapi's message for one failed keyword, as the apiserver's field error shows it.
 fn message(schema: &Value, path: &[Seg], value: &Value, kind: &ValidationErrorKind) -> String {
     let field = render(path);
@@ -118,8 +106,8 @@ fn message(schema: &Value, path: &[Seg], value: &Value, kind: &ValidationErrorKi
             }
             format!(
                 "{field}: Invalid value: {:?}: {field} in body must be of type {expected}: {:?}",
-                type_name(value),
-                type_name(value)
+                crate::common::schema::json_type(value),
+                crate::common::schema::json_type(value)
             )
         }
         ValidationErrorKind::Enum { options } => {

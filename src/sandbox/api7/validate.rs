@@ -57,18 +57,6 @@ pub fn field(path: &str, name: &str) -> String {
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 /// A present, non-null member.
 pub fn present<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     obj.get(name).filter(|v| !v.is_null())
@@ -108,7 +96,7 @@ impl Checker {
     fn wrong_type(&mut self, f: &str, want: &str, got: &Value) {
         self.fail(format!(
             "{f} in body must be of type {want}: \"{}\"",
-            type_name(got)
+            crate::common::schema::json_type(got)
         ));
     }
 
@@ -397,7 +385,7 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
         Ok(Value::Object(m)) => Ok(m),
         Ok(other) => Err(ApiError::invalid(format!(
             "request body must be a JSON object, not {}",
-            type_name(&other)
+            crate::common::schema::json_type(&other)
         ))),
         Err(e) => Err(ApiError::invalid(format!(
             "request body is not valid JSON: {e}"
