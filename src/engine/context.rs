@@ -32,6 +32,9 @@ pub struct Cx<K: Managed> {
     /// Set when writes are held (suspend or ObserveOnly).
     pub hold: Option<Hold>,
     pub(super) saved: Option<K::Status>,
+    /// The resourceVersion each `save` produced, in order: versions our own later writes
+    /// replace, which a reconcile must not start from (see `Stores::wrote`).
+    pub(super) saved_versions: Vec<String>,
     pub(super) name: String,
     pub(super) notes: Vec<Note>,
     pub(super) writes: Vec<String>,
@@ -60,6 +63,7 @@ impl<K: Managed> Cx<K> {
             status: saved.clone().unwrap_or_default(),
             hold,
             saved,
+            saved_versions: Vec::new(),
             name: obj.meta().name.clone().unwrap_or_default(),
             notes: Vec::new(),
             writes: Vec::new(),
@@ -151,8 +155,9 @@ impl<K: Managed> Cx<K> {
             return Ok(());
         }
         let api = Api::<K>::namespaced(self.ctx.client.clone(), &self.namespace);
-        write_status::<K>(&api, &self.name, &self.status).await?;
+        let version = write_status::<K>(&api, &self.name, &self.status).await?;
         self.saved = Some(self.status.clone());
+        self.saved_versions.extend(version);
         Ok(())
     }
 
@@ -274,19 +279,20 @@ pub(super) async fn write_status<K: Managed>(
     api: &Api<K>,
     name: &str,
     status: &K::Status,
-) -> kube::Result<()> {
+) -> kube::Result<Option<String>> {
     let patch = serde_json::json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
         "status": status,
     });
-    api.patch_status(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    Ok(())
+    let written = api
+        .patch_status(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    Ok(written.meta().resource_version.clone())
 }
 
 pub(super) fn event_type(warning: bool) -> EventType {

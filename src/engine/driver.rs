@@ -166,6 +166,8 @@ pub fn classify(failure: Failure) -> Result<(Phase, Option<Duration>), kube::Err
 struct Ran<K: Managed> {
     status: K::Status,
     saved: Option<K::Status>,
+    /// The resourceVersions of the status saves made during the reconcile, in order.
+    saved_versions: Vec<String>,
     outcome: Result<Phase, Failure>,
     notes: Vec<Note>,
     writes: Vec<String>,
@@ -180,6 +182,7 @@ impl<K: Managed> Ran<K> {
         Ran {
             status: obj.status().cloned().unwrap_or_default(),
             saved: obj.status().cloned(),
+            saved_versions: Vec::new(),
             outcome: Err(failure),
             notes: Vec::new(),
             writes: Vec::new(),
@@ -210,6 +213,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
     let Ran {
         mut status,
         saved,
+        saved_versions,
         outcome,
         notes,
         writes,
@@ -250,6 +254,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
             Ran {
                 status: cx.status,
                 saved: cx.saved,
+                saved_versions: cx.saved_versions,
                 outcome,
                 notes: cx.notes,
                 writes: cx.writes,
@@ -317,12 +322,25 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: Arc<Context>, ns: String) -> Result
     // `converge local`) finds the Events of what it did already recorded.
     publish(&ctx, &*obj, notes).await;
     let final_write = saved.as_ref() != Some(&status);
+    let mut written = None;
     if final_write {
         let api = Api::<K>::namespaced(ctx.client.clone(), &ns);
-        write_status::<K>(&api, &obj.name_any(), &status).await?;
+        written = write_status::<K>(&api, &obj.name_any(), &status).await?;
     }
     if final_write || saved_during {
-        ctx.stores.wrote(&key, version);
+        // Every version this reconcile replaced: the one it started from and those of its
+        // saves but the last (unless the final write replaced that too). The watch may bring
+        // a save made half-way (status before a publish, say) after the reconcile ended;
+        // starting from it would repeat what followed.
+        let mut superseded: Vec<String> = version.into_iter().collect();
+        let mut saves = saved_versions;
+        if !final_write {
+            saves.pop();
+        }
+        superseded.extend(saves);
+        // A write the apiserver found unchanged keeps its version: that one is current.
+        superseded.retain(|v| Some(v) != written.as_ref());
+        ctx.stores.wrote(&key, superseded);
     }
 
     let after = match &phase {

@@ -31,7 +31,7 @@ pub struct Stores {
     connections: RwLock<Option<ConnectionWaker>>,
     /// Per object, the resourceVersion a reconcile started from before it wrote status: a
     /// reconcile handed that version again got a cache behind our own write.
-    superseded: std::sync::Mutex<HashMap<String, (String, u8)>>,
+    superseded: std::sync::Mutex<HashMap<String, (Vec<String>, u8)>>,
 }
 
 impl Stores {
@@ -111,22 +111,25 @@ impl Stores {
         self.listed.write().unwrap().insert(TypeId::of::<K>());
     }
 
-    /// A reconcile of `key` that started from `version` wrote status.
-    pub fn wrote(&self, key: &str, version: Option<String>) {
-        if let Some(v) = version {
+    /// A reconcile of `key` wrote status, replacing `versions` (the one it started from and
+    /// any its own saves produced on the way).
+    pub fn wrote(&self, key: &str, versions: Vec<String>) {
+        if !versions.is_empty() {
             self.superseded
                 .lock()
                 .unwrap()
-                .insert(key.to_string(), (v, 0));
+                .insert(key.to_string(), (versions, 0));
         }
     }
 
-    /// Whether `version` of `key` is one our own status write has replaced (the cache lags).
+    /// Whether `version` of `key` is one our own status writes have replaced (the cache lags).
     /// At most ten times in a row: a write the apiserver found unchanged keeps the version.
     pub fn behind(&self, key: &str, version: Option<&str>) -> bool {
         let mut superseded = self.superseded.lock().unwrap();
         match superseded.get_mut(key) {
-            Some((v, tries)) if Some(v.as_str()) == version && *tries < 10 => {
+            Some((versions, tries))
+                if version.is_some_and(|v| versions.iter().any(|s| s == v)) && *tries < 10 =>
+            {
                 *tries += 1;
                 true
             }
