@@ -170,3 +170,29 @@ impl Stores {
         store.get(&ObjectRef::new(name).within(ns))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reconcile_never_starts_from_a_version_its_own_writes_replaced() {
+        let s = Stores::default();
+        s.wrote("k", vec!["1".into(), "2".into()]);
+        assert!(s.behind("k", Some("2")), "a save made half-way");
+        assert!(
+            s.behind("k", Some("1")),
+            "the version the reconcile started from"
+        );
+        assert!(!s.behind("k", Some("3")), "the final write is current");
+        assert!(
+            !s.behind("k", Some("2")),
+            "forgotten once the cache caught up"
+        );
+        s.wrote("k", Vec::new());
+        assert!(
+            !s.behind("k", Some("1")),
+            "nothing replaced, nothing held back"
+        );
+    }
+}
