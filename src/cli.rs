@@ -37,17 +37,14 @@ pub enum Command {
     Run(RunArgs),
     /// Serve sandboxes of the five platform APIs on loopback, each on its own port, until a
     /// signal. `examples/` point at the default ports.
-    Sandbox(SandboxArgs),
+    Sandbox(converge_sandbox::all::SandboxArgs),
     /// Converge a directory of manifests against the built-in sandboxes, with no cluster and
     /// no accounts: the same engine in one process, progress as it happens, then a table of
     /// every object with its platform id and state.
-    Local(crate::local::LocalArgs),
+    Local(converge_local::LocalArgs),
     /// Show the platform calls converging a directory of manifests would make, without
     /// making them (a preview for a pull request).
-    Plan(crate::local::plan::PlanArgs),
-    /// Measure what converging N objects costs, against the cluster of the current kubeconfig
-    /// and the built-in sandboxes; prints JSON.
-    Bench(crate::bench::BenchArgs),
+    Plan(converge_local::plan::PlanArgs),
     /// Print the version and the git commit this binary was built from.
     Version,
     /// Print a shell completion script, e.g. `source <(converge completion bash)`.
@@ -66,7 +63,7 @@ pub struct RunArgs {
     /// After SIGTERM, how long in-flight reconciles may take to finish before the process exits
     /// anyway (every reconcile is safe to interrupt). Keep it below the pod's
     /// terminationGracePeriodSeconds.
-    #[arg(long, default_value = "10s", value_parser = crate::sandbox::all::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = converge_sandbox::all::parse_duration)]
     pub shutdown_grace: std::time::Duration,
     /// Reconcile only this namespace (every watch and request is namespaced); default: all.
     #[arg(long, env = "CONVERGE_NAMESPACE")]
@@ -93,75 +90,12 @@ pub struct ElectionArgs {
     pub lease_namespace: Option<String>,
     /// How long a Lease stays held without renewal, so about how long a takeover waits after
     /// a leader dies without releasing it (whole seconds).
-    #[arg(long, default_value = "15s", value_parser = crate::sandbox::all::parse_duration)]
+    #[arg(long, default_value = "15s", value_parser = converge_sandbox::all::parse_duration)]
     pub lease_duration: std::time::Duration,
     /// The leader renews this long before its Lease expires (whole seconds; below the duration).
-    #[arg(long, default_value = "5s", value_parser = crate::sandbox::all::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = converge_sandbox::all::parse_duration)]
     pub lease_renew_before: std::time::Duration,
     /// This replica's identity in the Lease; default: POD_NAME, else a random one.
     #[arg(long, env = "POD_NAME")]
     pub lease_identity: Option<String>,
-}
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct SandboxArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub bind: std::net::IpAddr,
-    #[arg(long, default_value_t = 18101)]
-    pub choreo_port: u16,
-    #[arg(long, default_value_t = 18102)]
-    pub cycloid_port: u16,
-    #[arg(long, default_value_t = 18103)]
-    pub frends_port: u16,
-    #[arg(long, default_value_t = 18104)]
-    pub api7_port: u16,
-    #[arg(long, default_value_t = 18105)]
-    pub opschain_port: u16,
-    /// Time each build, deployment or run spends in each intermediate state (0 = instant).
-    #[arg(long, default_value = "2s", value_parser = crate::sandbox::all::parse_duration)]
-    pub step_delay: std::time::Duration,
-    /// Requests per second allowed per credential (429 with Retry-After beyond); 0 = no limit.
-    #[arg(long, default_value_t = 0)]
-    pub rate_limit: u32,
-    /// Bucket size of the rate limit (default: the rate).
-    #[arg(long)]
-    pub rate_burst: Option<u32>,
-    /// Share of requests answered with a 5xx (0..1).
-    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
-    pub error_rate: f64,
-    /// Share of requests answered 429 with Retry-After (0..1).
-    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
-    pub throttle_rate: f64,
-    /// Latency added to every request, in milliseconds (at most 600000).
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
-    pub latency_ms: u64,
-    /// Share of requests whose connection is cut after they took effect (0..1).
-    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
-    pub reset_rate: f64,
-    /// Share of responses with a truncated JSON body (0..1).
-    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
-    pub malformed_rate: f64,
-    /// Keep state in this JSON file, so the sandboxes survive a restart.
-    #[arg(long)]
-    pub snapshot: Option<PathBuf>,
-    /// Accept this token instead of the default, as PLATFORM=TOKEN (repeatable). OpsChain also
-    /// takes basic credentials as opschain=USER:PASSWORD.
-    #[arg(long = "credential", value_name = "PLATFORM=SECRET")]
-    pub credentials: Vec<String>,
-    /// Serve HTTPS with this PEM certificate chain (leaf first) instead of plain HTTP, to try
-    /// a connection's tls.caBundle. Needs --tls-key.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// The PEM private key of --tls-cert.
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-}
-
-/// A share of requests, from 0 to 1.
-fn parse_share(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
-        _ => Err(format!("{s:?} is not a share from 0 to 1")),
-    }
 }

@@ -35,7 +35,7 @@ pub fn init(format: LogFormat, default_level: &str) {
             .event_format(FlatJson)
             .init(),
     }
-    crate::controller::guard::install_panic_hook();
+    converge_engine::guard::install_panic_hook();
 }
 
 /// One JSON object per line, every field at the top level.
@@ -132,7 +132,7 @@ mod tests {
             .event_format(FlatJson)
             .finish();
         tracing::subscriber::with_default(subscriber, || {
-            let span = crate::controller::guard::span("Project", "team-a", "shop");
+            let span = converge_engine::guard::span("Project", "team-a", "shop");
             let _in = span.enter();
             tracing::warn!(kind = "Overridden", retry_in = 3u64, "reconcile failed");
         });

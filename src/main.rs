@@ -5,37 +5,35 @@ use converge::cli::{Cli, Command};
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // `local` and `plan` print their own progress; the controller's logs would bury it.
-    let quiet = !matches!(
-        cli.command,
-        Command::Run(_) | Command::Sandbox(_) | Command::Bench(_)
-    );
+    let quiet = !matches!(cli.command, Command::Run(_) | Command::Sandbox(_));
     converge::logging::init(cli.log_format, if quiet { "warn" } else { "info" });
     match cli.command {
         Command::Crd { write } => {
-            for crd in converge::crds::all() {
-                let yaml = converge::crds::to_yaml(&crd)?;
+            for crd in converge_api::crds::all() {
+                let yaml = converge_api::crds::to_yaml(&crd)?;
                 match &write {
-                    Some(dir) => std::fs::write(dir.join(converge::crds::file_name(&crd)), yaml)?,
+                    Some(dir) => {
+                        std::fs::write(dir.join(converge_api::crds::file_name(&crd)), yaml)?
+                    }
                     None => print!("---\n{yaml}"),
                 }
             }
         }
         Command::Run(args) => converge::controller::run(args).await?,
-        Command::Sandbox(args) => converge::sandbox::all::run(&args).await?,
-        Command::Bench(args) => converge::bench::run(args).await?,
+        Command::Sandbox(args) => converge_sandbox::all::run(&args).await?,
         Command::Local(args) => {
-            if !user_facing(converge::local::run(args).await) {
+            if !user_facing(converge_local::run(args).await) {
                 std::process::exit(1);
             }
         }
         Command::Plan(args) => {
             let detailed = args.exit_code;
-            let code = user_facing(converge::local::plan::run(args).await).exit_code(detailed);
+            let code = user_facing(converge_local::plan::run(args).await).exit_code(detailed);
             if code != 0 {
                 std::process::exit(code);
             }
         }
-        Command::Version => println!("{}", converge::version::line()),
+        Command::Version => println!("{}", converge_engine::version::line()),
         Command::Completion { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "converge", &mut std::io::stdout());

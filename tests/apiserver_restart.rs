@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use common::child::Controller;
 use common::controlplane::ControlPlane;
 use common::converge::{apply, connection_spec, credentials, install_crds, namespace, put_secret};
-use converge::bench::mix;
-use converge::bench::objects::{self, is_ready};
+use converge_bench::mix;
+use converge_bench::objects::{self, is_ready};
 use kube::api::{Api, ListParams, PostParams};
 use kube::core::DynamicObject;
 use serde_json::{Value, json};
@@ -54,7 +54,7 @@ async fn the_controller_recovers_its_watches_after_an_apiserver_restart() {
     let cp = ControlPlane::start().await.unwrap();
     install_crds(&cp);
     let sandboxes =
-        converge::sandbox::all::Sandboxes::start(converge::sandbox::all::Options::ephemeral())
+        converge_sandbox::all::Sandboxes::start(converge_sandbox::all::Options::ephemeral())
             .await
             .unwrap();
     let client = cp.client().await.unwrap();

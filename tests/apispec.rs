@@ -5,11 +5,11 @@ mod common;
 use std::time::Duration;
 
 use common::converge::*;
-use converge::apispec::crd::ApiSpec;
-use converge::clients::api7::{Active, Api7Client, Api7Scope, ApplicationPatch};
-use converge::clients::choreo::ChoreoClient;
-use converge::clients::frends::FrendsClient;
-use converge::clients::{Auth, ClientMetrics, Secret};
+use converge_api::apispec::ApiSpec;
+use converge_platforms::api7::{Active, Api7Client, Api7Scope, ApplicationPatch};
+use converge_platforms::choreo::ChoreoClient;
+use converge_platforms::frends::FrendsClient;
+use converge_platforms::{Auth, ClientMetrics, Secret};
 use kube::api::Api;
 use serde_json::{Value, json};
 
@@ -111,7 +111,7 @@ async fn writes(platform: &str, needle: &str) -> Vec<String> {
         .collect()
 }
 
-fn status(o: &ApiSpec) -> &converge::apispec::crd::ApiSpecStatus {
+fn status(o: &ApiSpec) -> &converge_api::apispec::ApiSpecStatus {
     o.status.as_ref().unwrap()
 }
 
@@ -889,8 +889,8 @@ async fn api7_adopts_only_when_asked_suspends_and_orphans() {
     let (client, api) = setup(ns, "api7").await;
     let doc = openapi3("inv-adopt", "http://adopt.internal", &["/items"], None);
     let a = api7();
-    let derived = converge::apispec::api7::plan::derive(
-        &converge::apispec::document::parse(&doc).unwrap(),
+    let derived = converge_controllers::apispec::api7::plan::derive(
+        &converge_controllers::apispec::document::parse(&doc).unwrap(),
         &Default::default(),
     )
     .unwrap();

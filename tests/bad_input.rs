@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use common::converge::*;
 use common::every_kind::{everything, object};
-use converge::apispec::crd::ApiSpec;
-use converge::component::crd::Component;
-use converge::connection::crd::PlatformConnection;
-use converge::engine::Managed;
-use converge::project::crd::Project;
+use converge_api::apispec::ApiSpec;
+use converge_api::component::Component;
+use converge_api::connection::PlatformConnection;
+use converge_api::project::Project;
+use converge_engine::Managed;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 

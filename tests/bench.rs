@@ -13,9 +13,10 @@ use common::converge::install_crds;
 async fn bench_converges_a_hundred_objects_then_a_second_wave_and_prints_its_figures() {
     let cp = controlplane::shared().await;
     install_crds(cp);
-    let out = Command::new(env!("CARGO_BIN_EXE_converge"))
+    let out = Command::new(env!("CARGO_BIN_EXE_converge-bench"))
         .args([
-            "bench",
+            "--converge",
+            env!("CARGO_BIN_EXE_converge"),
             "--objects",
             "100",
             "--steady",

@@ -333,30 +333,30 @@ fn the_dashboard_queries_only_metrics_the_controller_exports() {
         &std::fs::read_to_string(chart().join("dashboards/converge.json")).unwrap(),
     )
     .unwrap();
-    let exported = converge::controller::metrics::Metrics::default();
+    let exported = converge_engine::metrics::Metrics::default();
     // Every family, with one sample each, so the text names them all.
     let m = &exported;
     m.reconciles
-        .get_or_create(&converge::controller::metrics::ResultLabels {
+        .get_or_create(&converge_engine::metrics::ResultLabels {
             kind: "Project",
             result: "success",
         })
         .inc();
     m.failures
-        .get_or_create(&converge::controller::metrics::ErrorLabels {
+        .get_or_create(&converge_engine::metrics::ErrorLabels {
             kind: "Project",
             error: "x",
         })
         .inc();
     m.durations
-        .get_or_create(&converge::controller::metrics::KindLabels { kind: "Project" })
+        .get_or_create(&converge_engine::metrics::KindLabels { kind: "Project" })
         .observe(1.0);
     m.queue_depth
-        .get_or_create(&converge::controller::metrics::KindLabels { kind: "Project" })
+        .get_or_create(&converge_engine::metrics::KindLabels { kind: "Project" })
         .set(1);
     m.clients
         .requests
-        .get_or_create(&converge::clients::metrics::CallLabels {
+        .get_or_create(&converge_platforms::metrics::CallLabels {
             platform: "api7",
             operation: "x",
             status: "200".into(),
@@ -364,7 +364,7 @@ fn the_dashboard_queries_only_metrics_the_controller_exports() {
         .inc();
     m.clients
         .latency
-        .get_or_create(&converge::clients::metrics::OperationLabels {
+        .get_or_create(&converge_platforms::metrics::OperationLabels {
             platform: "api7",
             operation: "x",
         })

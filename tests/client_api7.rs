@@ -4,17 +4,17 @@
 
 use std::time::{Duration, Instant};
 
-use converge::clients::api7::{
+use converge_platforms::api7::{
     Active, Api7Client, Api7Scope, ApiPath, ApiSpec, ApplicationPatch, ApplicationSpec,
     CanaryReleaseSpec, CanaryState, CanaryType, CertificateSpec, CertificateType, ClusterStatus,
     ConsumerSpec, EntityStatus, LbType, ListFilter, PathType, Protocol, Upstream,
     UpstreamAndVersion, UpstreamScheme, UpstreamTarget,
 };
-use converge::clients::{Auth, ClientError, ClientMetrics, HttpConfig};
-use converge::sandbox::all::default_credentials;
-use converge::sandbox::api7::Api7;
-use converge::sandbox::ops::RateLimit;
-use converge::sandbox::{Credential, Ops, OpsConfig, Sandbox, Served, Timing, serve};
+use converge_platforms::{Auth, ClientError, ClientMetrics, HttpConfig};
+use converge_sandbox::all::default_credentials;
+use converge_sandbox::api7::Api7;
+use converge_sandbox::ops::RateLimit;
+use converge_sandbox::{Credential, Ops, OpsConfig, Sandbox, Served, Timing, serve};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "sandbox-api7-token";

@@ -4,14 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use converge::clients::choreo::{
+use converge_platforms::choreo::{
     ApiStatus, ApiType, ApiVisibility, BuildCreate, BuildStatus, ChoreoClient, ComponentCreate,
     ComponentStatus, ComponentType, DeploymentCreate, DeploymentStatus, EnvironmentType,
     ProjectCreate,
 };
-use converge::clients::{ClientError, ClientMetrics, HttpConfig, Secret};
-use converge::sandbox::choreo::Choreo;
-use converge::sandbox::{Credential, Ops, OpsConfig, Sandbox, Served, Timing, serve};
+use converge_platforms::{ClientError, ClientMetrics, HttpConfig, Secret};
+use converge_sandbox::choreo::Choreo;
+use converge_sandbox::{Credential, Ops, OpsConfig, Sandbox, Served, Timing, serve};
 use reqwest::Method;
 use serde_json::{Value, json};
 

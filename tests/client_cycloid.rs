@@ -3,14 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use converge::clients::cycloid::{
+use converge_platforms::cycloid::{
     BuildStatus, ComponentPath, CycloidClient, EventFilter, EventType, NewComponent,
     NewEnvironment, NewEvent, NewPipeline, NewProject, PipelineFilter, Severity, Tag,
     UpdateComponent, UpdateEnvironment, UpdatePipeline, UpdateProject,
 };
-use converge::clients::{ClientError, ClientMetrics, HttpConfig, Secret};
-use converge::sandbox::cycloid::Cycloid;
-use converge::sandbox::{Credential, Ops, OpsConfig, Sandbox, Served, Timing};
+use converge_platforms::{ClientError, ClientMetrics, HttpConfig, Secret};
+use converge_sandbox::cycloid::Cycloid;
+use converge_sandbox::{Credential, Ops, OpsConfig, Sandbox, Served, Timing};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -34,7 +34,7 @@ impl Api {
             accepted,
             ..Default::default()
         });
-        let served = converge::sandbox::serve(
+        let served = converge_sandbox::serve(
             Sandbox::<Cycloid>::new(ops, Timing::INSTANT, None),
             "127.0.0.1:0".parse().unwrap(),
         )

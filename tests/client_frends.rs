@@ -4,13 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use converge::clients::frends::{
+use converge_platforms::frends::{
     FrendsClient, HeaderAction, NewPassthrough, PassthroughHeader, PassthroughKey,
     PassthroughSettings, TargetUrl, is_path_in_use,
 };
-use converge::clients::{Auth, ClientError, ClientMetrics, HttpConfig};
-use converge::sandbox::frends::Frends;
-use converge::sandbox::{Credential, Ops, OpsConfig, Sandbox, Served, Timing, serve};
+use converge_platforms::{Auth, ClientError, ClientMetrics, HttpConfig};
+use converge_sandbox::frends::Frends;
+use converge_sandbox::{Credential, Ops, OpsConfig, Sandbox, Served, Timing, serve};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "sandbox-frends-token";

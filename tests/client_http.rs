@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use converge::clients::{Auth, Call, ClientError, ClientMetrics, Http, HttpConfig};
-use converge::sandbox::all::default_credentials;
-use converge::sandbox::choreo::Choreo;
-use converge::sandbox::ops::{Ops, OpsConfig};
-use converge::sandbox::{Sandbox, Served, Timing, serve};
+use converge_platforms::{Auth, Call, ClientError, ClientMetrics, Http, HttpConfig};
+use converge_sandbox::all::default_credentials;
+use converge_sandbox::choreo::Choreo;
+use converge_sandbox::ops::{Ops, OpsConfig};
+use converge_sandbox::{Sandbox, Served, Timing, serve};
 
 const TOKEN: &str = "sandbox-choreo-token";
 
@@ -100,7 +100,7 @@ async fn retry_after_is_honoured() {
     let (sb, s) = sandbox().await;
     let (http, metrics) = client(&s, TOKEN);
     sb.ops()
-        .set_rate_limit(Some(converge::sandbox::ops::RateLimit {
+        .set_rate_limit(Some(converge_sandbox::ops::RateLimit {
             per_second: 1,
             burst: 1,
         }));

@@ -5,14 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use converge::clients::opschain::{
+use converge_platforms::opschain::{
     NewEnvironment, NewProject, NewRun, NewWorkflow, NodeUpdate, OpsChainClient,
     PropertiesUpdateError, RunStatus, Step, StepActionError, StepKind, StepStatus, WorkflowUpdate,
 };
-use converge::clients::{Auth, ClientError, ClientMetrics, HttpConfig};
-use converge::sandbox::all::default_credentials;
-use converge::sandbox::opschain::OpsChain;
-use converge::sandbox::{Credential, Ops, OpsConfig, Sandbox, Served, Timing, serve};
+use converge_platforms::{Auth, ClientError, ClientMetrics, HttpConfig};
+use converge_sandbox::all::default_credentials;
+use converge_sandbox::opschain::OpsChain;
+use converge_sandbox::{Credential, Ops, OpsConfig, Sandbox, Served, Timing, serve};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 

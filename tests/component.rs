@@ -7,15 +7,15 @@ mod common;
 use std::time::Duration;
 
 use common::converge::*;
-use converge::clients::PlatformClient;
-use converge::clients::choreo::{
+use converge_api::component::Component;
+use converge_api::project::Project;
+use converge_platforms::PlatformClient;
+use converge_platforms::choreo::{
     BuildCreate, ChoreoClient, ComponentCreate, ComponentType, DeploymentCreate,
 };
-use converge::clients::cycloid::{
+use converge_platforms::cycloid::{
     ComponentPath, CycloidClient, EventFilter, NewComponent, UpdateComponent,
 };
-use converge::component::crd::Component;
-use converge::project::crd::Project;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
@@ -102,7 +102,7 @@ async fn project_id(client: &kube::Client, ns: &str, name: &str) -> String {
         .unwrap()
 }
 
-fn status(c: &Component) -> converge::component::crd::ComponentStatus {
+fn status(c: &Component) -> converge_api::component::ComponentStatus {
     c.status.clone().unwrap()
 }
 

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::converge::{credentials, env, namespace, put_secret};
-use converge::connection::crd::PlatformConnection;
+use converge_api::connection::PlatformConnection;
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams, PostParams};
 

@@ -5,7 +5,7 @@
 //! cache).
 //!
 //! How traffic reaches the validator: the sandboxes record every exchange when
-//! `CONVERGE_SANDBOX_CAPTURE` names a directory (`converge::sandbox::capture`); afterwards each
+//! `CONVERGE_SANDBOX_CAPTURE` names a directory (`converge_sandbox::capture`); afterwards each
 //! recorded exchange is replayed, one platform per `prism proxy`, through Prism to a replay
 //! server that answers with the recorded response. Prism reports what violates the spec in the
 //! `sl-violations` header. Recording rather than proxying live keeps the suite's timing as it
@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
-use converge::sandbox::capture::{self, Exchange};
+use converge_sandbox::capture::{self, Exchange};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 

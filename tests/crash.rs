@@ -128,7 +128,7 @@ async fn calls(sandbox: &str) -> Vec<(String, String)> {
 /// base URL (for its admin routes).
 async fn connect(
     client: &kube::Client,
-    sandboxes: &converge::sandbox::all::Sandboxes,
+    sandboxes: &converge_sandbox::all::Sandboxes,
     ns: &str,
     platform: &str,
 ) -> String {
@@ -154,14 +154,14 @@ async fn connect(
 /// The shared control plane with the CRDs, fresh sandboxes, a client and a log directory.
 async fn world() -> (
     &'static controlplane::ControlPlane,
-    converge::sandbox::all::Sandboxes,
+    converge_sandbox::all::Sandboxes,
     kube::Client,
     tempfile::TempDir,
 ) {
     let cp = controlplane::shared().await;
     install_crds(cp);
     let sandboxes =
-        converge::sandbox::all::Sandboxes::start(converge::sandbox::all::Options::ephemeral())
+        converge_sandbox::all::Sandboxes::start(converge_sandbox::all::Options::ephemeral())
             .await
             .unwrap();
     let client = cp.client().await.unwrap();

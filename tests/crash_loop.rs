@@ -1,7 +1,7 @@
 //! A controller killed with SIGKILL again and again while it converges a few hundred objects of
 //! every kind and platform loses nothing and creates nothing twice.
 //!
-//! Each round creates the next wave of objects (`converge::bench::mix`, with a canary release
+//! Each round creates the next wave of objects (`converge_bench::mix`, with a canary release
 //! judged by an analysis of API7's metrics on one gateway application of every unit), starts a real `converge run`, and kills it at a
 //! random moment (seeded; the seed is printed, `CONVERGE_CHAOS_SEED` replays it). Some rounds
 //! run with the `after-platform-create` failpoint paused, so the kill lands between a platform
@@ -22,8 +22,8 @@ use common::child::Controller;
 use common::controlplane;
 use common::converge::{apply, connection_spec, credentials, install_crds, namespace, put_secret};
 use common::inventory::{field, records};
-use converge::bench::mix;
-use converge::bench::objects::{self, is_ready, ready_message};
+use converge_bench::mix;
+use converge_bench::objects::{self, is_ready, ready_message};
 use kube::api::{ListParams, PostParams};
 use kube::core::DynamicObject;
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -117,7 +117,7 @@ async fn a_controller_killed_over_and_over_converges_everything_exactly_once() {
     let cp = controlplane::shared().await;
     install_crds(cp);
     let sandboxes =
-        converge::sandbox::all::Sandboxes::start(converge::sandbox::all::Options::ephemeral())
+        converge_sandbox::all::Sandboxes::start(converge_sandbox::all::Options::ephemeral())
             .await
             .unwrap();
     let endpoints = sandboxes.endpoints();

@@ -78,7 +78,7 @@ fn namespace(cp: &ControlPlane, name: &str) -> String {
 #[tokio::test]
 async fn every_crd_is_established_with_its_names() {
     let cp = with_crds().await;
-    for crd in converge::crds::all() {
+    for crd in converge_api::crds::all() {
         let name = crd.metadata.name.unwrap();
         let out = kubectl_ok(
             cp,
@@ -116,7 +116,7 @@ async fn every_example_is_accepted_and_printed_with_its_columns() {
             repo("examples").to_str().unwrap(),
         ],
     );
-    let loaded = converge::manifests::load(&repo("examples"), &ns).unwrap();
+    let loaded = converge_local::manifests::load(&repo("examples"), &ns).unwrap();
     let objects = loaded
         .objects
         .iter()

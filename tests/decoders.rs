@@ -1,5 +1,5 @@
 //! Malformed platform responses never panic: a bounded, seeded fuzz run on stable over every
-//! response decoder of the five clients (`converge::clients::decoders`), the same functions the
+//! response decoder of the five clients (`converge_platforms::decoders`), the same functions the
 //! cargo-fuzz targets in `fuzz/` drive without bounds.
 //!
 //! Inputs: the recorded sandbox answers in `fuzz/seeds/<platform>/`, structurally mutated
@@ -10,7 +10,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use converge::clients::decoders::{PLATFORMS, decode};
+use converge_platforms::decoders::{PLATFORMS, decode};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Map, Number, Value, json};

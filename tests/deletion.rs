@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::converge::*;
 use common::every_kind::everything;
-use converge::connection::crd::PlatformConnection;
-use converge::project::crd::Project;
+use converge_api::connection::PlatformConnection;
+use converge_api::project::Project;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};
@@ -181,8 +181,8 @@ async fn a_project_waits_for_its_components_and_workflows_then_goes_last() {
         apply(&client, ns, o).await;
     }
     let projects = Api::<Project>::namespaced(client.clone(), ns);
-    let components = Api::<converge::component::crd::Component>::namespaced(client.clone(), ns);
-    let workflows = Api::<converge::workflow::crd::Workflow>::namespaced(client.clone(), ns);
+    let components = Api::<converge_api::component::Component>::namespaced(client.clone(), ns);
+    let workflows = Api::<converge_api::workflow::Workflow>::namespaced(client.clone(), ns);
     wait_ready(&projects, "cy-proj").await;
     wait_ready(&components, "cy-api").await;
     wait_ready(&workflows, "cy-build").await;
@@ -263,8 +263,8 @@ async fn a_connection_in_use_waits_for_its_users_and_names_them() {
     {
         apply(&client, ns, o.clone()).await;
     }
-    let apps = Api::<converge::gateway::crd::GatewayApplication>::namespaced(client.clone(), ns);
-    let specs = Api::<converge::apispec::crd::ApiSpec>::namespaced(client.clone(), ns);
+    let apps = Api::<converge_api::gateway::GatewayApplication>::namespaced(client.clone(), ns);
+    let specs = Api::<converge_api::apispec::ApiSpec>::namespaced(client.clone(), ns);
     wait_ready(&apps, "a7-app").await;
     wait_ready(&specs, "a7-spec").await;
 
@@ -328,7 +328,7 @@ async fn an_object_whose_connection_is_truly_gone_is_released_not_wedged() {
         .find(|o| o["kind"] == "GatewayApplication")
         .unwrap();
     apply(&client, ns, app).await;
-    let apps = Api::<converge::gateway::crd::GatewayApplication>::namespaced(client.clone(), ns);
+    let apps = Api::<converge_api::gateway::GatewayApplication>::namespaced(client.clone(), ns);
     wait_ready(&apps, "a7-app").await;
 
     // Someone removes the connection's finalizer by hand: it is gone for good.

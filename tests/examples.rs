@@ -11,15 +11,15 @@ use common::converge::{Env, env_with, namespace};
 
 fn env() -> &'static Env {
     env_with(|| {
-        for (platform, port) in converge::sandbox::all::DEFAULT_PORTS {
+        for (platform, port) in converge_sandbox::all::DEFAULT_PORTS {
             assert!(
                 std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
                 "port {port} ({platform} sandbox) is in use; the examples need it free"
             );
         }
-        converge::sandbox::all::Options {
-            ports: converge::sandbox::all::DEFAULT_PORTS,
-            ..converge::sandbox::all::Options::ephemeral()
+        converge_sandbox::all::Options {
+            ports: converge_sandbox::all::DEFAULT_PORTS,
+            ..converge_sandbox::all::Options::ephemeral()
         }
     })
 }

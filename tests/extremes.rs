@@ -1,5 +1,5 @@
 //! Nothing a manifest admits may panic. Objects are generated from the six CRDs' own schemas
-//! (`converge::crds::all()`) with extreme values: the smallest and largest numbers, the longest
+//! (`converge_api::crds::all()`) with extreme values: the smallest and largest numbers, the longest
 //! and shortest strings, ASCII and non-ASCII text, empty and long lists, every enum value,
 //! durations up to the CRD's bound. Each one must decode into its type (an object the apiserver
 //! accepts but the controller cannot read would stop its kind's watch); those the CRDs' CEL rules
@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use converge::apispec::crd::ApiSpec;
-use converge::component::crd::{Component, ComponentStatus};
-use converge::connection::crd::PlatformConnection;
-use converge::gateway::crd::GatewayApplication;
-use converge::project::crd::Project;
-use converge::workflow::crd::{Workflow, WorkflowStatus};
+use converge_api::apispec::ApiSpec;
+use converge_api::component::{Component, ComponentStatus};
+use converge_api::connection::PlatformConnection;
+use converge_api::gateway::GatewayApplication;
+use converge_api::project::Project;
+use converge_api::workflow::{Workflow, WorkflowStatus};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
@@ -48,7 +48,7 @@ const PLATFORMS: [&str; 5] = ["choreo", "cycloid", "frends", "api7", "opschain"]
 
 /// The openAPIV3Schema of `kind`'s spec.
 fn spec_schema(kind: &str) -> Value {
-    let crd = converge::crds::all()
+    let crd = converge_api::crds::all()
         .into_iter()
         .find(|c| c.spec.names.kind == kind)
         .unwrap();
@@ -375,11 +375,11 @@ fn admitted(obj: &Value) -> bool {
 /// The pure steps a first reconcile of `obj` takes (nothing observed on the platform yet),
 /// and those every kind shares.
 fn decide(obj: &Value) {
-    use converge::common::conditions::CommonStatus;
-    use converge::engine::{drift, phase};
+    use converge_api::common::conditions::CommonStatus;
+    use converge_engine::{drift, phase};
     let now = k8s_openapi::jiff::Timestamp::now();
     let time = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now);
-    let shared = |management: &converge::common::policy::Management| {
+    let shared = |management: &converge_api::common::policy::Management| {
         drift::interval(management);
         drift::share_window(management);
         drift::next_check(management);
@@ -390,18 +390,18 @@ fn decide(obj: &Value) {
     match obj["kind"].as_str().unwrap() {
         "PlatformConnection" => {
             let c: PlatformConnection = serde_json::from_value(obj.clone()).unwrap();
-            let settings = converge::clients::Settings::from_spec(&c.spec, None);
-            let _ = converge::clients::PlatformClient::new(
+            let settings = converge_engine::connections::settings::from_spec(&c.spec, None);
+            let _ = converge_platforms::PlatformClient::new(
                 &settings,
-                converge::clients::Auth::bearer("t"),
-                converge::clients::ClientMetrics::default(),
+                converge_platforms::Auth::bearer("t"),
+                converge_platforms::ClientMetrics::default(),
             );
-            converge::clients::Settings::platform_of(&c.spec);
-            converge::connection::decide::decide(
+            converge_engine::connections::settings::platform_of(&c.spec);
+            converge_engine::connections::decide::decide(
                 &c,
                 "x",
                 None,
-                converge::connection::decide::Observed::Invalid("x"),
+                converge_engine::connections::decide::Observed::Invalid("x"),
                 time.clone(),
             );
         }
@@ -410,7 +410,7 @@ fn decide(obj: &Value) {
             shared(&p.spec.management);
         }
         "Component" => {
-            use converge::component::{choreo, cycloid};
+            use converge_controllers::component::{choreo, cycloid};
             let c: Component = serde_json::from_value(obj.clone()).unwrap();
             shared(&c.spec.management);
             let status = ComponentStatus::default();
@@ -431,14 +431,14 @@ fn decide(obj: &Value) {
             }
         }
         "ApiSpec" => {
-            use converge::apispec::{document, frends};
+            use converge_controllers::apispec::{document, frends};
             let a: ApiSpec = serde_json::from_value(obj.clone()).unwrap();
             shared(&a.spec.management);
             if let Some(inline) = a.spec.definition.as_ref().and_then(|d| d.inline.as_ref())
                 && let Ok(doc) = document::parse(inline)
             {
                 if let Some(want) = &a.spec.api7 {
-                    let _ = converge::apispec::api7::plan::derive(&doc, want);
+                    let _ = converge_controllers::apispec::api7::plan::derive(&doc, want);
                 }
                 frends::plan::spec_write(None, None, &doc, "");
                 if let Some(f) = &a.spec.frends {
@@ -454,12 +454,12 @@ fn decide(obj: &Value) {
             }
         }
         "GatewayApplication" => {
-            use converge::gateway::{application, canary, plan};
+            use converge_controllers::gateway::{application, canary, plan};
             let g: GatewayApplication = serde_json::from_value(obj.clone()).unwrap();
             shared(&g.spec.management);
             plan::create_changes(&g.spec);
             application::create_body(&g.spec, application::spec_default_version(&g.spec));
-            converge::gateway::apis::plan(&g.spec.apis, &[], &[]);
+            converge_controllers::gateway::apis::plan(&g.spec.apis, &[], &[]);
             if let Some(c) = &g.spec.canary {
                 canary::decide(canary::Input {
                     canary: c,
@@ -472,7 +472,7 @@ fn decide(obj: &Value) {
             }
         }
         _ => {
-            use converge::workflow::{runs, steps};
+            use converge_controllers::workflow::{runs, steps};
             let w: Workflow = serde_json::from_value(obj.clone()).unwrap();
             shared(&w.spec.management);
             let status = WorkflowStatus::default();
@@ -594,14 +594,14 @@ async fn the_engine_converges_extreme_objects_against_the_sandboxes_without_a_pa
             m.remove("generation");
         }
     }
-    let sandboxes = converge::local::session::start_sandboxes(Duration::ZERO, Vec::new())
+    let sandboxes = converge_local::session::start_sandboxes(Duration::ZERO, Vec::new())
         .await
         .unwrap();
-    converge::local::objects::point_at_sandboxes(
+    converge_local::objects::point_at_sandboxes(
         &mut desired,
-        &converge::local::session::endpoints(&sandboxes),
+        &converge_local::session::endpoints(&sandboxes),
     );
-    let mut session = converge::local::session::Session::start(Some(sandboxes), false)
+    let mut session = converge_local::session::Session::start(Some(sandboxes), false)
         .await
         .unwrap();
     session.sync(desired.clone()).unwrap();

@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use common::converge::*;
-use converge::bench::mix;
-use converge::bench::objects::{self, is_ready};
+use converge_bench::mix;
+use converge_bench::objects::{self, is_ready};
 use kube::api::{Api, ListParams, PostParams};
 use kube::core::DynamicObject;
 use serde_json::{Value, json};
@@ -38,7 +38,7 @@ const STORM: Duration = Duration::from_secs(180);
 /// The bound after the storm: the longest wait after a transient failure, then converging at
 /// the budget with 2 s of latency per call.
 const AFTER_STORM: Duration =
-    Duration::from_secs(converge::engine::driver::RETRY_CEILING.as_secs() + 120);
+    Duration::from_secs(converge_engine::driver::RETRY_CEILING.as_secs() + 120);
 
 fn storm(throttle_rate: f64) -> Value {
     json!({"errorRate": 0.2, "errorStatus": 503, "throttleRate": throttle_rate,
@@ -145,7 +145,7 @@ async fn everything_converges_through_a_storm_of_platform_faults() {
         )
         .await;
         let connections =
-            Api::<converge::connection::crd::PlatformConnection>::namespaced(client.clone(), NS);
+            Api::<converge_api::connection::PlatformConnection>::namespaced(client.clone(), NS);
         wait_until(
             &connections,
             platform,

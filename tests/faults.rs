@@ -7,7 +7,7 @@
 mod common;
 
 use common::converge::*;
-use converge::project::crd::Project;
+use converge_api::project::Project;
 use kube::api::Api;
 use serde_json::json;
 

@@ -13,12 +13,12 @@ mod common;
 use std::time::Duration;
 
 use common::converge::*;
-use converge::clients::api7::{
+use converge_api::gateway::{AnalysisStatus, GatewayApplication};
+use converge_platforms::api7::{
     Api7Client, Api7Scope, ApiPath, ApiSpec, ApplicationPatch, CanaryRelease, ListFilter,
     MetricType, MetricsQuery,
 };
-use converge::clients::{Auth, ClientMetrics};
-use converge::gateway::crd::{AnalysisStatus, GatewayApplication};
+use converge_platforms::{Auth, ClientMetrics};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
@@ -124,7 +124,7 @@ async fn release(app: &str, name: &str) -> Option<CanaryRelease> {
     api7().find_canary_release_by_name(app, name).await.unwrap()
 }
 
-fn canary_status(g: &GatewayApplication) -> Option<&converge::gateway::crd::CanaryStatus> {
+fn canary_status(g: &GatewayApplication) -> Option<&converge_api::gateway::CanaryStatus> {
     g.status.as_ref().and_then(|s| s.canary.as_ref())
 }
 
@@ -245,10 +245,12 @@ async fn adoption_is_explicit() {
     let (client, api) = setup(ns).await;
     // Someone created the application on the platform first.
     let m = manifest(name, json!({}));
-    let spec: converge::gateway::crd::GatewayApplicationSpec =
+    let spec: converge_api::gateway::GatewayApplicationSpec =
         serde_json::from_value(m["spec"].clone()).unwrap();
     let theirs = api7()
-        .create_application(&converge::gateway::application::create_body(&spec, "v1"))
+        .create_application(&converge_controllers::gateway::application::create_body(
+            &spec, "v1",
+        ))
         .await
         .unwrap();
 
@@ -660,7 +662,7 @@ async fn app_traffic(id: &str, secs: i64) -> (f64, f64) {
         .enumerate()
     {
         let payload = api7().cluster_metrics(metric, &q).await.unwrap();
-        out[i] = converge::clients::prometheus::samples(&payload)
+        out[i] = converge_platforms::prometheus::samples(&payload)
             .unwrap()
             .iter()
             .sum();
@@ -1015,7 +1017,7 @@ async fn prometheus(target: std::net::SocketAddr) -> Prometheus {
     // Ready, and the exporter scraped at least twice (rates need two samples).
     let deadline = tokio::time::Instant::now() + SECS;
     loop {
-        let q = converge::clients::prometheus::query(
+        let q = converge_platforms::prometheus::query(
             &p.url,
             "count_over_time(up{job=\"apisix\"}[1m])",
             jiff::Timestamp::now(),
@@ -1110,7 +1112,7 @@ async fn the_prometheus_provider_judges_the_canary_version_from_a_real_prometheu
     );
 
     // A query Prometheus refuses is quoted as it says it (a fault: the canary would pause).
-    let refused = converge::clients::prometheus::query(&prom.url, "sum(", jiff::Timestamp::now())
+    let refused = converge_platforms::prometheus::query(&prom.url, "sum(", jiff::Timestamp::now())
         .await
         .unwrap_err();
     assert!(
@@ -1378,7 +1380,7 @@ async fn the_sandbox_serves_cluster_metrics_from_simulated_traffic() {
         q.extend(extra.iter().cloned());
         q
     };
-    let values = |body: &Value| converge::clients::prometheus::samples(&body["payload"]).unwrap();
+    let values = |body: &Value| converge_platforms::prometheus::samples(&body["payload"]).unwrap();
     let answer = |metric: &'static str, query: Vec<(&'static str, String)>| {
         let sent = get(metric, query);
         async move { sent.await.unwrap().json::<Value>().await.unwrap() }

@@ -13,15 +13,15 @@ use std::sync::OnceLock;
 
 use common::controlplane;
 use common::converge::*;
-use converge::component::crd::Component;
-use converge::project::crd::Project;
+use converge_api::component::Component;
+use converge_api::project::Project;
 use kube::api::Api;
 use serde_json::{Value, json};
 
 /// Instant sandboxes: a state that must be seen is held (a Choreo build by a sandbox hold),
 /// never caught in passing. Every test calls this before any harness helper.
 fn env() -> &'static Env {
-    env_with(converge::sandbox::all::Options::ephemeral)
+    env_with(converge_sandbox::all::Options::ephemeral)
 }
 
 fn repo(path: &str) -> PathBuf {
@@ -194,10 +194,10 @@ async fn projects_waiting_stalled_ready_and_suspended_read_alike() {
     namespace(&client, ns).await;
     connect(&client, ns, "opschain").await;
     let api = Api::<Project>::namespaced(client.clone(), ns);
-    let converge::clients::PlatformClient::OpsChain(oc) = env().platform_client("opschain") else {
+    let converge_platforms::PlatformClient::OpsChain(oc) = env().platform_client("opschain") else {
         unreachable!()
     };
-    oc.create_project(&converge::clients::opschain::NewProject {
+    oc.create_project(&converge_platforms::opschain::NewProject {
         code: "ks_theirs".into(),
         name: "Theirs".into(),
         description: None,
@@ -518,7 +518,7 @@ fn transient_states_read_alike() {
 async fn argocd_cm_covers_every_kind_and_patches_into_argocd_cm() {
     let lua = std::fs::read_to_string(repo("gitops/argocd/health.lua")).unwrap();
     let data = argocd_cm();
-    let mut want: Vec<String> = converge::crds::all()
+    let mut want: Vec<String> = converge_api::crds::all()
         .iter()
         .map(|c| {
             format!(
@@ -609,7 +609,7 @@ async fn a_canary_rolled_back_or_paused_by_its_analysis_reads_failed() {
     let ns = "kstatus-canary";
     namespace(&client, ns).await;
     connect(&client, ns, "api7").await;
-    let api = Api::<converge::gateway::crd::GatewayApplication>::namespaced(client.clone(), ns);
+    let api = Api::<converge_api::gateway::GatewayApplication>::namespaced(client.clone(), ns);
 
     // v2's only target never resolves: every request sent there fails (502).
     apply(&client, ns, judged_canary("rolled-back", "v2.invalid")).await;

@@ -9,16 +9,16 @@ use std::time::{Duration, Instant};
 
 use common::controlplane;
 use common::converge::{apply, connection_spec, credentials, install_crds, namespace, put_secret};
-use converge::connection::crd::PlatformConnection;
-use converge::project::crd::Project;
+use converge_api::connection::PlatformConnection;
+use converge_api::project::Project;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use serde_json::{Value, json};
 
 /// The sandboxes, per test: each test has its own runtime, and the sandboxes' servers run on
 /// the runtime that started them.
-async fn sandboxes() -> (converge::sandbox::all::Sandboxes, String) {
-    let s = converge::sandbox::all::Sandboxes::start(converge::sandbox::all::Options::ephemeral())
+async fn sandboxes() -> (converge_sandbox::all::Sandboxes, String) {
+    let s = converge_sandbox::all::Sandboxes::start(converge_sandbox::all::Options::ephemeral())
         .await
         .unwrap();
     let endpoint = s
@@ -131,7 +131,7 @@ async fn wait_for(what: &str, timeout: Duration, mut done: impl AsyncFnMut() -> 
     }
 }
 
-fn ready<K: converge::engine::Managed>(o: &K) -> bool {
+fn ready<K: converge_engine::Managed>(o: &K) -> bool {
     common::converge::is_ready(o)
 }
 

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::converge::*;
-use converge::project::crd::Project;
+use converge_api::project::Project;
 use kube::Api;
 use serde_json::json;
 
@@ -226,16 +226,17 @@ fn local_and_plan_say_when_there_is_nothing_to_converge() {
 #[test]
 fn local_reads_lists_json_and_skips_other_kinds_as_kubectl_apply_reads_a_directory() {
     let connection = std::fs::read_to_string("examples/opschain/connection.yaml").unwrap();
-    let docs: Vec<serde_json::Value> = converge::manifests::yaml::documents(&connection)
+    let docs: Vec<serde_json::Value> = converge_local::manifests::yaml::documents(&connection)
         .unwrap()
         .into_iter()
         .filter_map(|d| d.value)
         .collect();
     let project = std::fs::read_to_string("examples/opschain/project.yaml").unwrap();
-    let project: serde_json::Value = converge::manifests::yaml::documents(&project).unwrap()[0]
-        .value
-        .clone()
-        .unwrap();
+    let project: serde_json::Value = converge_local::manifests::yaml::documents(&project).unwrap()
+        [0]
+    .value
+    .clone()
+    .unwrap();
     let list = json!({"apiVersion": "v1", "kind": "List", "items": [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default", "labels": {"team": "web"}}},
         project,
@@ -850,7 +851,7 @@ async fn plan_cluster_with_the_connection_manifests_reads_the_clusters_platforms
     let projects: Api<Project> = Api::namespaced(client.clone(), ns);
     wait_ready(&projects, "drifted").await;
     // Someone deletes an environment on the platform.
-    let converge::clients::PlatformClient::Cycloid(cy) = env.platform_client("cycloid") else {
+    let converge_platforms::PlatformClient::Cycloid(cy) = env.platform_client("cycloid") else {
         unreachable!()
     };
     cy.delete_environment("drifted-proj", "prod").await.unwrap();

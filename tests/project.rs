@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::converge::*;
-use converge::clients::PlatformClient;
-use converge::project::crd::Project;
+use converge_api::project::Project;
+use converge_platforms::PlatformClient;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
@@ -31,14 +31,14 @@ fn cycloid(name: &str, canonical: &str, extra: Value) -> Value {
     project(name, spec)
 }
 
-fn cycloid_client() -> converge::clients::cycloid::CycloidClient {
+fn cycloid_client() -> converge_platforms::cycloid::CycloidClient {
     match env().platform_client("cycloid") {
         PlatformClient::Cycloid(c) => c,
         _ => unreachable!(),
     }
 }
 
-fn opschain_client() -> converge::clients::opschain::OpsChainClient {
+fn opschain_client() -> converge_platforms::opschain::OpsChainClient {
     match env().platform_client("opschain") {
         PlatformClient::OpsChain(c) => c,
         _ => unreachable!(),
@@ -98,7 +98,7 @@ async fn cycloid_project_converges_follows_updates_corrects_drift_and_is_deleted
 
     // Drift made by someone else on Cycloid is corrected, with an Event.
     let current = cy.get_project("shop-life").await.unwrap().unwrap();
-    let mut update = converge::clients::cycloid::UpdateProject::from_current(&current);
+    let mut update = converge_platforms::cycloid::UpdateProject::from_current(&current);
     update.name = "Renamed by hand".into();
     cy.update_project("shop-life", &update).await.unwrap();
     let drift = wait_event(&client, ns, "shop", "DriftCorrected").await;
@@ -202,7 +202,7 @@ async fn an_existing_project_is_adopted_only_when_the_spec_says_so() {
     connect(&client, ns, "cycloid").await;
     let api = Api::<Project>::namespaced(client.clone(), ns);
     let cy = cycloid_client();
-    cy.create_project(&converge::clients::cycloid::NewProject {
+    cy.create_project(&converge_platforms::cycloid::NewProject {
         canonical: "theirs".into(),
         name: "Theirs".into(),
         description: None,
@@ -410,7 +410,7 @@ async fn a_create_interrupted_before_its_status_write_is_recognised_not_duplicat
     .await
     .unwrap();
     cycloid_client()
-        .create_project(&converge::clients::cycloid::NewProject {
+        .create_project(&converge_platforms::cycloid::NewProject {
             canonical: "crash-proj".into(),
             name: "Shop".into(),
             description: None,
@@ -510,7 +510,7 @@ async fn opschain_and_choreo_projects_are_adopted_only_when_asked_and_opschain_d
     // OpsChain: someone else's project with our code.
     let oc = opschain_client();
     let theirs = oc
-        .create_project(&converge::clients::opschain::NewProject {
+        .create_project(&converge_platforms::opschain::NewProject {
             code: "ops_theirs".into(),
             name: "Ops Theirs".into(),
             description: None,
@@ -550,7 +550,7 @@ async fn opschain_and_choreo_projects_are_adopted_only_when_asked_and_opschain_d
         unreachable!()
     };
     let existing = ch
-        .create_project(&converge::clients::choreo::ProjectCreate {
+        .create_project(&converge_platforms::choreo::ProjectCreate {
             name: "Their Web".into(),
             description: None,
         })

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use common::controlplane;
 use common::converge::{install_crds, namespace};
-use converge::controller::{context::Context, controllers, crd_check, leader, metrics::Metrics};
+use converge::controller::leader;
+use converge_engine::{context::Context, crd_check, metrics::Metrics};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
@@ -75,14 +76,14 @@ fn install_rbac(cp: &controlplane::ControlPlane, release: &str, set: &str) {
 
 /// `examples/`, with the sandboxes' default ports replaced by the ephemeral ones of this test
 /// (tests/examples.rs holds the default ports, in parallel).
-fn examples(sandboxes: &converge::sandbox::all::Sandboxes) -> String {
+fn examples(sandboxes: &converge_sandbox::all::Sandboxes) -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let mut files: Vec<_> = walk(&dir);
     files.sort();
     let mut all = String::new();
     for f in files {
         let mut text = std::fs::read_to_string(&f).unwrap();
-        for ((platform, port), (p, url, _)) in converge::sandbox::all::DEFAULT_PORTS
+        for ((platform, port), (p, url, _)) in converge_sandbox::all::DEFAULT_PORTS
             .iter()
             .zip(sandboxes.endpoints())
         {
@@ -154,12 +155,12 @@ async fn the_charts_service_account_converges_the_examples_and_nothing_more() {
         .unwrap();
 
     let sandboxes =
-        converge::sandbox::all::Sandboxes::start(converge::sandbox::all::Options::ephemeral())
+        converge_sandbox::all::Sandboxes::start(converge_sandbox::all::Options::ephemeral())
             .await
             .unwrap();
     let ctx = Arc::new(Context::new(sa.clone(), Metrics::default()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let controller = tokio::spawn(controllers::run(sa.clone(), ctx, async {
+    let controller = tokio::spawn(converge_controllers::run(sa.clone(), ctx, async {
         let _ = stopped.await;
     }));
 
@@ -237,14 +238,14 @@ async fn the_charts_service_account_converges_the_examples_and_nothing_more() {
             .delete("api7-credentials", &DeleteParams::default())
             .await
     ));
-    let project: converge::project::crd::Project = serde_json::from_value(serde_json::json!({
+    let project: converge_api::project::Project = serde_json::from_value(serde_json::json!({
         "apiVersion": "converge.dev/v1alpha1", "kind": "Project",
         "metadata": {"name": "by-the-controller"},
         "spec": {"connectionRef": {"name": "opschain"}, "opschain": {"code": "nope", "name": "nope"}}
     }))
     .unwrap();
     assert!(is_forbidden(
-        Api::<converge::project::crd::Project>::namespaced(sa.clone(), ns)
+        Api::<converge_api::project::Project>::namespaced(sa.clone(), ns)
             .create(&PostParams::default(), &project)
             .await
     ));
@@ -292,17 +293,17 @@ async fn with_one_watched_namespace_a_role_there_is_enough() {
         .unwrap();
     crd_check::ensure_installed(&sa).await.unwrap();
     let sandboxes =
-        converge::sandbox::all::Sandboxes::start(converge::sandbox::all::Options::ephemeral())
+        converge_sandbox::all::Sandboxes::start(converge_sandbox::all::Options::ephemeral())
             .await
             .unwrap();
-    let scope = converge::controller::scope::Scope {
+    let scope = converge_engine::scope::Scope {
         namespace: Some(ns.into()),
         selector: None,
     };
     scope.check(&sa).await.unwrap();
     let ctx = Arc::new(Context::new(sa.clone(), Metrics::default()).with_scope(scope));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let controller = tokio::spawn(controllers::run(sa.clone(), ctx, async {
+    let controller = tokio::spawn(converge_controllers::run(sa.clone(), ctx, async {
         let _ = stopped.await;
     }));
 
@@ -330,7 +331,7 @@ async fn with_one_watched_namespace_a_role_there_is_enough() {
             .await
     ));
     assert!(is_forbidden(
-        Api::<converge::project::crd::Project>::namespaced(sa.clone(), "rbac-examples")
+        Api::<converge_api::project::Project>::namespaced(sa.clone(), "rbac-examples")
             .list(&ListParams::default())
             .await
     ));

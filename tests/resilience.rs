@@ -16,8 +16,8 @@ use common::converge::{
     apply, connection_spec, credentials, events, install_crds, namespace, put_secret, wait_event,
     wait_until,
 };
-use converge::connection::crd::PlatformConnection;
-use converge::project::crd::Project;
+use converge_api::connection::PlatformConnection;
+use converge_api::project::Project;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
@@ -125,14 +125,14 @@ async fn world(
 ) -> (
     &'static ControlPlane,
     kube::Client,
-    converge::sandbox::all::Sandboxes,
+    converge_sandbox::all::Sandboxes,
 ) {
     let cp = controlplane::shared().await;
     install_crds(cp);
     let client = cp.client().await.unwrap();
     namespace(&client, ns).await;
     let sandboxes =
-        converge::sandbox::all::Sandboxes::start(converge::sandbox::all::Options::ephemeral())
+        converge_sandbox::all::Sandboxes::start(converge_sandbox::all::Options::ephemeral())
             .await
             .unwrap();
     (cp, client, sandboxes)
@@ -164,7 +164,7 @@ fn project(name: &str, extra: Value) -> Value {
            "metadata": {"name": name}, "spec": spec})
 }
 
-fn cycloid_endpoint(sandboxes: &converge::sandbox::all::Sandboxes) -> String {
+fn cycloid_endpoint(sandboxes: &converge_sandbox::all::Sandboxes) -> String {
     sandboxes
         .endpoints()
         .into_iter()
@@ -413,18 +413,18 @@ async fn a_requested_reconcile_reads_the_platform_at_once() {
     wait_until(&api, "asked", "Ready", Duration::from_secs(90), ready).await;
 
     // Someone renames the project on Cycloid.
-    let spec: converge::connection::crd::PlatformConnectionSpec =
+    let spec: converge_api::connection::PlatformConnectionSpec =
         serde_json::from_value(connection_spec("cycloid", &endpoint, "unused")).unwrap();
-    let converge::clients::PlatformClient::Cycloid(cy) = converge::clients::PlatformClient::new(
-        &converge::clients::Settings::from_spec(&spec, None),
-        converge::clients::Auth::bearer(credentials("cycloid")["token"].as_str().unwrap()),
-        converge::clients::ClientMetrics::default(),
+    let converge_platforms::PlatformClient::Cycloid(cy) = converge_platforms::PlatformClient::new(
+        &converge_engine::connections::settings::from_spec(&spec, None),
+        converge_platforms::Auth::bearer(credentials("cycloid")["token"].as_str().unwrap()),
+        converge_platforms::ClientMetrics::default(),
     )
     .unwrap() else {
         unreachable!()
     };
     let current = cy.get_project("asked").await.unwrap().unwrap();
-    let mut update = converge::clients::cycloid::UpdateProject::from_current(&current);
+    let mut update = converge_platforms::cycloid::UpdateProject::from_current(&current);
     update.name = "Renamed by hand".into();
     cy.update_project("asked", &update).await.unwrap();
 

@@ -40,7 +40,7 @@ async fn run_names_missing_crds_then_serves_health_and_stops_on_sigterm() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    for crd in converge::crds::all() {
+    for crd in converge_api::crds::all() {
         assert!(
             stderr.contains(crd.metadata.name.as_deref().unwrap()),
             "{stderr}"

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use converge::sandbox::api7::Api7;
-use converge::sandbox::{Ops, OpsConfig, Sandbox, Served, Timing, serve};
+use converge_sandbox::api7::Api7;
+use converge_sandbox::{Ops, OpsConfig, Sandbox, Served, Timing, serve};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -87,7 +87,7 @@ impl Reply {
 
 async fn start(timing: Timing) -> Api {
     let ops = Ops::new(OpsConfig {
-        accepted: converge::sandbox::all::default_credentials("api7"),
+        accepted: converge_sandbox::all::default_credentials("api7"),
         ..Default::default()
     });
     let served = serve(

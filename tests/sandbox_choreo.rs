@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use converge::sandbox::choreo::Choreo;
-use converge::sandbox::snapshot::SnapshotFile;
-use converge::sandbox::{Ops, OpsConfig, Sandbox, Served, Timing, serve};
+use converge_sandbox::choreo::Choreo;
+use converge_sandbox::snapshot::SnapshotFile;
+use converge_sandbox::{Ops, OpsConfig, Sandbox, Served, Timing, serve};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -28,7 +28,7 @@ async fn start(timing: Timing) -> TestClient {
 
 async fn start_with(timing: Timing, snapshot: Option<SnapshotFile>) -> TestClient {
     let ops = Ops::new(OpsConfig {
-        accepted: converge::sandbox::all::default_credentials("choreo"),
+        accepted: converge_sandbox::all::default_credentials("choreo"),
         ..Default::default()
     });
     let sandbox = Sandbox::<Choreo>::new(ops, timing, snapshot);

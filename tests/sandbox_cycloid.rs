@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use converge::sandbox::cycloid::Cycloid;
-use converge::sandbox::{Ops, OpsConfig, Sandbox, Served, Timing};
+use converge_sandbox::cycloid::Cycloid;
+use converge_sandbox::{Ops, OpsConfig, Sandbox, Served, Timing};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -26,11 +26,11 @@ struct Api {
 impl Api {
     async fn start(timing: Timing) -> Api {
         let ops = Ops::new(OpsConfig {
-            accepted: converge::sandbox::all::default_credentials("cycloid"),
+            accepted: converge_sandbox::all::default_credentials("cycloid"),
             ..Default::default()
         });
         let sandbox = Sandbox::<Cycloid>::new(ops, timing, None);
-        let served = converge::sandbox::serve(sandbox.clone(), "127.0.0.1:0".parse().unwrap())
+        let served = converge_sandbox::serve(sandbox.clone(), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
         Api {

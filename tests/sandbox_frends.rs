@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use converge::sandbox::frends::Frends;
-use converge::sandbox::{Ops, OpsConfig, Sandbox, Served, Timing, serve};
+use converge_sandbox::frends::Frends;
+use converge_sandbox::{Ops, OpsConfig, Sandbox, Served, Timing, serve};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, header};
 use serde_json::{Value, json};
 
@@ -19,7 +19,7 @@ struct Api {
 async fn start(timing: Timing) -> Api {
     let sandbox = Sandbox::<Frends>::new(
         Ops::new(OpsConfig {
-            accepted: converge::sandbox::all::default_credentials("frends"),
+            accepted: converge_sandbox::all::default_credentials("frends"),
             ..Default::default()
         }),
         timing,

@@ -10,8 +10,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use converge::sandbox::ops::{Credential, Ops, OpsConfig};
-use converge::sandbox::{Platform, Sandbox, Served, Timing, serve};
+use converge_sandbox::ops::{Credential, Ops, OpsConfig};
+use converge_sandbox::{Platform, Sandbox, Served, Timing, serve};
 use serde::{Deserialize, Serialize};
 
 struct Toy;
@@ -57,7 +57,7 @@ async fn add(State(sb): State<Sandbox<Toy>>, body: String) -> Response {
 const TOKEN: &str = "toy-secret-token";
 
 async fn start(
-    snapshot: Option<converge::sandbox::snapshot::SnapshotFile>,
+    snapshot: Option<converge_sandbox::snapshot::SnapshotFile>,
 ) -> (Sandbox<Toy>, Served) {
     let ops = Ops::new(OpsConfig {
         accepted: vec![Credential::bearer(TOKEN), Credential::basic("ann", "pw")],
@@ -114,7 +114,7 @@ async fn requests_without_valid_credentials_get_the_platforms_401() {
 async fn the_rate_limit_is_per_credential_and_answers_429_with_retry_after() {
     let (sb, s) = start(None).await;
     sb.ops()
-        .set_rate_limit(Some(converge::sandbox::ops::RateLimit {
+        .set_rate_limit(Some(converge_sandbox::ops::RateLimit {
             per_second: 1,
             burst: 2,
         }));
@@ -416,7 +416,7 @@ async fn a_snapshot_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sandbox.json");
     {
-        let file = converge::sandbox::snapshot::SnapshotFile::open(path.clone()).unwrap();
+        let file = converge_sandbox::snapshot::SnapshotFile::open(path.clone()).unwrap();
         let (_, s) = start(Some(file)).await;
         http()
             .post(format!("{}/items", s.url()))
@@ -426,12 +426,12 @@ async fn a_snapshot_survives_a_restart() {
             .await
             .unwrap();
     }
-    let file = converge::sandbox::snapshot::SnapshotFile::open(path.clone()).unwrap();
+    let file = converge_sandbox::snapshot::SnapshotFile::open(path.clone()).unwrap();
     let (sb, _) = start(Some(file)).await;
     assert_eq!(sb.read(|s| s.items.clone()), vec!["seeded", "persisted"]);
 
     std::fs::write(&path, "not json").unwrap();
-    let err = converge::sandbox::snapshot::SnapshotFile::open(path)
+    let err = converge_sandbox::snapshot::SnapshotFile::open(path)
         .err()
         .unwrap()
         .to_string();

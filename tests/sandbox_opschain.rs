@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use converge::sandbox::all::default_credentials;
-use converge::sandbox::opschain::OpsChain;
-use converge::sandbox::{Credential, Ops, OpsConfig, Sandbox, Served, Timing, serve};
+use converge_sandbox::all::default_credentials;
+use converge_sandbox::opschain::OpsChain;
+use converge_sandbox::{Credential, Ops, OpsConfig, Sandbox, Served, Timing, serve};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

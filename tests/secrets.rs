@@ -14,7 +14,7 @@ use base64::Engine;
 use common::controlplane;
 use common::converge::{apply, connection_spec, install_crds, namespace, put_secret, wait_until};
 use common::every_kind::everything;
-use converge::sandbox::Credential;
+use converge_sandbox::Credential;
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams};
 use kube::core::{DynamicObject, GroupVersionKind};
@@ -179,7 +179,7 @@ fn leaks(text: &str, secrets: &[String]) -> Vec<String> {
 async fn no_credential_appears_in_logs_events_status_or_errors() {
     let cp = controlplane::shared().await;
     install_crds(cp);
-    let mut options = converge::sandbox::all::Options::ephemeral();
+    let mut options = converge_sandbox::all::Options::ephemeral();
     for (platform, data, _) in accepted() {
         let credential = match platform {
             "opschain" => Credential::Basic {
@@ -190,7 +190,7 @@ async fn no_credential_appears_in_logs_events_status_or_errors() {
         };
         options.credentials.push((platform.to_string(), credential));
     }
-    let sandboxes = converge::sandbox::all::Sandboxes::start(options)
+    let sandboxes = converge_sandbox::all::Sandboxes::start(options)
         .await
         .unwrap();
     let endpoint = |platform: &str| {

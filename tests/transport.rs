@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::converge::*;
-use converge::connection::crd::PlatformConnection;
+use converge_api::connection::PlatformConnection;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 use serde_json::json;
@@ -44,16 +44,16 @@ fn test_ca() -> TestCa {
 
 /// The sandboxes over HTTPS, with the certificate and key read from PEM files as
 /// `converge sandbox --tls-cert --tls-key` reads them.
-async fn https_sandboxes(ca: &TestCa) -> converge::sandbox::all::Sandboxes {
+async fn https_sandboxes(ca: &TestCa) -> converge_sandbox::all::Sandboxes {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
     std::fs::write(&cert, &ca.cert_pem).unwrap();
     std::fs::write(&key, &ca.key_pem).unwrap();
-    let options = converge::sandbox::all::Options {
-        tls: Some(converge::sandbox::tls::load(&cert, &key).unwrap()),
-        ..converge::sandbox::all::Options::ephemeral()
+    let options = converge_sandbox::all::Options {
+        tls: Some(converge_sandbox::tls::load(&cert, &key).unwrap()),
+        ..converge_sandbox::all::Options::ephemeral()
     };
-    converge::sandbox::all::Sandboxes::start(options)
+    converge_sandbox::all::Sandboxes::start(options)
         .await
         .unwrap()
 }
@@ -139,7 +139,7 @@ async fn tls_is_verified_by_default_and_a_named_ca_bundle_makes_it_trusted() {
     )
     .await;
     wait_ready(
-        &Api::<converge::project::crd::Project>::namespaced(client.clone(), ns),
+        &Api::<converge_api::project::Project>::namespaced(client.clone(), ns),
         "over-tls",
     )
     .await;

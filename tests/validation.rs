@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::controlplane::{self, ControlPlane};
-use converge::manifests::{self, yaml};
-use converge::validation::{self, FieldValidation};
+use converge_local::manifests::{self, yaml};
+use converge_local::validation::{self, FieldValidation};
 use serde_json::Value;
 
 const NS: &str = "differential";
@@ -177,7 +177,7 @@ fn rule_messages() -> Vec<String> {
     }
     let mut out = Vec::new();
     walk(
-        &serde_json::to_value(converge::crds::all()).unwrap(),
+        &serde_json::to_value(converge_api::crds::all()).unwrap(),
         &mut out,
     );
     out.sort();

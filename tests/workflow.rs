@@ -8,10 +8,10 @@ mod common;
 use std::time::Duration;
 
 use common::converge::*;
-use converge::clients::opschain::{OpsChainClient, WorkflowUpdate};
-use converge::clients::{Auth, ClientMetrics};
-use converge::project::crd::Project;
-use converge::workflow::crd::Workflow;
+use converge_api::project::Project;
+use converge_api::workflow::Workflow;
+use converge_platforms::opschain::{OpsChainClient, WorkflowUpdate};
+use converge_platforms::{Auth, ClientMetrics};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
@@ -115,7 +115,7 @@ async fn writes(needle: &str) -> usize {
 async fn set_status(
     api: &Api<Workflow>,
     name: &str,
-    change: impl FnOnce(&mut converge::workflow::crd::WorkflowStatus),
+    change: impl FnOnce(&mut converge_api::workflow::WorkflowStatus),
 ) {
     let mut status = api.get(name).await.unwrap().status.unwrap();
     change(&mut status);
@@ -123,14 +123,14 @@ async fn set_status(
         json!({"apiVersion": "converge.dev/v1alpha1", "kind": "Workflow", "status": status});
     api.patch_status(
         name,
-        &PatchParams::apply(converge::controller::context::FIELD_MANAGER).force(),
+        &PatchParams::apply(converge_engine::context::FIELD_MANAGER).force(),
         &Patch::Apply(&patch),
     )
     .await
     .unwrap();
 }
 
-fn status(w: &Workflow) -> &converge::workflow::crd::WorkflowStatus {
+fn status(w: &Workflow) -> &converge_api::workflow::WorkflowStatus {
     w.status.as_ref().unwrap()
 }
 
@@ -390,7 +390,7 @@ async fn opschain_existing_workflow_is_adopted_only_when_asked_and_orphaned() {
     let existing = oc
         .create_workflow(
             code,
-            &converge::clients::opschain::NewWorkflow {
+            &converge_platforms::opschain::NewWorkflow {
                 code: "legacy".into(),
                 name: "Legacy".into(),
                 description: None,
@@ -503,10 +503,10 @@ async fn opschain_suspend_and_observe_only_write_nothing() {
     assert_eq!(oc.list_runs(code, "held").await.unwrap().len(), 1);
 }
 
-fn cycloid() -> converge::clients::cycloid::CycloidClient {
-    converge::clients::cycloid::CycloidClient::new(
-        converge::clients::cycloid::CycloidClient::config(env().endpoint("cycloid")),
-        converge::clients::Secret::new("sandbox-cycloid-api-key"),
+fn cycloid() -> converge_platforms::cycloid::CycloidClient {
+    converge_platforms::cycloid::CycloidClient::new(
+        converge_platforms::cycloid::CycloidClient::config(env().endpoint("cycloid")),
+        converge_platforms::Secret::new("sandbox-cycloid-api-key"),
         "acme",
         ClientMetrics::default(),
     )
@@ -578,7 +578,7 @@ async fn cycloid_job_builds_once_per_token_waits_for_its_component_and_is_delete
     assert_eq!(first.status, "succeeded");
     assert_eq!(first.trigger.as_deref(), Some("token"));
     let cy = cycloid();
-    let at = converge::clients::cycloid::ComponentPath::new(canonical, "staging", "wf-cy-api");
+    let at = converge_platforms::cycloid::ComponentPath::new(canonical, "staging", "wf-cy-api");
     let pipeline = "wf-cy-api-deploy";
     let builds = || async { cy.list_builds(&at, pipeline, "deploy").await.unwrap().len() };
     assert_eq!(builds().await, 1);

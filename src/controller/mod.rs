@@ -1,16 +1,6 @@
 //! The controller process: startup checks, health endpoints, and shutdown on a signal.
 
-pub mod context;
-pub mod controllers;
-pub mod crd_check;
-pub mod error;
-pub mod guard;
-pub mod health;
 pub mod leader;
-pub mod metrics;
-pub mod process;
-pub mod scope;
-pub mod status;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -22,11 +12,11 @@ use tracing::info;
 use crate::cli::RunArgs;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let mut stop = Box::pin(shutdown_signal());
+    let mut stop = Box::pin(converge_engine::shutdown_signal());
     let e = &args.election;
     info!(
-        version = crate::version::VERSION,
-        commit = crate::version::COMMIT,
+        version = converge_engine::version::VERSION,
+        commit = converge_engine::version::COMMIT,
         health_addr = %args.health_addr,
         namespace = args.namespace.as_deref().unwrap_or("(all)"),
         selector = args.selector.as_deref().unwrap_or("(none)"),
@@ -43,10 +33,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("cannot reach a cluster: no usable kubeconfig and not running in a pod")?;
-    let metrics = metrics::Metrics::default();
-    let readiness = Arc::new(health::Readiness::default());
-    let liveness = Arc::new(health::Liveness::default());
-    let health = health::serve(
+    let metrics = converge_engine::metrics::Metrics::default();
+    let readiness = Arc::new(converge_engine::health::Readiness::default());
+    let liveness = Arc::new(converge_engine::health::Liveness::default());
+    let health = converge_engine::health::serve(
         args.health_addr,
         readiness.clone(),
         liveness.clone(),
@@ -55,14 +45,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     .await?;
     info!(addr = %health.addr, "serving /healthz, /readyz and /metrics");
 
-    crd_check::ensure_installed(&client).await?;
+    converge_engine::crd_check::ensure_installed(&client).await?;
     info!("all Converge CRDs are installed and established");
-    let scope = scope::Scope {
+    let scope = converge_engine::scope::Scope {
         namespace: args.namespace.clone(),
         selector: args.selector.clone(),
     };
     scope.check(&client).await?;
-    let mut ctx = context::Context::new(client.clone(), metrics.clone()).with_scope(scope);
+    let mut ctx =
+        converge_engine::context::Context::new(client.clone(), metrics.clone()).with_scope(scope);
     ctx.liveness = liveness;
     let ctx = Arc::new(ctx);
 
@@ -91,7 +82,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     metrics.leader.set(1);
 
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut controllers = tokio::spawn(controllers::supervise(client, ctx, async {
+    let mut controllers = tokio::spawn(converge_controllers::supervise(client, ctx, async {
         let _ = stopped.await;
     }));
     let lost = async {
@@ -138,21 +129,4 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     health.stop().await;
     Ok(())
-}
-
-/// Resolves on SIGTERM (Kubernetes stopping the pod) or SIGINT (Ctrl-C). The handlers are
-/// registered when this is called, not when it is first polled: a signal that arrives right
-/// after the process says it is ready must not kill it with the default action.
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term =
-        signal(SignalKind::terminate()).expect("installing a SIGTERM handler cannot fail on Unix");
-    let mut int =
-        signal(SignalKind::interrupt()).expect("installing a SIGINT handler cannot fail on Unix");
-    async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-    }
 }

@@ -9,9 +9,9 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use converge::controller::context::Context;
-use converge::controller::metrics::Metrics;
-use converge::engine::Managed;
+use converge_engine::Managed;
+use converge_engine::context::Context;
+use converge_engine::metrics::Metrics;
 use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -49,19 +49,19 @@ impl std::io::Write for Logs {
 /// The shared environment; started on first use, on a runtime of its own so that it outlives
 /// any single test's runtime. Sandboxes on free ports.
 pub fn env() -> &'static Env {
-    env_with(converge::sandbox::all::Options::ephemeral)
+    env_with(converge_sandbox::all::Options::ephemeral)
 }
 
 /// The shared environment with sandboxes started with `options` (e.g. builds that take time);
 /// the first call of a test binary decides, so a binary should call this before anything else.
-pub fn env_with(options: impl FnOnce() -> converge::sandbox::all::Options) -> &'static Env {
+pub fn env_with(options: impl FnOnce() -> converge_sandbox::all::Options) -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
     ENV.get_or_init(|| start(options()))
 }
 
 /// Starts the control plane (with the CRDs), sandboxes with `options`, and an in-process
 /// controller on a thread and runtime of their own; they live as long as the test process.
-pub fn start(options: converge::sandbox::all::Options) -> Env {
+pub fn start(options: converge_sandbox::all::Options) -> Env {
     let logs = Logs::default();
     let writer = logs.clone();
     tracing_subscriber::fmt()
@@ -75,7 +75,7 @@ pub fn start(options: converge::sandbox::all::Options) -> Env {
         rt.block_on(async move {
             let cp = controlplane::shared().await;
             install_crds(cp);
-            let sandboxes = converge::sandbox::all::Sandboxes::start(options)
+            let sandboxes = converge_sandbox::all::Sandboxes::start(options)
                 .await
                 .unwrap();
             let client = cp.client().await.unwrap();
@@ -87,7 +87,7 @@ pub fn start(options: converge::sandbox::all::Options) -> Env {
                 logs,
             })
             .unwrap();
-            converge::controller::controllers::run(client, ctx, std::future::pending()).await;
+            converge_controllers::run(client, ctx, std::future::pending()).await;
             drop(sandboxes);
         });
     });
@@ -223,7 +223,7 @@ pub async fn connect(client: &kube::Client, ns: &str, platform: &str) {
         }),
     )
     .await;
-    let api = Api::<converge::connection::crd::PlatformConnection>::namespaced(client.clone(), ns);
+    let api = Api::<converge_api::connection::PlatformConnection>::namespaced(client.clone(), ns);
     wait_until(&api, platform, "Ready", Duration::from_secs(30), |c| {
         c.status.as_ref().is_some_and(|s| s.common.is_true("Ready"))
     })
@@ -381,18 +381,18 @@ impl Env {
 
     /// A platform client with the sandbox's default credentials, to act on the platform as
     /// someone other than Converge (drift, pre-existing objects).
-    pub fn platform_client(&self, platform: &str) -> converge::clients::PlatformClient {
-        let spec: converge::connection::crd::PlatformConnectionSpec =
+    pub fn platform_client(&self, platform: &str) -> converge_platforms::PlatformClient {
+        let spec: converge_api::connection::PlatformConnectionSpec =
             serde_json::from_value(connection_spec(platform, self.endpoint(platform), "unused"))
                 .unwrap();
         let auth = match platform {
-            "opschain" => converge::clients::Auth::basic("sandbox-user", "sandbox-password"),
-            _ => converge::clients::Auth::bearer(credentials(platform)["token"].as_str().unwrap()),
+            "opschain" => converge_platforms::Auth::basic("sandbox-user", "sandbox-password"),
+            _ => converge_platforms::Auth::bearer(credentials(platform)["token"].as_str().unwrap()),
         };
-        converge::clients::PlatformClient::new(
-            &converge::clients::Settings::from_spec(&spec, None),
+        converge_platforms::PlatformClient::new(
+            &converge_engine::connections::settings::from_spec(&spec, None),
             auth,
-            converge::clients::ClientMetrics::default(),
+            converge_platforms::ClientMetrics::default(),
         )
         .unwrap()
     }

@@ -1,4 +1,4 @@
-//! What the sandboxes hold against what the declared objects (the `converge::bench::mix`
+//! What the sandboxes hold against what the declared objects (the `converge_bench::mix`
 //! kinds) should have made there: one platform object per declared object, no duplicates, no
 //! orphans. The sandboxes must be private to the test (nothing else creates there).
 #![allow(dead_code)]

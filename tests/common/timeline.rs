@@ -24,7 +24,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 
-use converge::engine::Managed;
+use converge_engine::Managed;
 use kube::api::Api;
 use serde_json::Value;
 
@@ -530,12 +530,12 @@ pub async fn sandbox_admin(platform: &str, method: &str, route: &str, pattern: &
 /// The platforms' own clients, with the sandboxes' default credentials: how a timeline reads
 /// the platform (and acts on it as someone other than Converge).
 pub mod platform {
-    use converge::clients::PlatformClient;
-    use converge::clients::api7::Api7Client;
-    use converge::clients::choreo::ChoreoClient;
-    use converge::clients::cycloid::CycloidClient;
-    use converge::clients::frends::FrendsClient;
-    use converge::clients::opschain::OpsChainClient;
+    use converge_platforms::PlatformClient;
+    use converge_platforms::api7::Api7Client;
+    use converge_platforms::choreo::ChoreoClient;
+    use converge_platforms::cycloid::CycloidClient;
+    use converge_platforms::frends::FrendsClient;
+    use converge_platforms::opschain::OpsChainClient;
 
     fn client(platform: &str) -> PlatformClient {
         super::super::converge::env().platform_client(platform)

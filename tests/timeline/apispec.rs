@@ -2,7 +2,7 @@
 //! API7 (an application and one API per operation, changed in place) and Choreo (observed,
 //! never written).
 
-use converge::apispec::crd::ApiSpec;
+use converge_api::apispec::ApiSpec;
 use serde_json::{Value, json};
 
 use crate::common::converge::env;
@@ -46,7 +46,7 @@ fn frends_spec(groups: &[i64]) -> Value {
     )
 }
 
-fn status(o: &ApiSpec) -> &converge::apispec::crd::ApiSpecStatus {
+fn status(o: &ApiSpec) -> &converge_api::apispec::ApiSpecStatus {
     o.status.as_ref().unwrap()
 }
 

@@ -1,9 +1,9 @@
 //! Component timelines: Choreo (revisions built and rolled out per environment) and Cycloid
 //! (job builds per revision, a declared pause).
 
-use converge::clients::cycloid::ComponentPath;
-use converge::component::crd::Component;
-use converge::project::crd::Project;
+use converge_api::component::Component;
+use converge_api::project::Project;
+use converge_platforms::cycloid::ComponentPath;
 use serde_json::{Value, json};
 
 use super::project::cycloid_shop;

@@ -5,7 +5,7 @@
 //! today's behaviour by Event reason and the release's name in each message, so that every
 //! canary's Events are seen to name their own release (c-a, then c-b).
 
-use converge::gateway::crd::GatewayApplication;
+use converge_api::gateway::GatewayApplication;
 use serde_json::{Value, json};
 
 use crate::common::timeline::platform::api7;
@@ -52,7 +52,7 @@ async fn default_version(id: &str) -> String {
         .default_upstream_version
 }
 
-fn canary_of(g: &GatewayApplication) -> converge::gateway::crd::CanaryStatus {
+fn canary_of(g: &GatewayApplication) -> converge_api::gateway::CanaryStatus {
     g.status.as_ref().unwrap().canary.clone().unwrap()
 }
 

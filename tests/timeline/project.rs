@@ -1,7 +1,7 @@
 //! Project timelines: Cycloid, OpsChain and Choreo.
 
-use converge::component::crd::Component;
-use converge::project::crd::Project;
+use converge_api::component::Component;
+use converge_api::project::Project;
 use serde_json::{Value, json};
 
 use crate::common::every_kind::PIPELINE;
@@ -196,7 +196,7 @@ async fn cycloid_environment_is_kept_while_a_declared_component_lives_in_it() {
     t.wait::<Component>("api", "Ready", ready).await;
     t.events(P).await;
     t.events(c).await;
-    let at = converge::clients::cycloid::ComponentPath::new(key, "qa", "tl-kept-api");
+    let at = converge_platforms::cycloid::ComponentPath::new(key, "qa", "tl-kept-api");
     assert!(cycloid().get_component(&at).await.unwrap().is_some());
 
     // 2. qa removed from the spec: kept, Reconciling with the reason, one Warning.
@@ -303,7 +303,7 @@ async fn opschain_project_timeline() {
     let mut t = Timeline::start("tl-project-opschain", &["opschain"]).await;
     let b = "project.converge.dev/bank";
     let oc = opschain();
-    let live = |envs: Vec<converge::clients::opschain::Environment>| -> Vec<String> {
+    let live = |envs: Vec<converge_platforms::opschain::Environment>| -> Vec<String> {
         let mut v: Vec<String> = envs
             .into_iter()
             .filter(|e| !e.archived)

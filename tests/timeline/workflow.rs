@@ -2,12 +2,12 @@
 //! a rejection, refused approvals, deletion with runs waiting) and Cycloid (job builds per
 //! token, a build held by a pause, deletion aborting it).
 
-use converge::clients::cycloid::ComponentPath;
-use converge::clients::opschain::StepStatus;
-use converge::component::crd::Component;
-use converge::connection::crd::PlatformConnection;
-use converge::project::crd::Project;
-use converge::workflow::crd::Workflow;
+use converge_api::component::Component;
+use converge_api::connection::PlatformConnection;
+use converge_api::project::Project;
+use converge_api::workflow::Workflow;
+use converge_platforms::cycloid::ComponentPath;
+use converge_platforms::opschain::StepStatus;
 use serde_json::{Value, json};
 
 use super::project::cycloid_shop;
@@ -44,7 +44,7 @@ fn release(project: &str, approvers: &str, extra: Value) -> Value {
     manifest("Workflow", "release", spec)
 }
 
-fn latest_run(w: &Workflow) -> converge::workflow::crd::RunStatus {
+fn latest_run(w: &Workflow) -> converge_api::workflow::RunStatus {
     w.status.as_ref().unwrap().last_run.clone().unwrap()
 }
 
@@ -334,7 +334,7 @@ async fn waiting_run(
     t: &mut Timeline,
     code: &str,
     run: Value,
-) -> converge::workflow::crd::RunStatus {
+) -> converge_api::workflow::RunStatus {
     opschain_project(t, code).await;
     t.apply(&release(code, "release-managers", json!({ "run": run })))
         .await;

@@ -1,5 +1,5 @@
 //! The generated half of the differential corpus: valid manifests (the examples) mutated field
-//! by field, driven by the CRDs' schemas as `converge::crds::all()` generates them, so a field
+//! by field, driven by the CRDs' schemas as `converge_api::crds::all()` generates them, so a field
 //! added to a CRD type joins the corpus with no hand work. For every field a seed sets, and for
 //! every field its schema declares that the seed leaves out:
 //! - an unknown field beside it (strict decoding), a value of the wrong type, null, removal;
@@ -103,7 +103,7 @@ fn remove(v: &Value, path: &[Step]) -> Value {
 }
 
 fn regex(pattern: &str) -> regex::Regex {
-    regex::Regex::new(&converge::validation::pattern_regex(pattern))
+    regex::Regex::new(&converge_local::validation::pattern_regex(pattern))
         .expect("a CRD pattern compiles")
 }
 
@@ -565,7 +565,7 @@ impl Gen<'_> {
 
 /// The generated corpus for `seeds` (valid manifests: the examples).
 pub fn generate(seeds: &[Value]) -> Vec<Case> {
-    let crds = converge::crds::all();
+    let crds = converge_api::crds::all();
     let mut out = Vec::new();
     for seed in seeds {
         let kind = seed["kind"].as_str().unwrap_or_default();

@@ -1,0 +1,322 @@
+//! OpsChain: observe the workflow and our runs, apply the decisions of `opschain.rs`.
+
+use jiff::Timestamp;
+
+use super::opschain::{self as plan, APPROVAL_NOTE, Definition, Desired, OBJECT_KEY, StepAction};
+use super::runs::{self, Due};
+use super::{reason, steps};
+use converge_api::common::conditions::reason as common;
+use converge_api::project::Project;
+use converge_api::workflow::{OpsChainWorkflow, Workflow};
+use converge_engine::ownership::{self, Ownership};
+use converge_engine::{Cx, Failure, Kind, Phase};
+use converge_platforms::PlatformClient;
+use converge_platforms::opschain::{OpsChainClient, StepActionError};
+
+fn client(cx: &Cx<Workflow>) -> Result<OpsChainClient, Failure> {
+    match &cx.client {
+        PlatformClient::OpsChain(c) => Ok(c.clone()),
+        other => Err(Failure::stalled(
+            common::INVALID_SPEC,
+            format!(
+                "spec.opschain needs an OpsChain connection, not {}",
+                other.platform()
+            ),
+        )),
+    }
+}
+
+/// The OpsChain project code of the referenced Project, once it is Ready.
+async fn project_code(wf: &Workflow, cx: &Cx<Workflow>) -> Result<String, Failure> {
+    let name = &wf.spec.project_ref.name;
+    let project: Project = cx.ready(name).await?;
+    project.spec.opschain.map(|p| p.code).ok_or_else(|| {
+        Failure::stalled(
+            common::INVALID_SPEC,
+            format!("projectRef {name:?} is not an OpsChain project; name one with spec.opschain"),
+        )
+    })
+}
+
+pub async fn converge(
+    wf: &Workflow,
+    spec: &OpsChainWorkflow,
+    now: Timestamp,
+    created: Timestamp,
+    cx: &mut Cx<Workflow>,
+) -> Result<Phase, Failure> {
+    let client = client(cx)?;
+    let due: Due = runs::due(wf.spec.run.as_ref(), &cx.status, created, now)
+        .map_err(|e| Failure::stalled(common::INVALID_SPEC, e))?;
+    if let Some(n) = due.next_fire {
+        cx.wake_within(n);
+    }
+    let desired =
+        Desired::from_spec(spec).map_err(|e| Failure::stalled(common::INVALID_SPEC, e))?;
+    let project = project_code(wf, cx).await?;
+    let key = format!("{project}/{}", desired.code);
+    let observed = client.get_workflow(&project, &desired.code).await?;
+    if let Some(w) = &observed {
+        let owner = ownership::of(
+            wf.management(),
+            cx.status.workflow_id.as_deref(),
+            cx.status.common.pending_create.as_deref(),
+            &key,
+            &w.id,
+        );
+        if owner == Ownership::Conflict {
+            return Err(Failure::stalled(
+                common::CONFLICT,
+                ownership::conflict_message("OpsChain", "workflow", &key, &w.id),
+            ));
+        }
+    }
+
+    let mut held = Vec::new();
+    let current = match plan::definition(&desired, observed.as_ref()) {
+        Definition::Create(_) if !cx.may_write() => {
+            held.push(format!("create workflow {key}"));
+            None
+        }
+        Definition::Create(new) => {
+            // An id recorded for a workflow since deleted proves nothing about the new one; the
+            // create marker alone must recognise it after a crash.
+            cx.status.workflow_id = None;
+            cx.status.platform_path = Some(key.clone());
+            cx.before_create(&key).await?;
+            let w = client.create_workflow(&project, &new).await?;
+            cx.status.workflow_id = Some(w.id.clone());
+            cx.created().await?;
+            cx.did(
+                "Created",
+                format!("created OpsChain workflow {key} (id {})", w.id),
+            );
+            Some(w)
+        }
+        Definition::Update { changes, .. } if !cx.may_write() => {
+            held.extend(changes);
+            observed
+        }
+        Definition::Update { update, changes } => {
+            let w = client
+                .update_workflow(&project, &desired.code, &update)
+                .await?;
+            cx.did(
+                "Updated",
+                format!("updated OpsChain workflow {key}: {}", changes.join("; ")),
+            );
+            Some(w)
+        }
+        Definition::InSync => observed,
+    };
+    let Some(w) = current else {
+        return Ok(cx.held(held));
+    };
+    let s = &mut cx.status;
+    s.workflow_id = Some(w.id.clone());
+    s.platform_path = Some(key.clone());
+    s.latest_version = Some(w.latest_version as i32);
+    s.latest_published_version = w.latest_published_version.map(|v| v as i32);
+    if steps::same(&desired.steps, &w.steps) {
+        s.steps_hash = Some(steps::hash(&desired.steps));
+    }
+
+    // A drift check with no run due and every recorded run finished: finished runs never
+    // change, so the runs are not read again.
+    let settled = cx.at_rest() && runs::settled(&due, &cx.status.runs);
+    if !settled {
+        let uid = wf.metadata.uid.clone().unwrap_or_default();
+        let mut ours = client
+            .find_runs_by_metadata(&project, &desired.code, OBJECT_KEY, &uid)
+            .await?;
+        for trigger in &due.triggers {
+            if plan::started(&ours, trigger).is_some() {
+                trigger.record(&mut cx.status);
+                continue;
+            }
+            if !cx.may_write() {
+                held.push(format!("start a run for {}", trigger.describe()));
+                continue;
+            }
+            let Some(version) = w.latest_published_version else {
+                return Err(Failure::stalled(
+                    reason::NOT_PUBLISHED,
+                    format!(
+                        "workflow {key} has no published version to run for {}; set \
+                         spec.opschain.publish: true (or publish it in OpsChain)",
+                        trigger.describe()
+                    ),
+                ));
+            };
+            let new = plan::new_run(&uid, trigger, version, spec.property_overrides.as_ref());
+            let run = client.create_run(&project, &desired.code, &new).await?;
+            trigger.record(&mut cx.status);
+            cx.did(
+                "RunStarted",
+                format!(
+                    "started run {} of {key} version {version} for {}",
+                    run.id,
+                    trigger.describe()
+                ),
+            );
+            ours.push(run);
+            cx.save().await?;
+        }
+
+        let mut history = plan::history(&ours, runs::history_limit(wf.spec.run.as_ref()));
+        if let Some(latest) = history.first_mut()
+            && latest.status == "waiting"
+        {
+            let steps = client
+                .list_run_steps(&project, &desired.code, &latest.id)
+                .await?;
+            let mut left = Vec::new();
+            for action in plan::approvals(spec.approval.as_ref(), &steps) {
+                let (id, name, approve) = match action {
+                    StepAction::Leave { name, from } => {
+                        left.push(plan::waiting_label(&name, from.as_deref()));
+                        continue;
+                    }
+                    StepAction::Approve { id, name } => (id, name, true),
+                    StepAction::Reject { id, name } => (id, name, false),
+                };
+                let verb = if approve { "approve" } else { "reject" };
+                if !cx.may_write() {
+                    held.push(format!("{verb} step {name:?} of run {}", latest.id));
+                    continue;
+                }
+                let result = if approve {
+                    client.approve_step(&id, Some(APPROVAL_NOTE)).await
+                } else {
+                    client.reject_step(&id, Some(APPROVAL_NOTE)).await
+                };
+                let (reason, done) = if approve {
+                    ("StepApproved", "approved")
+                } else {
+                    ("StepRejected", "rejected")
+                };
+                match result {
+                    Ok(_) => cx.did(
+                        reason,
+                        format!(
+                            "{done} step {name:?} of run {} of {key}, as spec.opschain.approval \
+                             says (action: {})",
+                            latest.id,
+                            if approve { "Approve" } else { "Reject" }
+                        ),
+                    ),
+                    // Decided already: by our own earlier attempt whose answer was lost, or by a person.
+                    Err(StepActionError::NotWaiting { .. }) => {}
+                    Err(StepActionError::Client(e)) if e.is_forbidden() => {
+                        let from = steps
+                            .iter()
+                            .find(|s| s.id == id)
+                            .and_then(|s| s.requires_approval_from.clone())
+                            .unwrap_or_default();
+                        return Err(Failure::stalled(
+                            common::FORBIDDEN,
+                            plan::refused_decision(verb, &name, &latest.id, &from, &e),
+                        ));
+                    }
+                    Err(StepActionError::Client(e)) => return Err(e.into()),
+                }
+            }
+            latest.waiting_step = (!left.is_empty()).then(|| left.join(", "));
+        }
+        plan::keep_messages(&mut history, &cx.status.runs);
+        if let Some(latest) = history.first_mut()
+            && latest.message.is_none()
+            && runs::is_final(&latest.status)
+            && !runs::succeeded(&latest.status)
+        {
+            // Why it ended: a step rejected (by the approval policy or a person) or failed.
+            let steps = client
+                .list_run_steps(&project, &desired.code, &latest.id)
+                .await?;
+            latest.message = plan::ended_because(&steps);
+        }
+        note_waiting(cx, history.first());
+        cx.status.last_run = history.first().cloned();
+        cx.status.runs = history;
+    }
+
+    if !cx.may_write() {
+        return Ok(cx.held(held));
+    }
+    let published = w
+        .latest_published_version
+        .map_or("none".to_string(), |v| v.to_string());
+    Ok(runs::phase(
+        cx.status.last_run.as_ref(),
+        &format!(
+            "OpsChain workflow {key} is in sync (version {}, published {published})",
+            w.latest_version
+        ),
+    ))
+}
+
+/// One Warning Event when a run starts waiting for a person, not one per look.
+fn note_waiting(cx: &mut Cx<Workflow>, latest: Option<&converge_api::workflow::RunStatus>) {
+    let Some(run) = latest else { return };
+    let Some(step) = &run.waiting_step else {
+        return;
+    };
+    let seen = cx
+        .status
+        .last_run
+        .as_ref()
+        .is_some_and(|r| r.id == run.id && r.waiting_step.as_ref() == Some(step));
+    if !seen {
+        cx.warn(
+            reason::WAITING_FOR_APPROVAL,
+            format!(
+                "run {} is waiting for step {step}; Converge leaves it to a person: approve, \
+                 reject or continue it in OpsChain, or set spec.opschain.approval",
+                run.id
+            ),
+        );
+    }
+}
+
+/// Resolves the runs this Workflow started that have not ended (run.onDelete), then deletes
+/// the workflow recorded in status (OpsChain archives one that ever ran). A run left waiting
+/// would keep OpsChain from archiving the project, and the Project's deletion with it.
+pub async fn delete(wf: &Workflow, cx: &mut Cx<Workflow>) -> Result<(), Failure> {
+    let client = client(cx)?;
+    let Some((project, code)) = plan::recorded(&cx.status) else {
+        return Ok(());
+    };
+    let uid = wf.metadata.uid.clone().unwrap_or_default();
+    let ours = match client
+        .find_runs_by_metadata(&project, &code, OBJECT_KEY, &uid)
+        .await
+    {
+        Err(e) if e.is_not_found() => return Ok(()),
+        other => other?,
+    };
+    let under_way: Vec<(String, String)> = ours
+        .iter()
+        .filter(|r| !r.status.is_final())
+        .map(|r| (r.id.clone(), r.status.to_string()))
+        .collect();
+    let path = format!("{project}/{code}");
+    runs::resolve_on_delete(wf, &under_way, &path)?;
+    for (id, state) in &under_way {
+        match client.cancel_run(&project, &code, id).await {
+            Err(e) if e.is_not_found() => continue,
+            other => other?,
+        }
+        cx.did(
+            "RunCancelled",
+            format!(
+                "cancelled run {id} ({state}) of {path}: the Workflow is being deleted \
+                 ({})",
+                runs::on_delete_label(wf.spec.run.as_ref())
+            ),
+        );
+    }
+    match client.delete_workflow(&project, &code).await {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => Ok(other?),
+    }
+}
