@@ -94,7 +94,7 @@ mod tests {
     /// CI also regenerates `crds/` and diffs it; this catches a stale checkout before a push.
     #[test]
     fn checked_in_crds_match_the_types() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crds");
         for crd in all() {
             let path = dir.join(file_name(&crd));
             let on_disk = std::fs::read_to_string(&path).unwrap_or_else(|e| {

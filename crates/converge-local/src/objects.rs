@@ -170,7 +170,7 @@ mod tests {
     use std::path::Path;
 
     fn examples() -> Vec<Value> {
-        let loaded = manifests::load(Path::new("examples"), "demo").unwrap();
+        let loaded = manifests::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples"), "demo").unwrap();
         assert!(loaded.is_ok(), "{:?}", loaded.errors);
         from_manifests(&loaded.objects)
     }

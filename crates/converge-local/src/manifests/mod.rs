@@ -590,7 +590,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn repo(path: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
     }
 
     fn examples() -> Loaded {
