@@ -308,6 +308,7 @@ pub struct FrendsDeploymentStatus {
 
 impl Kind for ApiSpec {
     const KIND: &'static str = "ApiSpec";
+    const REFERRED_AS: Option<Watched> = Some(Watched::ApiSpec);
     const WATCHES: &'static [Watched] = &[Watched::ConfigMap];
     type Status = ApiSpecStatus;
 

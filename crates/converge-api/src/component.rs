@@ -371,6 +371,7 @@ pub struct PipelineStatus {
 
 impl Kind for Component {
     const KIND: &'static str = "Component";
+    const REFERRED_AS: Option<Watched> = Some(Watched::Component);
     const WATCHES: &'static [Watched] = &[Watched::Project, Watched::ConfigMap];
     type Status = ComponentStatus;
 

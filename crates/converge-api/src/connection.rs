@@ -2,6 +2,7 @@
 // duplicated attributes.
 #![allow(clippy::duplicated_attributes)]
 
+use converge_core::Platform;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
@@ -89,6 +90,27 @@ pub struct PlatformConnectionSpec {
     /// OpsChain settings. Set exactly one platform block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opschain: Option<OpsChainConnection>,
+}
+
+impl PlatformConnectionSpec {
+    /// The platform this connection's block names; None when it sets none (the CRD's CEL rules
+    /// refuse that, but an object may predate them).
+    pub fn platform(&self) -> Option<Platform> {
+        match (
+            &self.choreo,
+            &self.cycloid,
+            &self.frends,
+            &self.api7,
+            &self.opschain,
+        ) {
+            (Some(_), ..) => Some(Platform::Choreo),
+            (_, Some(_), ..) => Some(Platform::Cycloid),
+            (_, _, Some(_), ..) => Some(Platform::Frends),
+            (_, _, _, Some(_), _) => Some(Platform::Api7),
+            (_, _, _, _, Some(_)) => Some(Platform::OpsChain),
+            (None, None, None, None, None) => None,
+        }
+    }
 }
 
 /// How the platform authenticates requests.

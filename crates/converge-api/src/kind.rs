@@ -22,18 +22,6 @@ pub enum Watched {
     ConfigMap,
 }
 
-impl Watched {
-    /// The Watched a kind's name stands for, when other kinds may refer to that kind.
-    pub fn of_kind(kind: &str) -> Option<Watched> {
-        match kind {
-            "Project" => Some(Watched::Project),
-            "Component" => Some(Watched::Component),
-            "ApiSpec" => Some(Watched::ApiSpec),
-            _ => None,
-        }
-    }
-}
-
 /// A kind Converge drives on a platform.
 pub trait Kind:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
@@ -48,6 +36,8 @@ pub trait Kind:
     const KIND: &'static str;
     /// The kinds and ConfigMaps objects of this kind may name (besides their connection).
     const WATCHES: &'static [Watched] = &[];
+    /// How other kinds name objects of this kind, if they do (`spec.projectRef`, ...).
+    const REFERRED_AS: Option<Watched> = None;
     type Status: Clone + Default + PartialEq + Debug + Serialize + DeserializeOwned + Send + Sync;
 
     fn management(&self) -> &Management;

@@ -13,5 +13,6 @@ pub mod connection;
 pub mod crds;
 pub mod gateway;
 pub mod kind;
+pub mod kinds;
 pub mod project;
 pub mod workflow;

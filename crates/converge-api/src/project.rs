@@ -12,7 +12,7 @@ use crate::common::refs::LocalRef;
 use crate::common::schema::{
     CYCLOID_CANONICAL, CYCLOID_ENV_CANONICAL, CYCLOID_PROJECT_CANONICAL, OPSCHAIN_CODE,
 };
-use crate::kind::Kind;
+use crate::kind::{Kind, Watched};
 
 /// A project, and its environments, on one platform.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -226,6 +226,7 @@ pub struct EnvironmentStatus {
 
 impl Kind for Project {
     const KIND: &'static str = "Project";
+    const REFERRED_AS: Option<Watched> = Some(Watched::Project);
     type Status = ProjectStatus;
 
     fn management(&self) -> &Management {

@@ -13,3 +13,10 @@ mod supervise;
 pub mod workflow;
 
 pub use supervise::{run, supervise};
+
+/// The reconciler of each kind in the registry (`converge_api::for_each_kind!`): `supervise`
+/// runs one controller per registered kind, so a kind registered without a reconciler does
+/// not compile.
+pub trait Reconciled: converge_engine::Kind {
+    type Reconciler: converge_engine::Reconciler<Kind = Self>;
+}

@@ -38,17 +38,13 @@ pub async fn supervise(
 ) -> anyhow::Result<()> {
     let stop = stop.boxed().shared();
     // One line per managed kind; each runs on the shared engine (`crate::engine`).
-    let kinds: Vec<(&'static str, BoxFuture<'static, ()>)> = vec![
-        (
-            connection::KIND,
-            run_connections(client.clone(), ctx.clone(), stop.clone()).boxed(),
-        ),
-        kind::<crate::project::Reconciler>(&client, &ctx, &stop),
-        kind::<crate::apispec::Reconciler>(&client, &ctx, &stop),
-        kind::<crate::gateway::Reconciler>(&client, &ctx, &stop),
-        kind::<crate::component::Reconciler>(&client, &ctx, &stop),
-        kind::<crate::workflow::Reconciler>(&client, &ctx, &stop),
-    ];
+    let mut kinds: Vec<(&'static str, BoxFuture<'static, ()>)> = vec![(
+        connection::KIND,
+        run_connections(client.clone(), ctx.clone(), stop.clone()).boxed(),
+    )];
+    converge_api::for_each_kind!(K => {
+        kinds.push(kind::<<K as crate::Reconciled>::Reconciler>(&client, &ctx, &stop));
+    });
     let mut tasks = futures::stream::FuturesUnordered::new();
     for (name, controller) in kinds {
         ctx.liveness.running(name);

@@ -23,6 +23,17 @@ impl Platform {
         Platform::OpsChain,
     ];
 
+    /// Every platform's id, in [`Platform::ALL`]'s order.
+    pub const IDS: [&'static str; 5] = {
+        let mut ids = [""; 5];
+        let mut i = 0;
+        while i < ids.len() {
+            ids[i] = Platform::ALL[i].id();
+            i += 1;
+        }
+        ids
+    };
+
     /// How manifests (the spec's platform block), status, metrics and logs spell it.
     pub const fn id(self) -> &'static str {
         match self {

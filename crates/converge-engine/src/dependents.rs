@@ -19,11 +19,6 @@ use kube::api::{Api, ListParams};
 use super::stores::Stores;
 use super::{Managed, Watched};
 use crate::context::Context;
-use converge_api::apispec::ApiSpec;
-use converge_api::component::Component;
-use converge_api::gateway::GatewayApplication;
-use converge_api::project::Project;
-use converge_api::workflow::Workflow;
 
 /// What the dependents name.
 #[derive(Clone, Copy, Debug)]
@@ -32,16 +27,6 @@ pub enum Target<'a> {
     Connection(&'a str),
     /// A managed object that others refer to (`spec.projectRef`, `componentRef`, ...).
     Reference(Watched, &'a str),
-}
-
-/// How other kinds refer to objects of kind `kind`, if they do.
-pub fn referred_as(kind: &str) -> Option<Watched> {
-    match kind {
-        "Project" => Some(Watched::Project),
-        "Component" => Some(Watched::Component),
-        "ApiSpec" => Some(Watched::ApiSpec),
-        _ => None,
-    }
 }
 
 fn names<K: Managed>(obj: &K, target: Target<'_>) -> bool {
@@ -90,31 +75,9 @@ async fn listed<K: Managed>(
 /// From the controllers' caches; None when one of the kinds has none here.
 fn cached(stores: &Stores, ns: &str, target: Target<'_>) -> Option<Vec<String>> {
     let mut out = Vec::new();
-    matching(
-        stores.list::<Workflow>(ns)?.iter().map(|o| &**o),
-        target,
-        &mut out,
-    );
-    matching(
-        stores.list::<Component>(ns)?.iter().map(|o| &**o),
-        target,
-        &mut out,
-    );
-    matching(
-        stores.list::<GatewayApplication>(ns)?.iter().map(|o| &**o),
-        target,
-        &mut out,
-    );
-    matching(
-        stores.list::<ApiSpec>(ns)?.iter().map(|o| &**o),
-        target,
-        &mut out,
-    );
-    matching(
-        stores.list::<Project>(ns)?.iter().map(|o| &**o),
-        target,
-        &mut out,
-    );
+    converge_api::for_each_kind!(K => {
+        matching(stores.list::<K>(ns)?.iter().map(|o| &**o), target, &mut out);
+    });
     Some(out)
 }
 
@@ -132,11 +95,9 @@ pub async fn of(ctx: &Context, ns: &str, target: Target<'_>) -> kube::Result<Vec
     }
     let client = &ctx.client;
     let mut out = Vec::new();
-    listed::<Workflow>(client, ns, target, &mut out).await?;
-    listed::<Component>(client, ns, target, &mut out).await?;
-    listed::<GatewayApplication>(client, ns, target, &mut out).await?;
-    listed::<ApiSpec>(client, ns, target, &mut out).await?;
-    listed::<Project>(client, ns, target, &mut out).await?;
+    converge_api::for_each_kind!(K => {
+        listed::<K>(client, ns, target, &mut out).await?;
+    });
     Ok(out)
 }
 
@@ -180,8 +141,15 @@ mod tests {
 
     #[test]
     fn only_referred_kinds_make_others_wait() {
-        assert_eq!(referred_as("Project"), Some(Watched::Project));
-        assert_eq!(referred_as("Component"), Some(Watched::Component));
-        assert_eq!(referred_as("Workflow"), None);
+        use converge_api::kind::Kind;
+        assert_eq!(
+            converge_api::project::Project::REFERRED_AS,
+            Some(Watched::Project)
+        );
+        assert_eq!(
+            converge_api::component::Component::REFERRED_AS,
+            Some(Watched::Component)
+        );
+        assert_eq!(converge_api::workflow::Workflow::REFERRED_AS, None);
     }
 }

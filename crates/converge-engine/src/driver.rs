@@ -500,7 +500,7 @@ async fn cleanup<K: Managed, R: Reconciler<Kind = K>>(
     }
     // Children first: a platform object may not outlive its parent, and the children's
     // delete needs only the ids in their own status.
-    if let Some(w) = dependents::referred_as(K::KIND) {
+    if let Some(w) = K::REFERRED_AS {
         let name = obj.name_any();
         let waiting = dependents::of(&ctx, &ns, dependents::Target::Reference(w, &name)).await?;
         if !waiting.is_empty() {

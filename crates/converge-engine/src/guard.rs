@@ -240,7 +240,10 @@ mod tests {
         .unwrap_err();
         assert_eq!(caught.message, "the value the manifest promised");
         let at = caught.location.as_deref().unwrap();
-        assert!(at.starts_with("crates/converge-engine/src/guard.rs:"), "{at}");
+        assert!(
+            at.starts_with("crates/converge-engine/src/guard.rs:"),
+            "{at}"
+        );
         let text = caught.status_message();
         assert!(text.contains("bug in Converge"), "{text}");
         assert!(text.contains(at), "{text}");

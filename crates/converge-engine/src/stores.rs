@@ -10,10 +10,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use futures::channel::mpsc::UnboundedSender;
 
 use super::{Managed, Watched};
-use converge_api::apispec::ApiSpec;
-use converge_api::component::Component;
 use converge_api::connection::PlatformConnection;
-use converge_api::project::Project;
 
 type ConnectionWaker = (
     Store<PlatformConnection>,
@@ -57,12 +54,11 @@ impl Stores {
     /// again now. Sent from the namer's watch after its store took the change, so the
     /// woken reconcile reads the dependents as they are.
     pub fn wake_if_deleting(&self, what: Watched, ns: &str, name: &str) {
-        match what {
-            Watched::Project => self.wake::<Project>(ns, name),
-            Watched::Component => self.wake::<Component>(ns, name),
-            Watched::ApiSpec => self.wake::<ApiSpec>(ns, name),
-            Watched::ConfigMap => {}
-        }
+        converge_api::for_each_kind!(K => {
+            if K::REFERRED_AS == Some(what) {
+                self.wake::<K>(ns, name);
+            }
+        });
     }
 
     /// The PlatformConnection controller reconciles the connections sent to `trigger`.

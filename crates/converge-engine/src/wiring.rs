@@ -22,11 +22,8 @@ use kube::{Resource, ResourceExt};
 use super::referrers::Referrers;
 use super::{Managed, Reconciler, Watched, driver};
 use crate::context::Context;
-use converge_api::apispec::ApiSpec;
 use converge_api::common::conditions::RECONCILING;
-use converge_api::component::Component;
 use converge_api::connection::PlatformConnection;
-use converge_api::project::Project;
 
 /// The wait after a watch error. kube-runtime's default (800 ms doubling to 30 s) is one backoff
 /// for all of a controller's watches, which meet their errors one after the other: after an
@@ -42,6 +39,9 @@ pub fn watch_backoff() -> impl Backoff {
         .without_max_times();
     ResetTimerBackoff::new(ExponentialBackoff::from(backoff), Duration::from_secs(60))
 }
+
+type WatchMeta<K> =
+    fn(Controller<K>, &Context, Arc<Referrers<K>>, Option<Watched>) -> Controller<K>;
 
 fn watch_meta<K, W>(
     controller: Controller<K>,
@@ -176,12 +176,19 @@ async fn run_kind<K: Managed, R: Reconciler<Kind = K>>(
     controller = watch_meta::<K, PlatformConnection>(controller, &ctx, index.clone(), None);
     for w in K::WATCHES {
         let s = index.clone();
-        controller = match w {
-            Watched::Project => watch_meta::<K, Project>(controller, &ctx, s, Some(*w)),
-            Watched::Component => watch_meta::<K, Component>(controller, &ctx, s, Some(*w)),
-            Watched::ApiSpec => watch_meta::<K, ApiSpec>(controller, &ctx, s, Some(*w)),
-            Watched::ConfigMap => watch_meta::<K, ConfigMap>(controller, &ctx, s, Some(*w)),
-        };
+        if *w == Watched::ConfigMap {
+            controller = watch_meta::<K, ConfigMap>(controller, &ctx, s, Some(*w));
+            continue;
+        }
+        // The kind that objects of this kind name as `w`, from the registry.
+        let mut named: Option<WatchMeta<K>> = None;
+        converge_api::for_each_kind!(N => {
+            if N::REFERRED_AS == Some(*w) {
+                named = Some(watch_meta::<K, N>);
+            }
+        });
+        let watch = named.unwrap_or_else(|| panic!("{} watches {w:?}, which no kind is", K::KIND));
+        controller = watch(controller, &ctx, s, Some(*w));
     }
     controller
         .reconcile_on(woken)
@@ -210,6 +217,7 @@ async fn run_kind<K: Managed, R: Reconciler<Kind = K>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use converge_api::project::Project;
     use serde_json::json;
 
     fn project(generation: i64, observed: Option<i64>, reconciling: bool) -> Arc<Project> {

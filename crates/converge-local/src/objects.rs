@@ -13,7 +13,7 @@ use converge_platforms::Auth;
 use converge_sandbox::ops::Credential;
 
 /// The platform blocks a PlatformConnection can have, named as its spec names them.
-pub const PLATFORMS: [&str; 5] = ["choreo", "cycloid", "frends", "api7", "opschain"];
+pub const PLATFORMS: [&str; 5] = converge_core::Platform::IDS;
 
 /// Kind, namespace and name: what identifies an object across reloads.
 pub type Id = (String, String, String);
@@ -170,7 +170,11 @@ mod tests {
     use std::path::Path;
 
     fn examples() -> Vec<Value> {
-        let loaded = manifests::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples"), "demo").unwrap();
+        let loaded = manifests::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples"),
+            "demo",
+        )
+        .unwrap();
         assert!(loaded.is_ok(), "{:?}", loaded.errors);
         from_manifests(&loaded.objects)
     }

@@ -4,11 +4,6 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use converge_api::apispec::ApiSpec;
-use converge_api::component::Component;
-use converge_api::gateway::GatewayApplication;
-use converge_api::project::Project;
-use converge_api::workflow::Workflow;
 use converge_engine::Managed;
 
 /// Where an object stands, from its status conditions.
@@ -68,18 +63,19 @@ fn typed<K: Managed + DeserializeOwned>(obj: &Value) -> Option<(String, Option<S
 
 /// The platform an object is on and the id its status records.
 pub fn platform_and_id(obj: &Value) -> (String, Option<String>) {
-    let found = match obj["kind"].as_str().unwrap_or_default() {
-        "Project" => typed::<Project>(obj),
-        "Component" => typed::<Component>(obj),
-        "ApiSpec" => typed::<ApiSpec>(obj),
-        "GatewayApplication" => typed::<GatewayApplication>(obj),
-        "Workflow" => typed::<Workflow>(obj),
-        "PlatformConnection" => super::objects::PLATFORMS
+    let kind = obj["kind"].as_str().unwrap_or_default();
+    let mut found = None;
+    converge_api::for_each_kind!(K => {
+        if K::KIND == kind {
+            found = typed::<K>(obj);
+        }
+    });
+    if kind == "PlatformConnection" {
+        found = super::objects::PLATFORMS
             .iter()
             .find(|p| obj["spec"].get(**p).is_some())
-            .map(|p| (p.to_string(), None)),
-        _ => None,
-    };
+            .map(|p| (p.to_string(), None));
+    }
     found.unwrap_or_else(|| ("?".into(), None))
 }
 

@@ -6,7 +6,7 @@
 use serde::de::DeserializeOwned;
 
 /// The platforms, in the order `decode` takes them.
-pub const PLATFORMS: [&str; 5] = ["choreo", "cycloid", "frends", "api7", "opschain"];
+pub const PLATFORMS: [&str; 5] = converge_core::Platform::IDS;
 
 /// Whether `body` decodes as `T` the way the HTTP layer decodes every answer (0 or 1).
 pub fn accepts<T: DeserializeOwned>(body: &[u8]) -> usize {

@@ -10,6 +10,10 @@ use converge_engine::{Cx, Failure, Phase};
 /// How ApiSpecs converge: the engine's [`converge_engine::Reconciler`] for this kind.
 pub struct Reconciler;
 
+impl crate::Reconciled for ApiSpec {
+    type Reconciler = Reconciler;
+}
+
 impl converge_engine::Reconciler for Reconciler {
     type Kind = ApiSpec;
 

@@ -8,6 +8,10 @@ use converge_engine::{Cx, Failure, Phase};
 /// How Components converge: the engine's [`converge_engine::Reconciler`] for this kind.
 pub struct Reconciler;
 
+impl crate::Reconciled for Component {
+    type Reconciler = Reconciler;
+}
+
 impl converge_engine::Reconciler for Reconciler {
     type Kind = Component;
 

@@ -30,6 +30,10 @@ pub const KIND: &str = <GatewayApplication as converge_api::kind::Kind>::KIND;
 /// How GatewayApplications converge: the engine's [`converge_engine::Reconciler`] for this kind.
 pub struct Reconciler;
 
+impl crate::Reconciled for GatewayApplication {
+    type Reconciler = Reconciler;
+}
+
 impl converge_engine::Reconciler for Reconciler {
     type Kind = GatewayApplication;
 

@@ -10,6 +10,10 @@ use converge_api::project::Project;
 /// How Projects converge: the engine's [`converge_engine::Reconciler`] for this kind.
 pub struct Reconciler;
 
+impl crate::Reconciled for Project {
+    type Reconciler = Reconciler;
+}
+
 impl converge_engine::Reconciler for Reconciler {
     type Kind = Project;
 

@@ -11,6 +11,10 @@ use converge_engine::{Cx, Failure, Phase};
 /// How Workflows converge: the engine's [`converge_engine::Reconciler`] for this kind.
 pub struct Reconciler;
 
+impl crate::Reconciled for Workflow {
+    type Reconciler = Reconciler;
+}
+
 impl converge_engine::Reconciler for Reconciler {
     type Kind = Workflow;
 

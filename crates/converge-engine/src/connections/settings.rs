@@ -53,12 +53,5 @@ pub fn from_spec(spec: &PlatformConnectionSpec, ca_bundle: Option<Vec<u8>>) -> S
 
 /// The platform's name as status and metrics show it.
 pub fn platform_of(spec: &PlatformConnectionSpec) -> &'static str {
-    match from_spec(spec, None).scope {
-        Scope::Choreo { .. } => "choreo",
-        Scope::Cycloid { .. } => "cycloid",
-        Scope::Frends { .. } => "frends",
-        Scope::Api7 { .. } => "api7",
-        Scope::OpsChain => "opschain",
-        Scope::None => "none",
-    }
+    spec.platform().map_or("none", |p| p.id())
 }

@@ -23,8 +23,10 @@ use converge_api::apispec::ApiSpec;
 use converge_api::component::Component;
 use converge_api::connection::PlatformConnection;
 use converge_api::gateway::GatewayApplication;
+use converge_api::kind::Kind;
 use converge_api::project::Project;
 use converge_api::workflow::Workflow;
+use converge_core::Platform;
 use yaml::Lines;
 
 /// One object from a manifest file, as Converge reads it.
@@ -179,44 +181,15 @@ impl Manifest {
     }
 
     /// The platform block a Converge object sets, if it is one.
-    pub fn platform(&self) -> Option<&'static str> {
+    pub fn platform(&self) -> Option<Platform> {
         match self {
-            Manifest::Connection(o) => {
-                let s = &o.spec;
-                pick(&[
-                    (s.choreo.is_some(), "choreo"),
-                    (s.cycloid.is_some(), "cycloid"),
-                    (s.frends.is_some(), "frends"),
-                    (s.api7.is_some(), "api7"),
-                    (s.opschain.is_some(), "opschain"),
-                ])
-            }
-            Manifest::Project(o) => {
-                let s = &o.spec;
-                pick(&[
-                    (s.choreo.is_some(), "choreo"),
-                    (s.cycloid.is_some(), "cycloid"),
-                    (s.opschain.is_some(), "opschain"),
-                ])
-            }
-            Manifest::Component(o) => pick(&[
-                (o.spec.choreo.is_some(), "choreo"),
-                (o.spec.cycloid.is_some(), "cycloid"),
-            ]),
-            Manifest::ApiSpec(o) => {
-                let s = &o.spec;
-                pick(&[
-                    (s.frends.is_some(), "frends"),
-                    (s.api7.is_some(), "api7"),
-                    (s.choreo.is_some(), "choreo"),
-                ])
-            }
-            Manifest::Gateway(_) => Some("api7"),
-            Manifest::Workflow(o) => pick(&[
-                (o.spec.opschain.is_some(), "opschain"),
-                (o.spec.cycloid.is_some(), "cycloid"),
-            ]),
-            _ => None,
+            Manifest::Connection(o) => o.spec.platform(),
+            Manifest::Project(o) => o.platform(),
+            Manifest::Component(o) => o.platform(),
+            Manifest::ApiSpec(o) => o.platform(),
+            Manifest::Gateway(o) => o.platform(),
+            Manifest::Workflow(o) => o.platform(),
+            Manifest::Secret(_) | Manifest::ConfigMap(_) | Manifest::Namespace(_) => None,
         }
     }
 
@@ -225,14 +198,6 @@ impl Manifest {
             self,
             Manifest::Secret(_) | Manifest::ConfigMap(_) | Manifest::Namespace(_)
         )
-    }
-}
-
-fn pick(blocks: &[(bool, &'static str)]) -> Option<&'static str> {
-    let mut set = blocks.iter().filter(|(on, _)| *on);
-    match (set.next(), set.next()) {
-        (Some((_, name)), None) => Some(name),
-        _ => None,
     }
 }
 
@@ -590,7 +555,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn repo(path: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path)
     }
 
     fn examples() -> Loaded {
