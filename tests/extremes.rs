@@ -454,12 +454,12 @@ fn decide(obj: &Value) {
             }
         }
         "GatewayApplication" => {
-            use converge_controllers::gateway::{application, canary, plan};
+            use converge_controllers::gateway::api7::{application, canary, plan};
             let g: GatewayApplication = serde_json::from_value(obj.clone()).unwrap();
             shared(&g.spec.management);
             plan::create_changes(&g.spec);
             application::create_body(&g.spec, application::spec_default_version(&g.spec));
-            converge_controllers::gateway::apis::plan(&g.spec.apis, &[], &[]);
+            converge_controllers::gateway::api7::apis::plan(&g.spec.apis, &[], &[]);
             if let Some(c) = &g.spec.canary {
                 canary::decide(canary::Input {
                     canary: c,

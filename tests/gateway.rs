@@ -248,9 +248,9 @@ async fn adoption_is_explicit() {
     let spec: converge_api::gateway::GatewayApplicationSpec =
         serde_json::from_value(m["spec"].clone()).unwrap();
     let theirs = api7()
-        .create_application(&converge_controllers::gateway::application::create_body(
-            &spec, "v1",
-        ))
+        .create_application(
+            &converge_controllers::gateway::api7::application::create_body(&spec, "v1"),
+        )
         .await
         .unwrap();
 

@@ -255,7 +255,7 @@ async fn one_replica_reconciles_and_the_other_takes_over_when_it_dies() {
     .await;
     let mut b = Replica::start(cp.kubeconfig(), &args("b"), logs.path().join("b.log"));
     wait_for("b to be ready", Duration::from_secs(30), async || {
-        b.get("/readyz").await.is_some()
+        b.get("/readyz").await.is_some_and(|t| t.starts_with("ok"))
     })
     .await;
 

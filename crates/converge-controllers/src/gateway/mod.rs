@@ -1,11 +1,6 @@
 //! GatewayApplication: an API7 Cloud application, its APIs and a canary release driven step by step.
 
-pub mod analysis;
-pub mod apis;
-pub mod application;
-pub mod canary;
-pub mod metrics;
-pub mod plan;
+pub mod api7;
 pub mod reconcile;
 
 pub use reconcile::Reconciler;

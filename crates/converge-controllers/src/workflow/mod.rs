@@ -1,8 +1,6 @@
 //! Workflow: an OpsChain workflow with versions, runs and approvals, or a Cycloid pipeline job build.
 
 pub mod cycloid;
-mod exec_cycloid;
-mod exec_opschain;
 pub mod opschain;
 pub mod reconcile;
 

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use super::{exec_cycloid, exec_opschain};
+use super::{cycloid, opschain};
 use converge_api::common::conditions::reason;
 use converge_api::workflow::Workflow;
 use converge_core::Platform;
@@ -27,8 +27,8 @@ impl converge_engine::Reconciler for Reconciler {
             .as_ref()
             .map_or(now, |t| t.0);
         match (&obj.spec.opschain, &obj.spec.cycloid) {
-            (Some(o), None) => exec_opschain::converge(obj, o, now, created, cx).await,
-            (None, Some(c)) => exec_cycloid::converge(obj, c, now, created, cx).await,
+            (Some(o), None) => opschain::converge(obj, o, now, created, cx).await,
+            (None, Some(c)) => cycloid::converge(obj, c, now, created, cx).await,
             _ => Err(Failure::stalled(
                 reason::INVALID_SPEC,
                 "spec must set exactly one platform block: opschain or cycloid",
@@ -39,8 +39,8 @@ impl converge_engine::Reconciler for Reconciler {
     async fn delete(obj: &Workflow, cx: &mut Cx<Workflow>) -> Result<(), Failure> {
         // Decided by the connection's platform, not the spec: deletion must not need a valid spec.
         match cx.client.platform() {
-            Platform::Cycloid => exec_cycloid::delete(obj, cx).await,
-            Platform::OpsChain => exec_opschain::delete(obj, cx).await,
+            Platform::Cycloid => cycloid::delete(obj, cx).await,
+            Platform::OpsChain => opschain::delete(obj, cx).await,
             other @ (Platform::Choreo | Platform::Frends | Platform::Api7) => {
                 cx.nothing_deleted(format!("{} has no workflows", other.name()));
                 Ok(())

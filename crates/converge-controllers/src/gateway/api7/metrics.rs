@@ -2,7 +2,7 @@
 //! `analysis`): API7 Cloud's cluster metrics through the application's connection, or
 //! instant queries to a Prometheus server. Whatever goes wrong is a fault, never a value.
 
-use super::analysis::{Measured, Measurement, Settings, Values, Window};
+use crate::gateway::api7::analysis::{Measured, Measurement, Settings, Values, Window};
 use converge_api::gateway::{ApiStatus, CanaryAnalysis, PrometheusProvider};
 use converge_platforms::api7::{Api7Client, MetricType, MetricsQuery};
 use converge_platforms::prometheus;

@@ -2,7 +2,7 @@
 //! declared ones that differ, and delete only APIs Converge manages (recorded in status) that
 //! the manifest no longer declares. APIs someone else added are left alone.
 
-use super::application::{labels, plugins_match, same_set};
+use crate::gateway::api7::application::{labels, plugins_match, same_set};
 use converge_api::gateway::{ApiStatus, GatewayApi, PathType};
 use converge_platforms::api7::{self, Active, Api, ApiSpec, ApiType};
 

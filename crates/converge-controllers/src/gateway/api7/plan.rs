@@ -4,10 +4,10 @@
 
 use jiff::Timestamp;
 
-use super::analysis::Measured;
-use super::apis::{self, ApiAction};
-use super::application::{self, spec_default_version};
-use super::canary::{self, Write};
+use crate::gateway::api7::analysis::Measured;
+use crate::gateway::api7::apis::{self, ApiAction};
+use crate::gateway::api7::application::{self, spec_default_version};
+use crate::gateway::api7::canary::{self, Write};
 use converge_api::gateway::{ApiStatus, GatewayApplicationSpec, GatewayApplicationStatus};
 use converge_platforms::api7::{Api, Application, ApplicationPatch, CanaryRelease};
 

@@ -3,31 +3,16 @@
 //! leaves the project on Choreo. Status lists the organization's environments, which the
 //! project's components deploy to.
 
+pub mod plan;
+
 use converge_api::common::conditions::reason;
 use converge_engine::ownership::{self, Ownership};
 use converge_engine::{Cx, Failure, Phase};
-use converge_platforms::choreo::{ChoreoClient, Environment, Project, ProjectCreate};
+use converge_platforms::choreo::{ChoreoClient, ProjectCreate};
 
-use converge_api::project::{ChoreoProject, EnvironmentStatus, Project as Kind};
+use converge_api::project::{ChoreoProject, Project as Kind};
 
-/// The project an object names: by its recorded or external id when it has one, else by name.
-pub fn select<'a>(projects: &'a [Project], name: &str, id: Option<&str>) -> Option<&'a Project> {
-    match id {
-        Some(id) => projects.iter().find(|p| p.id == id),
-        None => projects.iter().find(|p| p.name == name),
-    }
-}
-
-pub fn environment_status(environments: &[Environment]) -> Vec<EnvironmentStatus> {
-    environments
-        .iter()
-        .map(|e| EnvironmentStatus {
-            name: e.name.clone(),
-            id: Some(e.id.clone()),
-            kept: None,
-        })
-        .collect()
-}
+use plan::*;
 
 pub async fn converge(
     obj: &Kind,
@@ -120,32 +105,4 @@ pub async fn converge(
             environments.len()
         )),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn p(id: &str, name: &str) -> Project {
-        Project {
-            id: id.into(),
-            name: name.into(),
-            description: None,
-            org_id: None,
-            created_at: None,
-        }
-    }
-
-    #[test]
-    fn selects_by_id_when_known_else_by_exact_name() {
-        let ps = vec![p("1", "Shop"), p("2", "shop")];
-        assert_eq!(
-            select(&ps, "shop", None).unwrap().id,
-            "2",
-            "names are case-sensitive"
-        );
-        assert_eq!(select(&ps, "shop", Some("1")).unwrap().id, "1");
-        assert!(select(&ps, "shop", Some("9")).is_none());
-        assert!(select(&ps, "Cart", None).is_none());
-    }
 }

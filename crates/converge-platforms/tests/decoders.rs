@@ -79,7 +79,7 @@ const KEYS: &[&str] = &[
 
 fn seeds(platform: &str) -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/seeds")
+        .join("../../fuzz/seeds")
         .join(platform);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

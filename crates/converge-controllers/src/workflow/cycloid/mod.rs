@@ -1,7 +1,8 @@
 //! Cycloid: observe the declared job and its builds, apply the decisions of `cycloid.rs`.
 
-use super::cycloid as plan;
-use super::runs::{self, Due};
+pub mod plan;
+
+use crate::workflow::runs::{self, Due};
 use converge_api::common::conditions::reason as common;
 use converge_api::component::Component;
 use converge_api::project::Project;

@@ -1,10 +1,11 @@
 //! OpsChain: observe the workflow and our runs, apply the decisions of `opschain.rs`.
 
+pub mod plan;
+
 use jiff::Timestamp;
 
-use super::opschain::{self as plan, APPROVAL_NOTE, Definition, Desired, OBJECT_KEY, StepAction};
-use super::runs::{self, Due};
-use super::{reason, steps};
+use crate::workflow::runs::{self, Due};
+use crate::workflow::{reason, steps};
 use converge_api::common::conditions::reason as common;
 use converge_api::project::Project;
 use converge_api::workflow::{OpsChainWorkflow, Workflow};
@@ -12,6 +13,7 @@ use converge_engine::ownership::{self, Ownership};
 use converge_engine::{Cx, Failure, Kind, Phase};
 use converge_platforms::PlatformClient;
 use converge_platforms::opschain::{OpsChainClient, StepActionError};
+use plan::{APPROVAL_NOTE, Definition, Desired, OBJECT_KEY, StepAction};
 
 fn client(cx: &Cx<Workflow>) -> Result<OpsChainClient, Failure> {
     match &cx.client {

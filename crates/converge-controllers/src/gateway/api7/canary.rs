@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::analysis::{self, Measured, Outcome, Settings, Window};
-use super::reason;
+use crate::gateway::api7::analysis::{self, Measured, Outcome, Settings, Window};
+use crate::gateway::reason;
 use converge_api::gateway::{AnalysisStatus, Canary, CanaryStatus};
 use converge_engine::cx::Note;
 use converge_platforms::api7::{CanaryRelease, CanaryReleaseSpec, CanaryState, CanaryType};
@@ -921,7 +921,7 @@ pub fn retire(release: &CanaryRelease) -> Option<Write> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::analysis::fixtures::{at, fault};
+    use crate::gateway::api7::analysis::fixtures::{at, fault};
     use converge_platforms::api7::EntityStatus;
     use serde_json::json;
 
@@ -1006,7 +1006,7 @@ mod tests {
     }
 
     fn measured(step: usize, secs: i64, requests: f64, failures: f64) -> Measured {
-        crate::gateway::analysis::fixtures::measured(step, secs, requests, failures, None)
+        crate::gateway::api7::analysis::fixtures::measured(step, secs, requests, failures, None)
     }
 
     #[test]

@@ -1037,7 +1037,7 @@ async fn the_example_apispec_converges_against_a_fresh_sandbox() {
     let api = start(Timing::INSTANT).await;
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/examples/frends/apispec.yaml"
+        "/../../examples/frends/apispec.yaml"
     ))
     .unwrap();
     let docs: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&text)

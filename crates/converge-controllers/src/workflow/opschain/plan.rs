@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use super::runs::Trigger;
-use super::steps;
+use crate::workflow::runs::Trigger;
+use crate::workflow::steps;
 use converge_api::workflow::{ApprovalAction, ApprovalPolicy, OpsChainWorkflow, RunStatus};
 use converge_platforms::ClientError;
 use converge_platforms::opschain::{

@@ -7,7 +7,7 @@
 //! the first build newer than that id and takes it as the trigger's run instead of building
 //! again.
 
-use super::runs::Trigger;
+use crate::workflow::runs::Trigger;
 use converge_api::workflow::RunStatus;
 use converge_platforms::cycloid::{Build, ComponentPath};
 
