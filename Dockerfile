@@ -7,8 +7,9 @@ FROM rust:1-slim-bookworm AS build
 ARG CONVERGE_GIT_COMMIT=unknown
 ENV CONVERGE_GIT_COMMIT=${CONVERGE_GIT_COMMIT}
 WORKDIR /src
-COPY Cargo.toml Cargo.lock build.rs ./
+COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY crates ./crates
 RUN cargo build --release --locked --bin converge
 
 # Run stage: glibc and CA certificates only, no shell; uid 65532 is the chart's runAsUser.

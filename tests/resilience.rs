@@ -253,7 +253,7 @@ async fn one_object_cannot_stop_converge() {
         .clone();
     assert_eq!(stalled.reason, "ReconcilePanicked");
     for words in [
-        "Converge panicked while reconciling this object at src/controller/guard.rs:",
+        "Converge panicked while reconciling this object at crates/converge-engine/src/guard.rs:",
         "failpoint reconcile-panic: boom",
         "bug in Converge",
     ] {
@@ -351,7 +351,7 @@ async fn one_object_cannot_stop_converge() {
         panic_line["panic.location"]
             .as_str()
             .unwrap()
-            .starts_with("src/controller/guard.rs:"),
+            .starts_with("crates/converge-engine/src/guard.rs:"),
         "{panic_line}"
     );
     assert_eq!(panic_line["kind"], "Project");

@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    converge::clients::decoders::decode("choreo", body);
+    converge_platforms::decoders::decode("choreo", body);
 });

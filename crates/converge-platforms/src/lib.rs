@@ -2,6 +2,8 @@
 //! layer (`http`): request budget, timeouts, retries, error classification, metrics and secret
 //! redaction live there once.
 
+#![forbid(unsafe_code)]
+
 pub mod api7;
 pub mod auth;
 pub mod budget;

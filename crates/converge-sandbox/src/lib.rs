@@ -6,6 +6,8 @@
 //! (authentication, rate limits, injected faults, the call log, the admin surface under
 //! `/_sandbox/`, snapshots) is here and in the sibling modules.
 
+#![forbid(unsafe_code)]
+
 pub mod admin;
 pub mod all;
 pub mod api7;
