@@ -19,6 +19,7 @@ pub mod drift;
 pub mod driver;
 pub mod error;
 pub mod events;
+pub mod external;
 pub mod guard;
 pub mod health;
 pub mod journal;

@@ -6,13 +6,78 @@
 pub mod plan;
 
 use converge_api::common::conditions::reason;
-use converge_engine::ownership::{self, Ownership};
+use converge_core::Platform;
+use converge_engine::external::{self, Ensured, PlatformObject};
 use converge_engine::{Cx, Failure, Phase};
-use converge_platforms::choreo::{ChoreoClient, ProjectCreate};
+use converge_platforms::choreo::{ChoreoClient, Project, ProjectCreate};
 
-use converge_api::project::{ChoreoProject, Project as Kind};
+use converge_api::project::{ChoreoProject, Project as Kind, ProjectStatus};
 
 use plan::*;
+
+/// The Choreo project a Project declares: found by its recorded or external id, else by name.
+/// Choreo has no update and no delete for projects.
+struct ProjectObject<'a> {
+    spec: &'a ChoreoProject,
+    client: &'a ChoreoClient,
+}
+
+impl PlatformObject<Kind> for ProjectObject<'_> {
+    type Observed = Project;
+    type Update = ();
+    const PLATFORM: Platform = Platform::Choreo;
+    const WHAT: &'static str = "project";
+
+    fn key(&self) -> &str {
+        &self.spec.name
+    }
+    fn id(found: &Project) -> String {
+        found.id.clone()
+    }
+    fn record(status: &mut ProjectStatus, id: String) {
+        status.project_id = Some(id);
+    }
+    async fn observe(&self, by_id: Option<&str>) -> Result<Option<Project>, Failure> {
+        let projects = self.client.list_projects().await?;
+        let key = self.key();
+        Ok(select(&projects, key, by_id)
+            .or_else(|| select(&projects, key, None))
+            .cloned())
+    }
+    async fn create(&self) -> Result<Project, Failure> {
+        Ok(self
+            .client
+            .create_project(&ProjectCreate {
+                name: self.spec.name.clone(),
+                description: self.spec.description.clone(),
+            })
+            .await?)
+    }
+    fn refuse(&self, found: &Project) -> Option<Failure> {
+        let key = self.key();
+        (found.name != key).then(|| {
+            Failure::stalled(
+                reason::INVALID_SPEC,
+                format!(
+                    "Choreo project {} is named {:?}, not {key:?}; Choreo cannot rename \
+                     projects: declare its name or remove spec.externalId",
+                    found.id, found.name
+                ),
+            )
+        })
+    }
+    fn vanished(&self, recorded_id: &str) -> Option<Failure> {
+        // Choreo has no delete: a recorded project that vanished was removed by a person.
+        Some(Failure::stalled(
+            reason::PLATFORM_ERROR,
+            format!(
+                "Choreo project {:?} (id {recorded_id}) no longer exists; delete and re-create \
+                 this Project to create it again",
+                self.key()
+            ),
+        ))
+    }
+}
 
 pub async fn converge(
     obj: &Kind,
@@ -21,80 +86,10 @@ pub async fn converge(
     cx: &mut Cx<Kind>,
 ) -> Result<Phase, Failure> {
     let key = spec.name.as_str();
-    let projects = client.list_projects().await?;
-    let recorded = cx.status.project_id.clone();
-    let pending = cx.status.common.pending_create.clone();
-    let external = obj.spec.management.external_id.clone();
-    let by_id = recorded.as_deref().or(external.as_deref());
-    let found = select(&projects, key, by_id).or_else(|| select(&projects, key, None));
-    let project = match found {
-        Some(p) => {
-            if p.name != key {
-                return Err(Failure::stalled(
-                    reason::INVALID_SPEC,
-                    format!(
-                        "Choreo project {} is named {:?}, not {key:?}; Choreo cannot rename \
-                         projects: declare its name or remove spec.externalId",
-                        p.id, p.name
-                    ),
-                ));
-            }
-            match ownership::of(
-                &obj.spec.management,
-                recorded.as_deref(),
-                pending.as_deref(),
-                key,
-                &p.id,
-            ) {
-                Ownership::Conflict if cx.may_write() => {
-                    return Err(Failure::stalled(
-                        reason::CONFLICT,
-                        ownership::conflict_message("Choreo", "project", key, &p.id),
-                    ));
-                }
-                Ownership::Adopted if cx.may_write() && recorded.is_none() => {
-                    cx.did("Adopted", format!("adopted Choreo project {key:?}"));
-                }
-                _ => {}
-            }
-            p.clone()
-        }
-        None if recorded.is_some() && cx.may_write() => {
-            // Choreo has no delete: a recorded project that vanished was removed by a person.
-            return Err(Failure::stalled(
-                reason::PLATFORM_ERROR,
-                format!(
-                    "Choreo project {key:?} (id {}) no longer exists; delete and re-create this \
-                     Project to create it again",
-                    recorded.unwrap_or_default()
-                ),
-            ));
-        }
-        None if !cx.may_write() => {
-            return Ok(cx.held(vec![format!("create Choreo project {key:?}")]));
-        }
-        None => {
-            if let Some(id) = external {
-                return Err(Failure::stalled(
-                    reason::INVALID_SPEC,
-                    format!("spec.externalId {id:?}: Choreo has no such project to adopt"),
-                ));
-            }
-            cx.before_create(key).await?;
-            let p = client
-                .create_project(&ProjectCreate {
-                    name: spec.name.clone(),
-                    description: spec.description.clone(),
-                })
-                .await?;
-            cx.status.project_id = Some(p.id.clone());
-            cx.created().await?;
-            cx.did("Created", format!("created Choreo project {key:?}"));
-            p
-        }
-    };
-    cx.status.project_id = Some(project.id.clone());
-    cx.status.common.pending_create = None;
+    let object = ProjectObject { spec, client };
+    if let Ensured::Held(phase) = external::ensure(obj, &object, cx).await? {
+        return Ok(phase);
+    }
     let environments = client.list_environments().await?;
     cx.status.environments = environment_status(&environments);
     cx.status.environment_count = Some(environments.len() as i32);

@@ -7,17 +7,17 @@
 
 pub mod plan;
 
-use converge_platforms::cycloid::{CycloidClient, Environment};
+use converge_platforms::cycloid::{CycloidClient, Environment, Project, UpdateProject};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
-use converge_api::common::conditions::reason as common;
 use converge_api::component::Component;
-use converge_engine::ownership::{self, Ownership};
+use converge_core::Platform;
+use converge_engine::external::{self, Ensured, PlatformObject};
 use converge_engine::{Cx, Failure, Phase};
 
 use crate::project::reason;
-use converge_api::project::{CycloidProject, EnvironmentStatus, Project as Kind};
+use converge_api::project::{CycloidProject, EnvironmentStatus, Project as Kind, ProjectStatus};
 
 use plan::*;
 
@@ -53,6 +53,43 @@ async fn living_in(
     Ok(names)
 }
 
+/// The Cycloid project a Project declares: its canonical is both key and id.
+struct ProjectObject<'a> {
+    spec: &'a CycloidProject,
+    client: &'a CycloidClient,
+}
+
+impl PlatformObject<Kind> for ProjectObject<'_> {
+    type Observed = Project;
+    type Update = UpdateProject;
+    const PLATFORM: Platform = Platform::Cycloid;
+    const WHAT: &'static str = "project";
+
+    fn key(&self) -> &str {
+        &self.spec.canonical
+    }
+    fn id(found: &Project) -> String {
+        found.canonical.clone()
+    }
+    fn record(status: &mut ProjectStatus, id: String) {
+        status.project_id = Some(id);
+    }
+    async fn observe(&self, _by_id: Option<&str>) -> Result<Option<Project>, Failure> {
+        // The canonical is the id: there is nothing else to look a project up by.
+        Ok(self.client.get_project(self.key()).await?)
+    }
+    async fn create(&self) -> Result<Project, Failure> {
+        Ok(self.client.create_project(&new_project(self.spec)).await?)
+    }
+    fn plan(&self, found: &Project) -> Option<(UpdateProject, Vec<String>)> {
+        project_update(self.spec, found)
+    }
+    async fn update(&self, _found: &Project, update: &UpdateProject) -> Result<(), Failure> {
+        self.client.update_project(self.key(), update).await?;
+        Ok(())
+    }
+}
+
 pub async fn converge(
     obj: &Kind,
     spec: &CycloidProject,
@@ -60,64 +97,13 @@ pub async fn converge(
     cx: &mut Cx<Kind>,
 ) -> Result<Phase, Failure> {
     let key = spec.canonical.as_str();
-    let found = client.get_project(key).await?;
-    let recorded = cx.status.project_id.clone();
-    let pending = cx.status.common.pending_create.clone();
-    let project = match found {
-        Some(p) => {
-            match ownership::of(
-                &obj.spec.management,
-                recorded.as_deref(),
-                pending.as_deref(),
-                key,
-                &p.canonical,
-            ) {
-                Ownership::Conflict if cx.may_write() => {
-                    return Err(Failure::stalled(
-                        common::CONFLICT,
-                        ownership::conflict_message("Cycloid", "project", key, &p.canonical),
-                    ));
-                }
-                Ownership::Adopted if cx.may_write() && recorded.is_none() => {
-                    cx.did("Adopted", format!("adopted Cycloid project {key:?}"));
-                }
-                _ => {}
-            }
-            p
-        }
-        None if !cx.may_write() => {
-            return Ok(cx.held(vec![format!("create Cycloid project {key:?}")]));
-        }
-        None => {
-            if let Some(id) = &obj.spec.management.external_id {
-                return Err(Failure::stalled(
-                    common::INVALID_SPEC,
-                    format!("spec.externalId {id:?}: Cycloid has no project {key:?} to adopt"),
-                ));
-            }
-            cx.before_create(key).await?;
-            let p = client.create_project(&new_project(spec)).await?;
-            cx.status.project_id = Some(p.canonical.clone());
-            cx.created().await?;
-            cx.did("Created", format!("created Cycloid project {key:?}"));
-            p
-        }
+    let object = ProjectObject { spec, client };
+    let project = match external::ensure(obj, &object, cx).await? {
+        Ensured::Found(project) => project,
+        Ensured::Held(phase) => return Ok(phase),
     };
-    cx.status.project_id = Some(project.canonical.clone());
-    cx.status.common.pending_create = None;
-
     let mut held = Vec::new();
-    if let Some((update, changes)) = project_update(spec, &project) {
-        if cx.may_write() {
-            client.update_project(key, &update).await?;
-            cx.did(
-                "Updated",
-                format!("updated Cycloid project {key:?}: {}", changes.join(", ")),
-            );
-        } else {
-            held.extend(changes);
-        }
-    }
+    external::update(&object, &project, cx, &mut held).await?;
 
     // The project read above carries its environments: one read per drift check, not two.
     let current = project.environments.clone();

@@ -7,13 +7,72 @@
 pub mod plan;
 
 use converge_api::common::conditions::reason;
-use converge_engine::ownership::{self, Ownership};
+use converge_core::Platform;
+use converge_engine::external::{self, Ensured, PlatformObject};
 use converge_engine::{Cx, Failure, Phase};
-use converge_platforms::opschain::{Environment, NewProject, OpsChainClient};
+use converge_platforms::opschain::{Environment, NewProject, NodeUpdate, OpsChainClient, Project};
 
-use converge_api::project::{OpsChainProject, Project as Kind};
+use converge_api::project::{OpsChainProject, Project as Kind, ProjectStatus};
 
 use plan::*;
+
+/// The OpsChain project a Project declares: found and created by its code.
+struct ProjectObject<'a> {
+    spec: &'a OpsChainProject,
+    client: &'a OpsChainClient,
+}
+
+impl PlatformObject<Kind> for ProjectObject<'_> {
+    type Observed = Project;
+    type Update = NodeUpdate;
+    const PLATFORM: Platform = Platform::OpsChain;
+    const WHAT: &'static str = "project";
+
+    fn key(&self) -> &str {
+        &self.spec.code
+    }
+    fn id(found: &Project) -> String {
+        found.id.clone()
+    }
+    fn record(status: &mut ProjectStatus, id: String) {
+        status.project_id = Some(id);
+    }
+    async fn observe(&self, _by_id: Option<&str>) -> Result<Option<Project>, Failure> {
+        // The code is the key OpsChain looks projects up by.
+        Ok(self.client.get_project(self.key()).await?)
+    }
+    async fn create(&self) -> Result<Project, Failure> {
+        let spec = self.spec;
+        Ok(self
+            .client
+            .create_project(&NewProject {
+                code: spec.code.clone(),
+                name: spec.name.clone(),
+                description: spec.description.clone(),
+                project_type: spec
+                    .project_type
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_PROJECT_TYPE.to_string()),
+            })
+            .await?)
+    }
+    fn refuse(&self, found: &Project) -> Option<Failure> {
+        type_mismatch(self.spec, found).map(|m| Failure::stalled(reason::INVALID_SPEC, m))
+    }
+    fn plan(&self, found: &Project) -> Option<(NodeUpdate, Vec<String>)> {
+        node_update(
+            &self.spec.name,
+            self.spec.description.as_ref(),
+            &found.name,
+            found.description.as_deref(),
+            found.archived,
+        )
+    }
+    async fn update(&self, _found: &Project, update: &NodeUpdate) -> Result<(), Failure> {
+        self.client.update_project(self.key(), update).await?;
+        Ok(())
+    }
+}
 
 pub async fn converge(
     obj: &Kind,
@@ -22,83 +81,13 @@ pub async fn converge(
     cx: &mut Cx<Kind>,
 ) -> Result<Phase, Failure> {
     let key = spec.code.as_str();
-    let found = client.get_project(key).await?;
-    let recorded = cx.status.project_id.clone();
-    let pending = cx.status.common.pending_create.clone();
-    let project = match found {
-        Some(p) => {
-            match ownership::of(
-                &obj.spec.management,
-                recorded.as_deref(),
-                pending.as_deref(),
-                key,
-                &p.id,
-            ) {
-                Ownership::Conflict if cx.may_write() => {
-                    return Err(Failure::stalled(
-                        reason::CONFLICT,
-                        ownership::conflict_message("OpsChain", "project", key, &p.id),
-                    ));
-                }
-                Ownership::Adopted if cx.may_write() && recorded.is_none() => {
-                    cx.did("Adopted", format!("adopted OpsChain project {key:?}"));
-                }
-                _ => {}
-            }
-            p
-        }
-        None if !cx.may_write() => {
-            return Ok(cx.held(vec![format!("create OpsChain project {key:?}")]));
-        }
-        None => {
-            if let Some(id) = &obj.spec.management.external_id {
-                return Err(Failure::stalled(
-                    reason::INVALID_SPEC,
-                    format!("spec.externalId {id:?}: OpsChain has no project {key:?} to adopt"),
-                ));
-            }
-            cx.before_create(key).await?;
-            let p = client
-                .create_project(&NewProject {
-                    code: spec.code.clone(),
-                    name: spec.name.clone(),
-                    description: spec.description.clone(),
-                    project_type: spec
-                        .project_type
-                        .clone()
-                        .unwrap_or_else(|| DEFAULT_PROJECT_TYPE.to_string()),
-                })
-                .await?;
-            cx.status.project_id = Some(p.id.clone());
-            cx.created().await?;
-            cx.did("Created", format!("created OpsChain project {key:?}"));
-            p
-        }
+    let object = ProjectObject { spec, client };
+    let project = match external::ensure(obj, &object, cx).await? {
+        Ensured::Found(project) => project,
+        Ensured::Held(phase) => return Ok(phase),
     };
-    if let Some(m) = type_mismatch(spec, &project) {
-        return Err(Failure::stalled(reason::INVALID_SPEC, m));
-    }
-    cx.status.project_id = Some(project.id.clone());
-    cx.status.common.pending_create = None;
-
     let mut held = Vec::new();
-    if let Some((update, changes)) = node_update(
-        &spec.name,
-        spec.description.as_ref(),
-        &project.name,
-        project.description.as_deref(),
-        project.archived,
-    ) {
-        if cx.may_write() {
-            client.update_project(key, &update).await?;
-            cx.did(
-                "Updated",
-                format!("updated OpsChain project {key:?}: {}", changes.join(", ")),
-            );
-        } else {
-            held.extend(changes);
-        }
-    }
+    external::update(&object, &project, cx, &mut held).await?;
 
     let current = client.list_environments(key).await?;
     let plan = environment_plan(&spec.environments, &current, &cx.status.environments);
