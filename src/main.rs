@@ -20,7 +20,11 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Run(args) => converge::controller::run(args).await?,
-        Command::Sandbox(args) => converge_sandbox::all::run(&args).await?,
+        Command::Sandbox(args) => {
+            // Signals are registered before the sandboxes start serving.
+            let stop = converge_engine::shutdown_signal();
+            converge_sandbox::all::run(&args, stop).await?
+        }
         Command::Local(args) => {
             if !user_facing(converge_local::run(args).await) {
                 std::process::exit(1);

@@ -224,9 +224,11 @@ impl Options {
     }
 }
 
-/// `converge sandbox`: serve until SIGINT or SIGTERM.
-pub async fn run(args: &SandboxArgs) -> anyhow::Result<()> {
-    let stop = shutdown_signal();
+/// `converge sandbox`: serve until `stop` resolves (the binary passes SIGINT or SIGTERM).
+pub async fn run(
+    args: &SandboxArgs,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let sandboxes = Sandboxes::start(Options::from_args(args)?).await?;
     for (platform, base, api) in sandboxes.endpoints() {
         println!("{platform:<9} {api:<32} admin: {base}/_sandbox/");
@@ -297,21 +299,5 @@ fn parse_share(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
         _ => Err(format!("{s:?} is not a share from 0 to 1")),
-    }
-}
-
-/// Resolves on SIGTERM or SIGINT. The handlers are registered when this is called, so a signal
-/// that arrives right after the sandboxes say they listen does not kill the process.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term =
-        signal(SignalKind::terminate()).expect("installing a SIGTERM handler cannot fail on Unix");
-    let mut int =
-        signal(SignalKind::interrupt()).expect("installing a SIGINT handler cannot fail on Unix");
-    async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
     }
 }
