@@ -27,7 +27,7 @@ use converge_sandbox::ops::RateLimit;
 use objects::{is_ready, ready_message};
 use report::Report;
 
-/// `converge-bench`: what converging N objects costs, against the cluster of the current
+/// What converging N objects costs, against the cluster of the current
 /// kubeconfig and the built-in sandboxes; prints JSON.
 #[derive(clap::Parser, Debug, Clone)]
 #[command(name = "converge-bench", version)]
