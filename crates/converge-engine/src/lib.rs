@@ -1,12 +1,13 @@
 //! The reconcile engine every managed kind runs on.
 //!
 //! A kind is a [`Kind`] (converge-api: where its policies, connection and status live) with a
-//! [`Reconciler`] (converge-controllers: two async steps, `converge` (observe → decide →
-//! write) and `delete`). The engine does the rest the same
-//! way for every kind (`driver.rs`): the finalizer, the connection lookup, suspend and
-//! ObserveOnly, error classification, conditions, status written only when it changed, Events,
-//! per-object backoff and drift re-checks with jitter; `wiring.rs` watches what each kind refers
-//! to so a dependent wakes as soon as what it needs is Ready.
+//! [`Reconciler`] (converge-controllers: `converge`, observe → decide → write, and `delete`).
+//! The engine does the rest the same way for every kind (`driver.rs`): the finalizer, the
+//! connection lookup, suspend and ObserveOnly, error classification, conditions, status written
+//! only when it changed, Events, per-object backoff and drift re-checks with jitter;
+//! `external.rs` owns the platform-object protocol (lookup, ownership, pending create, holds);
+//! `wiring.rs` watches what each kind refers to, so a dependent wakes as soon as what it needs
+//! is Ready.
 
 #![forbid(unsafe_code)]
 
