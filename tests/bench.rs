@@ -1,4 +1,4 @@
-//! `converge bench` as CI's smoke run: 100 objects against the test apiserver and the
+//! `converge-bench` as CI's smoke run: 100 objects against the test apiserver and the
 //! sandboxes, then a second wave of 20 created while the first is drift-checked. It prints the
 //! figures; nothing here asserts a timing.
 

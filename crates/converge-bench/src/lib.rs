@@ -1,4 +1,4 @@
-//! `converge bench`: what converging N objects costs. Against the cluster of the current
+//! `converge-bench`: what converging N objects costs. Against the cluster of the current
 //! kubeconfig (CRDs installed) and the built-in sandboxes, it starts a real `converge run`
 //! process, creates a realistic mix of objects (`mix.rs`), and prints JSON figures
 //! (`report.rs`): time to Ready with per-object percentiles, platform calls and apiserver writes
@@ -79,7 +79,7 @@ fn parse_objects(s: &str) -> Result<usize, String> {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
-        .context("converge bench needs a cluster: no usable kubeconfig")?;
+        .context("converge-bench needs a cluster: no usable kubeconfig")?;
     converge_engine::crd_check::ensure_installed(&client).await?;
     let mut options = Options::ephemeral();
     options.rate_limit = args.rate_limit.map(|r| RateLimit {
