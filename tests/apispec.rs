@@ -214,7 +214,7 @@ async fn frends_timeline_create_change_change_again_delete() {
             (
                 "Created",
                 &format!(
-                    "created Frends API specification {id} (\"Timeline Pets\") on base path \"{base}\""
+                    "created Frends API specification \"Timeline Pets\" on base path \"{base}\" (id {id})"
                 ),
             ),
             (
@@ -530,7 +530,7 @@ async fn frends_suspend_and_observe_only_never_write() {
     )
     .await;
     let o = wait_reason(&api, "held", "Ready", "Suspended").await;
-    assert!(ready_message(&o).contains("create the Frends API specification"));
+    assert!(ready_message(&o).contains("create Frends API specification"));
     let f = frends();
     let exists = |name: &'static str| {
         let f = f.clone();
@@ -735,7 +735,7 @@ async fn api7_timeline_create_change_change_again_delete() {
         &[
             (
                 "Created",
-                &format!("created API7 application {id} (\"inv-timeline\")"),
+                &format!("created API7 application \"inv-timeline\" (id {id})"),
             ),
             ("ApiChanged", "create API \"listItems\" (GET /items)"),
             ("ApiChanged", "create API \"getItem\" (GET /items/)"),
@@ -802,9 +802,7 @@ async fn api7_timeline_create_change_change_again_delete() {
         &[
             (
                 "Updated",
-                &format!(
-                    "application {id}: path prefix \"/v1\" → \"/v2\", upstream http://stock.internal:9090"
-                ),
+                "updated API7 application \"inv-timeline\": path prefix \"/v1\" → \"/v2\", upstream http://stock.internal:9090",
             ),
             ("ApiChanged", "create API \"createOrder\" (POST /orders)"),
         ],

@@ -415,7 +415,7 @@ fn decide(obj: &Value) {
             shared(&c.spec.management);
             let status = ComponentStatus::default();
             if let Some(spec) = &c.spec.choreo {
-                let _ = choreo::plan::component(spec, &c.spec.management, &status, None);
+                choreo::plan::create_body(spec);
                 choreo::plan::build(spec.revision.as_ref(), &status, &[]);
                 if let Some(r) = &spec.revision {
                     choreo::plan::revision_key(r);

@@ -312,7 +312,7 @@ async fn suspend_and_observe_only_write_nothing() {
         condition(&g, "Ready")
             .unwrap()
             .message
-            .contains("create application"),
+            .contains("create API7 application"),
         "{g:?}"
     );
     assert!(

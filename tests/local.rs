@@ -629,7 +629,7 @@ fn plan_rehearses_the_examples_and_lists_each_objects_writes_in_order() {
         ],
         &[
             "GatewayApplication/checkout  (api7)\n",
-            ". created application checkout",
+            ". created API7 application \"checkout\"",
             ". start canary release checkout-v2 at step 1/3",
             // The example pauses 15 s there: the rehearsal stops rather than wait it out.
             "… then waits: canary release checkout-v2 at step 1/3",

@@ -468,7 +468,7 @@ async fn opschain_suspend_and_observe_only_write_nothing() {
     let ready = condition(&w, "Ready").unwrap();
     assert_eq!(ready.status, "False");
     assert!(
-        ready.message.contains("create workflow"),
+        ready.message.contains("create OpsChain workflow"),
         "{}",
         ready.message
     );

@@ -12,7 +12,6 @@ use crate::common::timeline::*;
 const FRENDS_CREATED: &str = "created Frends API specification";
 const FRENDS_UPDATED: &str = "wrote the definition to active version";
 const FRENDS_REQUESTED: &str = "requested the deployment of version";
-const API7_CREATED: &str = "for the definition, path prefix";
 
 /// An OpenAPI 3 document with one GET per path.
 pub fn openapi(title: &str, server: &str, paths: &[&str], description: &str) -> String {
@@ -205,7 +204,7 @@ async fn api7_apispec_timeline() {
             (
                 "Normal",
                 "Created",
-                &format!("created API7 application {id} (\"TL API7 Pets\") {API7_CREATED}"),
+                &format!("created API7 application \"TL API7 Pets\" (id {id})"),
             ),
             (
                 "Normal",

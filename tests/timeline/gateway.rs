@@ -69,7 +69,11 @@ async fn api7_gateway_application_timeline() {
     t.expect_events(
         G,
         &[
-            ("Normal", "Created", "created application tl-checkout"),
+            (
+                "Normal",
+                "Created",
+                "created API7 application \"tl-checkout\"",
+            ),
             ("Normal", "ApiCreated", "created API list"),
             ("Normal", "ApiCreated", "created API create"),
         ],

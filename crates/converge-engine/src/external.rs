@@ -5,16 +5,27 @@
 //!
 //! 1. look the object up (by recorded id or externalId where the platform can, else by its
 //!    natural key);
-//! 2. decide whose it is (`ownership`): ours (recorded id, or a create of ours in flight under
-//!    this key), adopted (the spec says so) or someone else's (Stalled with the two ways out);
+//! 2. decide whose it is (`ownership`): ours (recorded id, a create of ours in flight under
+//!    this key, or a mark of ours on the platform itself), adopted (the spec says so) or
+//!    someone else's (Stalled with the two ways out);
 //! 3. missing: held under suspend and ObserveOnly, refused when the spec names an externalId
 //!    to adopt, else created between the pending-create marker and the recorded id, so a
-//!    crash anywhere never duplicates or orphans it;
+//!    crash anywhere never duplicates or orphans it (a recorded one that vanished is created
+//!    again, with a Warning that says so, unless the platform says it cannot be);
 //! 4. found: what differs (the module's pure `plan`) is written, or held under suspend and
 //!    ObserveOnly;
 //!
 //! and each step that changed something says so in an Event ("created OpsChain project
-//! \"shop\"", "adopted ...", "updated ...: name").
+//! \"shop\" (id 7)", "adopted ...", "updated ...: name").
+//!
+//! Deletion is [`PlatformDelete`] and [`delete`]: from status alone (the recorded id, else
+//! what a create in flight made, found by its key), already gone being done.
+//!
+//! What a module keeps: what lives inside its object (environments, pipelines, builds,
+//! versions, APIs, canary steps), and writes whose order the platform dictates (a gateway
+//! application's update goes between the canary's steps). Objects a kind only observes and
+//! never creates (a Choreo API, a Cycloid job of a Component's pipeline) are not platform
+//! objects of that kind and stay outside the protocol.
 
 use std::future::Future;
 
@@ -23,6 +34,16 @@ use converge_core::Platform;
 
 use crate::ownership::{self, Ownership};
 use crate::{Cx, Failure, Managed, Phase};
+
+/// The reasons of the protocol's Events.
+pub mod event {
+    pub const CREATED: &str = "Created";
+    /// Someone else's object taken over, as the spec says.
+    pub const ADOPTED: &str = "Adopted";
+    pub const UPDATED: &str = "Updated";
+    /// A Warning: the recorded object is gone from the platform; it is created again.
+    pub const RECREATING: &str = "Recreating";
+}
 
 /// One kind's platform object on one platform.
 pub trait PlatformObject<K: Managed>: Sync {
@@ -38,10 +59,25 @@ pub trait PlatformObject<K: Managed>: Sync {
     /// The natural key: what the object is found by when no id is recorded, and the
     /// pending-create marker of its create.
     fn key(&self) -> &str;
+    /// How the object reads in Events and held changes: its key, quoted, unless a path
+    /// says more ("shop/staging/api").
+    fn name(&self) -> String {
+        format!("{:?}", self.key())
+    }
     /// The platform id of a found object.
     fn id(found: &Self::Observed) -> String;
     /// Records the platform id in the kind's status.
     fn record(status: &mut K::Status, id: String);
+    /// A create is about to be sent (status is saved with the pending create right after):
+    /// forget what status says about an earlier object (its builds, its pipelines), and
+    /// record what the create writes.
+    fn before_create(&self, _status: &mut K::Status) {}
+    /// Whether a found object carries a mark that proves it this object's on the platform
+    /// itself (Frends: the marker Converge writes into a description); most platforms have
+    /// none, and status alone says what is ours.
+    fn marked_ours(&self, _found: &Self::Observed) -> bool {
+        false
+    }
 
     /// Looks the object up: by `by_id` (the recorded id, else the spec's externalId) where the
     /// platform can, else by the natural key.
@@ -52,6 +88,15 @@ pub trait PlatformObject<K: Managed>: Sync {
 
     /// Creates the object; the engine has recorded the pending create.
     fn create(&self) -> impl Future<Output = Result<Self::Observed, Failure>> + Send;
+
+    /// Creates the object, or, where the platform refuses because what the spec declares is
+    /// already there in a way the lookup cannot find (Frends: another API serves the base
+    /// path), takes that one over as the spec allows.
+    fn create_or_adopt(
+        &self,
+    ) -> impl Future<Output = Result<Made<Self::Observed>, Failure>> + Send {
+        async { Ok(Made::Created(self.create().await?)) }
+    }
 
     /// A found object this spec cannot take (pure): why it stalls. Checked once the object is
     /// not someone else's, before anything is written or recorded.
@@ -71,14 +116,22 @@ pub trait PlatformObject<K: Managed>: Sync {
         None
     }
 
-    /// Writes an update from [`PlatformObject::plan`].
+    /// Writes an update from [`PlatformObject::plan`]: the object as the platform returns it
+    /// after the write, where it does.
     fn update(
         &self,
         _found: &Self::Observed,
         _update: &Self::Update,
-    ) -> impl Future<Output = Result<(), Failure>> + Send {
-        async { Ok(()) }
+    ) -> impl Future<Output = Result<Option<Self::Observed>, Failure>> + Send {
+        async { Ok(None) }
     }
+}
+
+/// What [`PlatformObject::create_or_adopt`] did.
+pub enum Made<T> {
+    Created(T),
+    /// The platform refused the create for an object that exists, and the spec adopts it.
+    Adopted(T),
 }
 
 /// Where [`ensure`] leaves the object.
@@ -91,6 +144,15 @@ pub enum Ensured<T> {
 
 fn what<K: Managed, O: PlatformObject<K>>() -> String {
     format!("{} {}", O::PLATFORM.name(), O::WHAT)
+}
+
+/// " (id 7)" for an object whose platform id is not its key; messages name the key.
+fn id_unless_key(id: &str, key: &str) -> String {
+    if id == key {
+        String::new()
+    } else {
+        format!(" (id {id})")
+    }
 }
 
 /// Steps 1 to 3 of the protocol (see the module doc): the object, found or created, with its
@@ -110,13 +172,17 @@ pub async fn ensure<K: Managed, O: PlatformObject<K>>(
     let found = match found {
         Some(found) => {
             let id = O::id(&found);
-            let whose = ownership::of(
-                management,
-                recorded.as_deref(),
-                pending.as_deref(),
-                &key,
-                &id,
-            );
+            let whose = if object.marked_ours(&found) {
+                Ownership::Ours
+            } else {
+                ownership::of(
+                    management,
+                    recorded.as_deref(),
+                    pending.as_deref(),
+                    &key,
+                    &id,
+                )
+            };
             if whose == Ownership::Conflict && cx.may_write() {
                 return Err(Failure::stalled(
                     reason::CONFLICT,
@@ -127,7 +193,14 @@ pub async fn ensure<K: Managed, O: PlatformObject<K>>(
                 return Err(refusal);
             }
             if whose == Ownership::Adopted && cx.may_write() && recorded.is_none() {
-                cx.did("Adopted", format!("adopted {what} {key:?}"));
+                cx.did(
+                    event::ADOPTED,
+                    format!(
+                        "adopted {what} {}{}",
+                        object.name(),
+                        id_unless_key(&id, &key)
+                    ),
+                );
             }
             found
         }
@@ -141,25 +214,48 @@ pub async fn ensure<K: Managed, O: PlatformObject<K>>(
             }
             if !cx.may_write() {
                 return Ok(Ensured::Held(
-                    cx.held(vec![format!("create {what} {key:?}")]),
+                    cx.held(vec![format!("create {what} {}", object.name())]),
                 ));
             }
-            if let Some(id) = &management.external_id {
+            if let Some(id) = &recorded {
+                // Someone removed it on the platform: say why a second create follows.
+                cx.warn(
+                    event::RECREATING,
+                    format!(
+                        "{what} {} (id {id}) is gone; creating it again",
+                        object.name()
+                    ),
+                );
+            } else if let Some(id) = &management.external_id {
                 return Err(Failure::stalled(
                     reason::INVALID_SPEC,
                     format!(
-                        "spec.externalId {id:?}: {} has no {} {key:?} to adopt",
+                        "spec.externalId {id:?}: {} has no {} {} to adopt",
                         O::PLATFORM.name(),
-                        O::WHAT
+                        O::WHAT,
+                        object.name()
                     ),
                 ));
             }
+            object.before_create(&mut cx.status);
             cx.before_create(&key).await?;
-            let created = object.create().await?;
-            O::record(&mut cx.status, O::id(&created));
+            let (made, verb) = match object.create_or_adopt().await? {
+                Made::Created(made) => (made, (event::CREATED, "created")),
+                Made::Adopted(made) => (made, (event::ADOPTED, "adopted")),
+            };
+            let id = O::id(&made);
+            O::record(&mut cx.status, id.clone());
             cx.created().await?;
-            cx.did("Created", format!("created {what} {key:?}"));
-            created
+            cx.did(
+                verb.0,
+                format!(
+                    "{} {what} {}{}",
+                    verb.1,
+                    object.name(),
+                    id_unless_key(&id, &key)
+                ),
+            );
+            made
         }
     };
     O::record(&mut cx.status, O::id(&found));
@@ -168,30 +264,73 @@ pub async fn ensure<K: Managed, O: PlatformObject<K>>(
 }
 
 /// Step 4 of the protocol: writes what differs, or adds it to `held` when writes are held.
+/// Returns the object as the platform answered the write, where it does.
 pub async fn update<K: Managed, O: PlatformObject<K>>(
     object: &O,
     found: &O::Observed,
     cx: &mut Cx<K>,
     held: &mut Vec<String>,
-) -> Result<(), Failure> {
+) -> Result<Option<O::Observed>, Failure> {
     let Some((update, changes)) = object.plan(found) else {
-        return Ok(());
+        return Ok(None);
     };
     if !cx.may_write() {
         held.extend(changes);
-        return Ok(());
+        return Ok(None);
     }
-    object.update(found, &update).await?;
+    let updated = object.update(found, &update).await?;
     cx.did(
-        "Updated",
+        event::UPDATED,
         format!(
-            "updated {} {:?}: {}",
+            "updated {} {}: {}",
             what::<K, O>(),
-            object.key(),
+            object.name(),
             changes.join(", ")
         ),
     );
-    Ok(())
+    Ok(updated)
+}
+
+/// How a kind's object on one platform is deleted: from status alone, because by the time an
+/// object is deleted its spec may no longer converge (a definition that stopped parsing, a
+/// reference that is gone). [`delete`] does the rest the same way for every kind.
+pub trait PlatformDelete<K: Managed>: Sync {
+    /// The platform id status recorded, if any.
+    fn recorded(&self, status: &K::Status) -> Option<String>;
+
+    /// The id of what a create in flight under `key` (the pending-create marker) made, if it
+    /// made anything: looked up by the natural key.
+    fn made_by(&self, key: &str) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
+
+    /// Deletes the object; already gone is done (the engine takes the platform's not-found
+    /// as such).
+    fn delete(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<(), converge_platforms::ClientError>> + Send;
+}
+
+/// Deletes what this object created: its recorded id, else what a create in flight made
+/// (the driver calls no `delete` for an object with neither).
+pub async fn delete<K: Managed, O: PlatformDelete<K>>(
+    object: &O,
+    cx: &mut Cx<K>,
+) -> Result<(), Failure> {
+    let id = match object.recorded(&cx.status) {
+        Some(id) => Some(id),
+        None => match cx.common().pending_create.clone() {
+            Some(key) => object.made_by(&key).await?,
+            None => None,
+        },
+    };
+    let Some(id) = id else {
+        // A create in flight that never reached the platform: nothing to delete.
+        return Ok(());
+    };
+    match object.delete(&id).await {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 #[cfg(test)]
@@ -279,6 +418,10 @@ mod tests {
         found: Option<(String, String)>,
         refuse: bool,
         gone_for_good: bool,
+        /// The found object carries this project's mark on the platform.
+        marked: bool,
+        /// The platform refuses the create for an object the spec adopts.
+        taken: bool,
     }
 
     impl Fake {
@@ -288,6 +431,8 @@ mod tests {
                 found: found.map(|(id, name)| (id.into(), name.into())),
                 refuse: false,
                 gone_for_good: false,
+                marked: false,
+                taken: false,
             }
         }
         fn call(&self, what: String) {
@@ -318,6 +463,19 @@ mod tests {
             self.call("create".into());
             Ok(("7".into(), "Shop".into()))
         }
+        async fn create_or_adopt(&self) -> Result<Made<Self::Observed>, Failure> {
+            if !self.taken {
+                return Ok(Made::Created(self.create().await?));
+            }
+            self.call("create refused: taken".into());
+            Ok(Made::Adopted(("8".into(), "Shop".into())))
+        }
+        fn before_create(&self, status: &mut ProjectStatus) {
+            status.environment_count = Some(0);
+        }
+        fn marked_ours(&self, _found: &Self::Observed) -> bool {
+            self.marked
+        }
         fn refuse(&self, _found: &Self::Observed) -> Option<Failure> {
             self.refuse
                 .then(|| Failure::stalled("InvalidSpec", "not this one"))
@@ -329,9 +487,13 @@ mod tests {
         fn plan(&self, found: &Self::Observed) -> Option<(String, Vec<String>)> {
             (found.1 != "Shop").then(|| ("Shop".to_string(), vec!["name".to_string()]))
         }
-        async fn update(&self, _found: &Self::Observed, update: &String) -> Result<(), Failure> {
+        async fn update(
+            &self,
+            _found: &Self::Observed,
+            update: &String,
+        ) -> Result<Option<Self::Observed>, Failure> {
             self.call(format!("update {update}"));
-            Ok(())
+            Ok(None)
         }
     }
 
@@ -361,14 +523,17 @@ mod tests {
         let calls = taken(&log);
         assert_eq!(calls[0], "observe None");
         assert!(
-            calls[1].starts_with("status ") && calls[1].contains(r#""pendingCreate":"shop""#),
-            "the marker reaches the apiserver before the create: {calls:?}"
+            calls[1].starts_with("status ")
+                && calls[1].contains(r#""pendingCreate":"shop""#)
+                && calls[1].contains(r#""environmentCount":0"#),
+            "the marker, and what before_create records, reach the apiserver before the \
+             create: {calls:?}"
         );
         assert_eq!(calls[2], "create");
         assert_eq!(calls.len(), 3, "{calls:?}");
         assert_eq!(cx.status.project_id.as_deref(), Some("7"));
         assert_eq!(cx.status.common.pending_create, None);
-        assert_eq!(cx.writes, ["created OpsChain project \"shop\""]);
+        assert_eq!(cx.writes, ["created OpsChain project \"shop\" (id 7)"]);
     }
 
     #[tokio::test]
@@ -409,8 +574,42 @@ mod tests {
         let mut cx = new_cx(&log, &obj, None);
         let found = ensure(&obj, &Fake::new(&log, Some(("9", "Shop"))), &mut cx).await;
         assert!(matches!(found, Ok(Ensured::Found(_))));
-        assert_eq!(cx.writes, ["adopted OpsChain project \"shop\""]);
+        assert_eq!(cx.writes, ["adopted OpsChain project \"shop\" (id 9)"]);
         assert_eq!(cx.status.project_id.as_deref(), Some("9"));
+    }
+
+    #[tokio::test]
+    async fn an_object_marked_ours_on_the_platform_is_ours_without_a_record() {
+        let log = log();
+        let obj = project(Management::default(), ProjectStatus::default());
+        let mut cx = new_cx(&log, &obj, None);
+        let mut fake = Fake::new(&log, Some(("9", "Shop")));
+        fake.marked = true;
+        let found = ensure(&obj, &fake, &mut cx).await;
+        assert!(matches!(found, Ok(Ensured::Found(_))));
+        assert!(
+            cx.writes.is_empty(),
+            "neither created nor adopted: {:?}",
+            cx.writes
+        );
+        assert_eq!(cx.status.project_id.as_deref(), Some("9"));
+    }
+
+    #[tokio::test]
+    async fn a_create_the_platform_refuses_for_an_object_the_spec_adopts_says_adopted() {
+        let log = log();
+        let obj = project(Management::default(), ProjectStatus::default());
+        let mut cx = new_cx(&log, &obj, None);
+        let mut fake = Fake::new(&log, None);
+        fake.taken = true;
+        let found = ensure(&obj, &fake, &mut cx).await;
+        assert!(matches!(found, Ok(Ensured::Found((ref id, _))) if id == "8"));
+        let calls = taken(&log);
+        assert!(calls[1].contains(r#""pendingCreate":"shop""#), "{calls:?}");
+        assert_eq!(calls[2], "create refused: taken");
+        assert_eq!(cx.writes, ["adopted OpsChain project \"shop\" (id 8)"]);
+        assert_eq!(cx.status.project_id.as_deref(), Some("8"));
+        assert_eq!(cx.status.common.pending_create, None);
     }
 
     #[tokio::test]
@@ -502,6 +701,22 @@ mod tests {
         let found = ensure(&obj, &Fake::new(&log, None), &mut cx).await;
         assert!(matches!(found, Ok(Ensured::Found(_))));
         assert!(taken(&log).contains(&"create".to_string()));
+        let said: Vec<_> = cx
+            .notes
+            .iter()
+            .map(|n| (n.warning, n.reason, n.message.as_str()))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                (
+                    true,
+                    "Recreating",
+                    "OpsChain project \"shop\" (id 7) is gone; creating it again"
+                ),
+                (false, "Created", "created OpsChain project \"shop\" (id 7)"),
+            ]
+        );
 
         let mut cx = new_cx(&log, &obj, None);
         let mut fake = Fake::new(&log, None);
@@ -537,5 +752,69 @@ mod tests {
         let mut cx = new_cx(&log, &obj, None);
         update(&fake, &same, &mut cx, &mut held).await.unwrap();
         assert!(taken(&log).is_empty() && cx.writes.is_empty());
+    }
+
+    /// Deletes by recorded id, else by what a create in flight made; "404" deletes nothing
+    /// that is still there.
+    struct FakeDeletion {
+        log: Log,
+        made: Option<&'static str>,
+        gone: bool,
+    }
+
+    impl PlatformDelete<Project> for FakeDeletion {
+        fn recorded(&self, status: &ProjectStatus) -> Option<String> {
+            status.project_id.clone()
+        }
+        async fn made_by(&self, key: &str) -> Result<Option<String>, Failure> {
+            self.log.lock().unwrap().push(format!("made_by {key}"));
+            Ok(self.made.map(str::to_string))
+        }
+        async fn delete(&self, id: &str) -> Result<(), converge_platforms::ClientError> {
+            self.log.lock().unwrap().push(format!("delete {id}"));
+            if self.gone {
+                return Err(converge_platforms::ClientError::Status {
+                    platform: "OpsChain",
+                    operation: "archiveProject",
+                    status: 404,
+                    message: "not found".into(),
+                    retry_after: None,
+                });
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn delete_takes_the_recorded_id_else_what_a_create_in_flight_made() {
+        let log = log();
+        let fake = |made, gone| FakeDeletion {
+            log: log.clone(),
+            made,
+            gone,
+        };
+        let recorded = ProjectStatus {
+            project_id: Some("7".into()),
+            ..Default::default()
+        };
+        let obj = project(Management::default(), recorded);
+        let mut cx = new_cx(&log, &obj, None);
+        delete(&fake(None, false), &mut cx).await.unwrap();
+        assert_eq!(taken(&log), ["delete 7"]);
+
+        // Already gone is done.
+        delete(&fake(None, true), &mut cx).await.unwrap();
+        assert_eq!(taken(&log), ["delete 7"]);
+
+        let mut pending = ProjectStatus::default();
+        pending.common.pending_create = Some("shop".into());
+        let obj = project(Management::default(), pending);
+        let mut cx = new_cx(&log, &obj, None);
+        delete(&fake(Some("8"), false), &mut cx).await.unwrap();
+        assert_eq!(taken(&log), ["made_by shop", "delete 8"]);
+
+        // The create in flight never reached the platform.
+        delete(&fake(None, false), &mut cx).await.unwrap();
+        assert_eq!(taken(&log), ["made_by shop"]);
     }
 }

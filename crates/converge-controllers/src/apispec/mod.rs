@@ -16,18 +16,15 @@ pub mod reason {
     pub const API_NOT_FOUND: &str = "ApiNotFound";
 }
 
-/// Event reasons of this kind's platform writes.
+/// Event reasons of this kind's platform writes (the object's create, adoption and re-create
+/// are the engine's: `converge_engine::external::event`).
 pub mod event {
-    pub const CREATED: &str = "Created";
     pub const UPDATED: &str = "Updated";
     pub const PUBLISHED: &str = "Published";
     /// Frends: a deployment requested (the platform answers "Deployment started", no more).
     pub const DEPLOYMENT_REQUESTED: &str = "DeploymentRequested";
-    pub const ADOPTED: &str = "Adopted";
     pub const UNDEPLOYED: &str = "Undeployed";
     pub const PASSTHROUGH: &str = "PassthroughChanged";
     /// API7: an API of the application created, updated or deleted.
     pub const API_CHANGED: &str = "ApiChanged";
-    /// A recorded platform object is gone; Converge creates it again.
-    pub const RECREATING: &str = "Recreating";
 }

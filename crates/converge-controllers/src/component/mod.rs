@@ -15,9 +15,8 @@ pub mod reasons {
     /// A Choreo deployment of the build failed.
     pub const DEPLOYMENT_FAILED: &str = "DeploymentFailed";
 
-    // Events for platform writes.
-    pub const CREATED: &str = "Created";
-    pub const UPDATED: &str = "Updated";
+    // Events for platform writes (the component's own create, adoption and update are the
+    // engine's: `converge_engine::external::event`).
     pub const BUILD_STARTED: &str = "BuildStarted";
     pub const DEPLOYED: &str = "Deployed";
     pub const PIPELINE_CREATED: &str = "PipelineCreated";

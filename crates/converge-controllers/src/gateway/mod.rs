@@ -6,8 +6,8 @@ pub mod reconcile;
 pub use reconcile::Reconciler;
 
 /// Event reasons of this kind's platform writes.
+/// (The application's create and adoption are the engine's: `converge_engine::external::event`.)
 pub mod reason {
-    pub const CREATED: &str = "Created";
     pub const UPDATED: &str = "Updated";
     pub const API_CREATED: &str = "ApiCreated";
     pub const API_UPDATED: &str = "ApiUpdated";

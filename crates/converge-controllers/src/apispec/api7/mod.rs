@@ -7,12 +7,15 @@ pub mod plan;
 use super::document::Document;
 use super::event;
 use super::reason::INVALID_DEFINITION;
-use converge_api::apispec::{Api7Import, ApiSpec};
+use converge_api::apispec::{Api7Import, ApiSpec, ApiSpecStatus};
 use converge_api::common::conditions::reason;
-use converge_engine::ownership::{self, Ownership};
+use converge_core::Platform;
+use converge_engine::external::{self, Ensured, PlatformDelete, PlatformObject};
 use converge_engine::{Cx, Failure, Phase};
-use converge_platforms::PlatformClient;
-use converge_platforms::api7::{Active, Api7Client, Application, ListFilter};
+use converge_platforms::api7::{
+    Active, Api7Client, Application, ApplicationPatch, ApplicationSpec, ListFilter,
+};
+use converge_platforms::{ClientError, PlatformClient};
 
 fn client(cx: &Cx<ApiSpec>) -> Result<Api7Client, Failure> {
     match &cx.client {
@@ -32,70 +35,66 @@ async fn get(client: &Api7Client, id: &str) -> Result<Option<Application>, Failu
     }
 }
 
-/// The application called `title` if it may be this object's; stops on someone else's.
-async fn by_name(
-    client: &Api7Client,
-    obj: &ApiSpec,
-    cx: &Cx<ApiSpec>,
-    title: &str,
-) -> Result<Option<Application>, Failure> {
-    let Some(app) = client.find_application_by_name(title).await? else {
-        return Ok(None);
-    };
-    match ownership::of(
-        &obj.spec.management,
-        cx.status.api_id.as_deref(),
-        cx.status.common.pending_create.as_deref(),
-        title,
-        &app.id,
-    ) {
-        Ownership::Conflict => Err(Failure::stalled(
-            reason::CONFLICT,
-            ownership::conflict_message("API7 Cloud", "application", title, &app.id),
-        )),
-        _ => Ok(Some(app)),
-    }
+/// The API7 application a definition is imported as: found by its recorded or external id,
+/// else by its name (the definition's `info.title`).
+struct ApplicationObject<'a> {
+    app: &'a ApplicationSpec,
+    client: &'a Api7Client,
 }
 
-async fn find(
-    client: &Api7Client,
-    obj: &ApiSpec,
-    doc: &Document,
-    cx: &mut Cx<ApiSpec>,
-) -> Result<Option<Application>, Failure> {
-    if let Some(id) = cx.status.api_id.clone() {
-        if let Some(app) = get(client, &id).await? {
+impl PlatformObject<ApiSpec> for ApplicationObject<'_> {
+    type Observed = Application;
+    type Update = ApplicationPatch;
+    const PLATFORM: Platform = Platform::Api7;
+    const WHAT: &'static str = "application";
+
+    fn key(&self) -> &str {
+        &self.app.name
+    }
+    fn id(found: &Application) -> String {
+        found.id.clone()
+    }
+    fn record(status: &mut ApiSpecStatus, id: String) {
+        status.api_id = Some(id);
+    }
+    fn before_create(&self, status: &mut ApiSpecStatus) {
+        status.definition_hash = None;
+    }
+    async fn observe(&self, by_id: Option<&str>) -> Result<Option<Application>, Failure> {
+        if let Some(id) = by_id
+            && let Some(app) = get(self.client, id).await?
+        {
             return Ok(Some(app));
         }
-        cx.warn(
-            event::RECREATING,
-            format!("API7 application {id} is gone; creating it again"),
-        );
-        cx.status.api_id = None;
-        cx.status.definition_hash = None;
+        Ok(self.client.find_application_by_name(self.key()).await?)
     }
-    if let Some(external) = obj.spec.management.external_id.as_deref() {
-        return match get(client, external).await? {
-            Some(app) => Ok(Some(app)),
-            None => Err(Failure::stalled(
-                reason::INVALID_SPEC,
+    async fn create(&self) -> Result<Application, Failure> {
+        Ok(self.client.create_application(self.app).await?)
+    }
+    fn plan(&self, found: &Application) -> Option<(ApplicationPatch, Vec<String>)> {
+        plan::app_patch(self.app, found).map(|(patch, what)| (patch, vec![what]))
+    }
+    async fn update(
+        &self,
+        found: &Application,
+        patch: &ApplicationPatch,
+    ) -> Result<Option<Application>, Failure> {
+        if patch.name.is_some()
+            && let Some(other) = self.client.find_application_by_name(self.key()).await?
+        {
+            // A new title must not belong to someone else.
+            return Err(Failure::stalled(
+                reason::CONFLICT,
                 format!(
-                    "API7 Cloud has no application {external} in this cluster (spec.externalId)"
+                    "the definition renames the application to {:?}, which API7 application {} \
+                     already has; choose another info.title",
+                    self.key(),
+                    other.id
                 ),
-            )),
-        };
+            ));
+        }
+        Ok(Some(self.client.patch_application(&found.id, patch).await?))
     }
-    by_name(client, obj, cx, &doc.title).await
-}
-
-/// Whether `app` is taken over now rather than found as Converge's own.
-fn adopted(obj: &ApiSpec, cx: &Cx<ApiSpec>, app: &Application) -> bool {
-    let m = &obj.spec.management;
-    let ours = cx.status.api_id.as_deref() == Some(app.id.as_str())
-        || cx.status.common.pending_create.is_some();
-    !ours
-        && (m.external_id.is_some()
-            || m.adoption_policy == Some(converge_api::common::policy::AdoptionPolicy::Adopt))
 }
 
 pub async fn converge(
@@ -106,83 +105,35 @@ pub async fn converge(
 ) -> Result<Phase, Failure> {
     let client = client(cx)?;
     let derived = plan::derive(doc, want).map_err(|m| Failure::stalled(INVALID_DEFINITION, m))?;
-    let found = find(&client, obj, doc, cx).await?;
-    if let Some(app) = found.as_ref().filter(|a| adopted(obj, cx, a)) {
-        cx.status.api_id = Some(app.id.clone());
-        cx.did(
-            event::ADOPTED,
-            format!("adopted API7 application {} ({:?})", app.id, app.spec.name),
-        );
-    }
-    let have_apis = match &found {
-        Some(app) => client.list_apis(&app.id, &ListFilter::default()).await?,
-        None => Vec::new(),
+    let object = ApplicationObject {
+        app: &derived.app,
+        client: &client,
     };
-    let renamed = found
-        .as_ref()
-        .is_some_and(|a| a.spec.name != derived.app.name);
-    if !cx.may_write() {
-        let Some(app) = &found else {
-            return Ok(cx.held(vec![format!(
-                "create application {:?} with {} API(s)",
-                derived.app.name,
-                derived.apis.len()
-            )]));
-        };
-        let mut changes: Vec<String> = plan::app_patch(&derived.app, app)
-            .map(|(_, what)| format!("update application {}: {what}", app.id))
-            .into_iter()
-            .collect();
-        changes.extend(
-            plan::api_changes(&derived.apis, &have_apis)
-                .iter()
-                .map(plan::ApiChange::describe),
-        );
-        return Ok(cx.held(changes));
-    }
-    if renamed {
-        // A new title must not belong to someone else.
-        if let Some(other) = client.find_application_by_name(&derived.app.name).await? {
-            return Err(Failure::stalled(
-                reason::CONFLICT,
-                format!(
-                    "the definition renames the application to {:?}, which API7 application {} \
-                     already has; choose another info.title",
-                    derived.app.name, other.id
-                ),
-            ));
-        }
-    }
-
-    let app = match found {
-        Some(app) => match plan::app_patch(&derived.app, &app) {
-            Some((patch, what)) => {
-                let app = client.patch_application(&app.id, &patch).await?;
-                cx.did(event::UPDATED, format!("application {}: {what}", app.id));
-                app
+    let found = match external::ensure(obj, &object, cx).await? {
+        Ensured::Found(found) => found,
+        Ensured::Held(mut phase) => {
+            // The APIs it would be created with.
+            if let Phase::Held { changes, .. } = &mut phase {
+                changes.extend(
+                    plan::api_changes(&derived.apis, &[])
+                        .iter()
+                        .map(plan::ApiChange::describe),
+                );
             }
-            None => app,
-        },
-        None => {
-            // A controller restarted after the create finds the application by name, as its
-            // own (see `find`).
-            cx.before_create(&derived.app.name).await?;
-            let app = client.create_application(&derived.app).await?;
-            cx.status.api_id = Some(app.id.clone());
-            cx.did(
-                event::CREATED,
-                format!(
-                    "created API7 application {} ({:?}) for the definition, path prefix {:?}",
-                    app.id, app.spec.name, app.spec.path_prefix
-                ),
-            );
-            cx.created().await?;
-            app
+            return Ok(phase);
         }
     };
-    cx.status.api_id = Some(app.id.clone());
-
-    for change in plan::api_changes(&derived.apis, &have_apis) {
+    let mut held = Vec::new();
+    let app = external::update(&object, &found, cx, &mut held)
+        .await?
+        .unwrap_or(found);
+    let have_apis = client.list_apis(&app.id, &ListFilter::default()).await?;
+    let changes = plan::api_changes(&derived.apis, &have_apis);
+    if !cx.may_write() {
+        held.extend(changes.iter().map(plan::ApiChange::describe));
+        return Ok(cx.held(held));
+    }
+    for change in changes {
         let what = change.describe();
         match change {
             plan::ApiChange::Create(spec) => {
@@ -215,20 +166,28 @@ pub async fn converge(
     )))
 }
 
+/// The API7 application to delete, with its APIs: by the recorded id, else by the name a
+/// create in flight used.
+struct Deletion<'a> {
+    client: &'a Api7Client,
+}
+
+impl PlatformDelete<ApiSpec> for Deletion<'_> {
+    fn recorded(&self, status: &ApiSpecStatus) -> Option<String> {
+        status.api_id.clone()
+    }
+    async fn made_by(&self, title: &str) -> Result<Option<String>, Failure> {
+        let found = self.client.find_application_by_name(title).await?;
+        Ok(found.map(|app| app.id))
+    }
+    async fn delete(&self, id: &str) -> Result<(), ClientError> {
+        // cascade: the application's APIs go with it.
+        self.client.delete_application(id, true).await
+    }
+}
+
 /// Deletes the application and its APIs. Already gone is done.
 pub async fn delete(cx: &mut Cx<ApiSpec>) -> Result<(), Failure> {
     let client = client(cx)?;
-    let id = match (&cx.status.api_id, &cx.status.common.pending_create) {
-        (Some(id), _) => id.clone(),
-        // A create whose id was never recorded: the application, if made, bears its title.
-        (None, Some(title)) => match client.find_application_by_name(title).await? {
-            Some(app) => app.id,
-            None => return Ok(()),
-        },
-        (None, None) => return Ok(()),
-    };
-    match client.delete_application(&id, true).await {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => Ok(other?),
-    }
+    external::delete(&Deletion { client: &client }, cx).await
 }

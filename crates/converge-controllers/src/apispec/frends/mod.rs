@@ -10,7 +10,10 @@ use plan::{PassthroughChange, SpecWrite};
 use super::document::{Document, Marked, marked, path_key};
 use super::event;
 use super::reason;
-use converge_api::apispec::{ApiSpec, FrendsApi};
+use converge_api::apispec::{ApiSpec, ApiSpecStatus, FrendsApi};
+use converge_api::common::conditions::reason as common;
+use converge_core::Platform;
+use converge_engine::external::{self, Ensured, Made, PlatformDelete, PlatformObject};
 use converge_engine::{Cx, Failure, Phase};
 use converge_platforms::ClientError;
 use converge_platforms::PlatformClient;
@@ -62,20 +65,31 @@ pub async fn converge(
     let marker = marker_of(obj);
     let written =
         marked(doc, &marker).map_err(|e| Failure::stalled(reason::INVALID_DEFINITION, e))?;
-    let found = find(&client, obj, &marker, cx).await?;
+    let object = SpecificationObject {
+        client: &client,
+        obj,
+        f,
+        doc,
+        written: &written,
+        marker: &marker,
+    };
+    let found = match external::ensure(obj, &object, cx).await? {
+        Ensured::Found(found) => found,
+        Ensured::Held(phase) => return Ok(phase),
+    };
     let write = plan::spec_write(
-        found.as_ref(),
+        Some(&found),
         cx.status.definition_hash.as_deref(),
         doc,
         &written.description,
     );
     if !cx.may_write() {
-        return held(&client, f, doc, found.as_ref(), &write, cx).await;
+        return held(&client, f, doc, &found, &write, cx).await;
     }
 
-    let spec = match (found, write) {
-        (None, _) => create(&client, obj, f, doc, &written, &marker, cx).await?,
-        (Some(s), SpecWrite::Update(why)) => {
+    let spec = match write {
+        SpecWrite::Update(why) => {
+            let s = found;
             client.update_specification(s.id, &written.text).await?;
             cx.did(
                 event::UPDATED,
@@ -87,7 +101,7 @@ pub async fn converge(
             cx.status.definition_hash = Some(doc.hash.clone());
             client.get_specification(s.id).await?
         }
-        (Some(s), _) => s,
+        SpecWrite::Create | SpecWrite::Nothing => found,
     };
     cx.status.api_id = Some(spec.id.to_string());
 
@@ -184,86 +198,114 @@ pub async fn converge(
     Ok(Phase::converged(summary(&spec, active, &cx.status)))
 }
 
-/// Creates the specification (marked), or, when Frends refuses because another API serves the
-/// base path, adopts it if the manifest says so.
-async fn create(
-    client: &FrendsClient,
-    obj: &ApiSpec,
-    f: &FrendsApi,
-    doc: &Document,
-    written: &Marked,
-    marker: &str,
-    cx: &mut Cx<ApiSpec>,
-) -> Result<ApiSpecification, Failure> {
-    // Recorded with the create: a controller restarted after the call finds the specification
-    // by its marker, with this content.
-    cx.status.definition_hash = Some(doc.hash.clone());
-    cx.status.published_hash = None;
-    cx.status.pending_publish = None;
-    cx.status.deployments.clear();
-    cx.before_create(marker).await?;
-    match client.create_specification(&written.text).await {
-        Ok(created) => {
-            cx.status.api_id = Some(created.id.to_string());
-            cx.status.active_version = Some(created.active_version);
-            cx.did(
-                event::CREATED,
-                format!(
-                    "created Frends API specification {} ({:?}) on base path {:?}",
-                    created.id, doc.title, f.base_path
-                ),
-            );
-            cx.created().await?;
-            Ok(created)
-        }
-        Err(e) if is_path_in_use(&e) => {
-            // Nothing was created; what serves the path is someone else's.
-            cx.status.common.pending_create = None;
-            cx.status.definition_hash = None;
-            let listed = client.list_specifications().await?;
-            let found = plan::path_taken(
-                &obj.spec.management,
-                &doc.title,
-                &f.base_path,
-                listed,
-                e.message(),
-            )
-            .map_err(Failure::Stop)?;
-            match client.update_specification(found.id, &written.text).await {
-                Ok(()) => {}
-                // Frends refuses a document that would change a specification's base path:
-                // the one named so serves another.
-                Err(refused) if matches!(refused.status(), Some(400..=499)) => {
-                    return Err(Failure::stalled(
-                        converge_api::common::conditions::reason::CONFLICT,
-                        format!(
-                            "Frends already serves an API on base path {:?}; the specification \
-                             named {:?} (id {}) is not it (Frends refused the definition: {}). \
-                             Set spec.externalId to the id of the one on {:?}, or choose another \
-                             base path",
-                            f.base_path,
-                            doc.title,
-                            found.id,
-                            refused.message(),
-                            f.base_path
-                        ),
-                    ));
-                }
-                Err(other) => return Err(other.into()),
+/// The Frends API specification an ApiSpec declares: found by its recorded or external id,
+/// else by the marker its description carries (which alone proves it this object's). The key,
+/// and so the pending-create marker, is that marker.
+struct SpecificationObject<'a> {
+    client: &'a FrendsClient,
+    obj: &'a ApiSpec,
+    f: &'a FrendsApi,
+    doc: &'a Document,
+    written: &'a Marked,
+    marker: &'a str,
+}
+
+impl PlatformObject<ApiSpec> for SpecificationObject<'_> {
+    type Observed = ApiSpecification;
+    type Update = ();
+    const PLATFORM: Platform = Platform::Frends;
+    const WHAT: &'static str = "API specification";
+
+    fn key(&self) -> &str {
+        self.marker
+    }
+    fn name(&self) -> String {
+        // The base path is what Frends tells specifications apart by.
+        format!("{:?} on base path {:?}", self.doc.title, self.f.base_path)
+    }
+    fn id(found: &ApiSpecification) -> String {
+        found.id.to_string()
+    }
+    fn record(status: &mut ApiSpecStatus, id: String) {
+        status.api_id = Some(id);
+    }
+    fn before_create(&self, status: &mut ApiSpecStatus) {
+        // Recorded with the create: a controller restarted after the call finds the
+        // specification by its marker, with this content.
+        status.definition_hash = Some(self.doc.hash.clone());
+        status.published_hash = None;
+        status.pending_publish = None;
+        status.deployments.clear();
+    }
+    fn marked_ours(&self, found: &ApiSpecification) -> bool {
+        plan::carries(found, self.marker)
+    }
+    async fn observe(&self, by_id: Option<&str>) -> Result<Option<ApiSpecification>, Failure> {
+        if let Some(id) = by_id {
+            let Ok(id) = id.parse::<i64>() else {
+                return Err(Failure::stalled(
+                    common::INVALID_SPEC,
+                    format!("externalId {id:?} is not a Frends specification id (a number)"),
+                ));
+            };
+            if let Some(s) = self.client.find_specification(id).await? {
+                return Ok(Some(s));
             }
-            cx.status.api_id = Some(found.id.to_string());
-            cx.status.definition_hash = Some(doc.hash.clone());
-            cx.did(
-                event::ADOPTED,
-                format!(
-                    "adopted Frends API specification {} ({:?}), which serves base path {:?}, \
-                     and wrote the definition to it",
-                    found.id, doc.title, f.base_path
-                ),
-            );
-            Ok(client.get_specification(found.id).await?)
         }
-        Err(e) => Err(e.into()),
+        let listed = self.client.list_specifications().await?;
+        plan::identify(self.marker, listed).map_err(Failure::Stop)
+    }
+    async fn create(&self) -> Result<ApiSpecification, Failure> {
+        Ok(self.client.create_specification(&self.written.text).await?)
+    }
+    /// When Frends refuses because another API serves the base path, the specification to
+    /// adopt is the one the spec names (see `plan::path_taken`), once Frends takes the
+    /// definition for it.
+    async fn create_or_adopt(&self) -> Result<Made<ApiSpecification>, Failure> {
+        let e = match self.client.create_specification(&self.written.text).await {
+            Ok(created) => return Ok(Made::Created(created)),
+            Err(e) if is_path_in_use(&e) => e,
+            Err(e) => return Err(e.into()),
+        };
+        let (doc, f) = (self.doc, self.f);
+        let listed = self.client.list_specifications().await?;
+        let found = plan::path_taken(
+            &self.obj.spec.management,
+            &doc.title,
+            &f.base_path,
+            listed,
+            e.message(),
+        )
+        .map_err(Failure::Stop)?;
+        match self
+            .client
+            .update_specification(found.id, &self.written.text)
+            .await
+        {
+            Ok(()) => {}
+            // Frends refuses a document that would change a specification's base path: the
+            // one named so serves another.
+            Err(refused) if matches!(refused.status(), Some(400..=499)) => {
+                return Err(Failure::stalled(
+                    common::CONFLICT,
+                    format!(
+                        "Frends already serves an API on base path {:?}; the specification \
+                         named {:?} (id {}) is not it (Frends refused the definition: {}). \
+                         Set spec.externalId to the id of the one on {:?}, or choose another \
+                         base path",
+                        f.base_path,
+                        doc.title,
+                        found.id,
+                        refused.message(),
+                        f.base_path
+                    ),
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        }
+        Ok(Made::Adopted(
+            self.client.get_specification(found.id).await?,
+        ))
     }
 }
 
@@ -308,65 +350,15 @@ async fn passthroughs(
     client.list_passthroughs(spec.id, spec.active_version).await
 }
 
-/// The specification this object manages, if it exists: the recorded id, the declared
-/// `externalId`, else the one carrying this object's marker. Stops on a conflict.
-async fn find(
-    client: &FrendsClient,
-    obj: &ApiSpec,
-    marker: &str,
-    cx: &mut Cx<ApiSpec>,
-) -> Result<Option<ApiSpecification>, Failure> {
-    if let Some(id) = cx
-        .status
-        .api_id
-        .as_deref()
-        .and_then(|i| i.parse::<i64>().ok())
-    {
-        if let Some(s) = client.find_specification(id).await? {
-            return Ok(Some(s));
-        }
-        cx.warn(
-            event::RECREATING,
-            format!("Frends API specification {id} is gone; creating it again"),
-        );
-        cx.status.api_id = None;
-        cx.status.definition_hash = None;
-        cx.status.deployments.clear();
-    }
-    if let Some(external) = obj.spec.management.external_id.as_deref() {
-        let Ok(id) = external.parse::<i64>() else {
-            return Err(Failure::stalled(
-                converge_api::common::conditions::reason::INVALID_SPEC,
-                format!("externalId {external:?} is not a Frends specification id (a number)"),
-            ));
-        };
-        return match client.find_specification(id).await? {
-            Some(s) => Ok(Some(s)),
-            None => Err(Failure::stalled(
-                converge_api::common::conditions::reason::INVALID_SPEC,
-                format!("Frends has no API specification {id} (spec.externalId)"),
-            )),
-        };
-    }
-    let listed = client.list_specifications().await?;
-    plan::identify(marker, listed).map_err(Failure::Stop)
-}
-
 /// Under suspend or ObserveOnly: what would be written.
 async fn held(
     client: &FrendsClient,
     f: &FrendsApi,
     doc: &Document,
-    found: Option<&ApiSpecification>,
+    spec: &ApiSpecification,
     write: &SpecWrite,
     cx: &mut Cx<ApiSpec>,
 ) -> Result<Phase, Failure> {
-    let Some(spec) = found else {
-        return Ok(cx.held(vec![format!(
-            "create the Frends API specification {:?} on base path {:?}",
-            doc.title, f.base_path
-        )]));
-    };
     let mut changes = Vec::new();
     if let SpecWrite::Update(why) = write {
         changes.push(format!("write the definition ({why})"));
@@ -412,35 +404,46 @@ async fn held(
     Ok(cx.held(changes))
 }
 
+/// The Frends API specification to delete: by the recorded id, else by the marker a create
+/// in flight wrote into its description.
+struct Deletion<'a> {
+    client: &'a FrendsClient,
+    /// The agent groups Converge deployed to.
+    groups: Vec<i64>,
+}
+
+impl PlatformDelete<ApiSpec> for Deletion<'_> {
+    fn recorded(&self, status: &ApiSpecStatus) -> Option<String> {
+        status.api_id.clone().filter(|id| id.parse::<i64>().is_ok())
+    }
+    async fn made_by(&self, marker: &str) -> Result<Option<String>, Failure> {
+        let listed = self.client.list_specifications().await?;
+        // Several marked as this object's is for a person to sort out on Frends.
+        Ok(plan::identify(marker, listed)
+            .ok()
+            .flatten()
+            .map(|s| s.id.to_string()))
+    }
+    async fn delete(&self, id: &str) -> Result<(), ClientError> {
+        // `recorded` and `made_by` give numbers only.
+        let id = id.parse::<i64>().unwrap_or_default();
+        self.client.delete_specification(id, &self.groups).await
+    }
+}
+
 /// Deletes the specification: from the agent groups Converge deployed to, then from the
 /// default group, which deletes it for good. Already gone is done.
 pub async fn delete(cx: &mut Cx<ApiSpec>) -> Result<(), Failure> {
     let client = client(cx)?;
-    let id = match cx
-        .status
-        .api_id
-        .as_deref()
-        .and_then(|i| i.parse::<i64>().ok())
-    {
-        Some(id) => id,
-        // A create whose id was never recorded: the specification, if made, carries the
-        // marker.
-        None => {
-            let Some(marker) = cx.status.common.pending_create.clone() else {
-                return Ok(());
-            };
-            match plan::identify(&marker, client.list_specifications().await?) {
-                Ok(Some(s)) => s.id,
-                _ => return Ok(()),
-            }
-        }
-    };
-    let groups: Vec<i64> = cx
+    let groups = cx
         .status
         .deployments
         .iter()
         .map(|d| d.agent_group_id)
         .collect();
-    client.delete_specification(id, &groups).await?;
-    Ok(())
+    let deletion = Deletion {
+        client: &client,
+        groups,
+    };
+    external::delete(&deletion, cx).await
 }

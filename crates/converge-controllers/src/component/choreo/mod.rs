@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use crate::component::reasons;
 use converge_api::common::conditions::reason;
-use converge_api::component::{BuildStatus, ChoreoComponent, Component};
+use converge_api::component::{BuildStatus, ChoreoComponent, Component, ComponentStatus};
 use converge_api::project::Project;
+use converge_core::Platform;
+use converge_engine::external::{self, Ensured, PlatformDelete, PlatformObject};
 use converge_engine::{Cx, Failure, Phase};
-use converge_platforms::PlatformClient;
-use converge_platforms::choreo::{Build, ChoreoClient, DeploymentCreate};
-use plan::{BuildStep, ComponentStep, Next, Outcome};
+use converge_platforms::choreo::{self, Build, ChoreoClient, DeploymentCreate};
+use converge_platforms::{ClientError, PlatformClient};
+use plan::{BuildStep, Next, Outcome};
 
 /// How soon to look again while Choreo builds or deploys.
 pub const RECHECK: Duration = Duration::from_secs(1);
@@ -24,6 +26,54 @@ fn client(cx: &Cx<Component>) -> Result<ChoreoClient, Failure> {
             reason::INVALID_SPEC,
             "the connection is not a Choreo connection",
         )),
+    }
+}
+
+/// The Choreo component a Component declares, in its Project's Choreo project: found by its
+/// recorded or external id, else by name. Choreo cannot update a component, so one whose
+/// source differs from the spec stalls ([`plan::differs`]).
+struct ComponentObject<'a> {
+    spec: &'a ChoreoComponent,
+    client: &'a ChoreoClient,
+    project_id: &'a str,
+}
+
+impl PlatformObject<Component> for ComponentObject<'_> {
+    type Observed = choreo::Component;
+    type Update = ();
+    const PLATFORM: Platform = Platform::Choreo;
+    const WHAT: &'static str = "component";
+
+    fn key(&self) -> &str {
+        &self.spec.name
+    }
+    fn id(found: &choreo::Component) -> String {
+        found.id.clone()
+    }
+    fn record(status: &mut ComponentStatus, id: String) {
+        status.component_id = Some(id);
+    }
+    fn before_create(&self, status: &mut ComponentStatus) {
+        // A new component has no builds or deployments yet.
+        status.build = None;
+        status.pending_build = None;
+        status.deployments.clear();
+    }
+    async fn observe(&self, by_id: Option<&str>) -> Result<Option<choreo::Component>, Failure> {
+        let components = self.client.list_components(self.project_id).await?;
+        let by_id = by_id.and_then(|id| components.iter().find(|c| c.id == id));
+        Ok(by_id
+            .or_else(|| components.iter().find(|c| c.name == self.spec.name))
+            .cloned())
+    }
+    async fn create(&self) -> Result<choreo::Component, Failure> {
+        Ok(self
+            .client
+            .create_component(self.project_id, &plan::create_body(self.spec))
+            .await?)
+    }
+    fn refuse(&self, found: &choreo::Component) -> Option<Failure> {
+        plan::differs(self.spec, found).map(Failure::Stop)
     }
 }
 
@@ -42,36 +92,14 @@ pub async fn converge(
     })?;
     cx.status.project_id = Some(project_id.clone());
 
-    let found = client
-        .find_component_by_name(&project_id, &spec.name)
-        .await?;
-    let step = plan::component(spec, &obj.spec.management, &cx.status, found.as_ref())
-        .map_err(Failure::Stop)?;
-    let component_id = match step {
-        ComponentStep::Existing { id } => {
-            cx.status.component_id = Some(id.clone());
-            cx.common().pending_create = None;
-            id
-        }
-        ComponentStep::Create(body) => {
-            if !cx.may_write() {
-                return Ok(cx.held(vec![format!("create Choreo component {:?}", spec.name)]));
-            }
-            cx.before_create(&spec.name).await?;
-            let created = client.create_component(&project_id, &body).await?;
-            cx.status.component_id = Some(created.id.clone());
-            cx.status.build = None;
-            cx.status.deployments.clear();
-            cx.did(
-                reasons::CREATED,
-                format!(
-                    "created Choreo component {:?} (id {})",
-                    spec.name, created.id
-                ),
-            );
-            cx.created().await?;
-            created.id
-        }
+    let object = ComponentObject {
+        spec,
+        client: &client,
+        project_id: &project_id,
+    };
+    let component_id = match external::ensure(obj, &object, cx).await? {
+        Ensured::Found(found) => found.id,
+        Ensured::Held(phase) => return Ok(phase),
     };
 
     let key = spec
@@ -220,27 +248,38 @@ fn record_build(cx: &mut Cx<Component>, build: &Build, key: &str) {
     }
 }
 
+/// A Choreo component to delete, with its builds and deployments: by the recorded id, else
+/// by the name a create in flight used.
+struct Deletion<'a> {
+    client: &'a ChoreoClient,
+    project_id: &'a str,
+}
+
+impl PlatformDelete<Component> for Deletion<'_> {
+    fn recorded(&self, status: &ComponentStatus) -> Option<String> {
+        status.component_id.clone()
+    }
+    async fn made_by(&self, name: &str) -> Result<Option<String>, Failure> {
+        let found = self
+            .client
+            .find_component_by_name(self.project_id, name)
+            .await?;
+        Ok(found.map(|c| c.id))
+    }
+    async fn delete(&self, id: &str) -> Result<(), ClientError> {
+        self.client.delete_component(self.project_id, id).await
+    }
+}
+
 /// Deletes the component (with its builds and deployments). Works from status alone.
 pub async fn delete(cx: &mut Cx<Component>) -> Result<(), Failure> {
     let client = client(cx)?;
     let Some(project_id) = cx.status.project_id.clone() else {
         return Ok(());
     };
-    let id = match cx.status.component_id.clone() {
-        Some(id) => Some(id),
-        None => match cx.common().pending_create.clone() {
-            Some(name) => client
-                .find_component_by_name(&project_id, &name)
-                .await?
-                .map(|c| c.id),
-            None => None,
-        },
+    let deletion = Deletion {
+        client: &client,
+        project_id: &project_id,
     };
-    let Some(id) = id else {
-        return Ok(());
-    };
-    match client.delete_component(&project_id, &id).await {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => Ok(other?),
-    }
+    external::delete(&deletion, cx).await
 }

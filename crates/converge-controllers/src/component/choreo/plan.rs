@@ -3,27 +3,15 @@
 
 use crate::component::reasons;
 use converge_api::common::conditions::reason;
-use converge_api::common::policy::Management;
 use converge_api::component::{
     ChoreoComponent, ChoreoComponentType, ChoreoDeployment, ChoreoRevision, ComponentStatus,
     DeploymentStatus,
 };
 use converge_engine::Phase;
-use converge_engine::ownership::{self, Ownership};
 use converge_platforms::choreo::{
     Build, BuildCreate, BuildStatus as ChoreoBuildStatus, Component, ComponentCreate,
     ComponentType, Deployment, DeploymentStatus as ChoreoDeploymentStatus, Environment,
 };
-
-/// What to do about the component itself.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ComponentStep {
-    Create(ComponentCreate),
-    /// It exists and is ours to drive (created by Converge, or adopted as the spec says).
-    Existing {
-        id: String,
-    },
-}
 
 pub fn component_type(t: ChoreoComponentType) -> ComponentType {
     match t {
@@ -38,7 +26,8 @@ pub fn component_type(t: ChoreoComponentType) -> ComponentType {
     }
 }
 
-fn create_body(spec: &ChoreoComponent) -> ComponentCreate {
+/// The create request for the declared component.
+pub fn create_body(spec: &ChoreoComponent) -> ComponentCreate {
     ComponentCreate {
         name: spec.name.clone(),
         type_: component_type(spec.type_),
@@ -50,35 +39,12 @@ fn create_body(spec: &ChoreoComponent) -> ComponentCreate {
     }
 }
 
-/// Decides about the component found under the spec's name (if any). Choreo cannot update a
-/// component, so a found one whose declared source differs stops here for a person.
-pub fn component(
-    spec: &ChoreoComponent,
-    management: &Management,
-    status: &ComponentStatus,
-    found: Option<&Component>,
-) -> Result<ComponentStep, Phase> {
-    let Some(found) = found else {
-        return Ok(ComponentStep::Create(create_body(spec)));
-    };
-    match ownership::of(
-        management,
-        status.component_id.as_deref(),
-        status.common.pending_create.as_deref(),
-        &spec.name,
-        &found.id,
-    ) {
-        Ownership::Conflict => {
-            return Err(Phase::stalled(
-                reason::CONFLICT,
-                ownership::conflict_message("Choreo", "component", &spec.name, &found.id),
-            ));
-        }
-        Ownership::Ours | Ownership::Adopted => {}
-    }
+/// Why a found component cannot be this one (pure): Choreo cannot update a component, so one
+/// whose declared source differs stops here for a person.
+pub fn differs(spec: &ChoreoComponent, found: &Component) -> Option<Phase> {
     let differences = differences(spec, found);
-    if !differences.is_empty() {
-        return Err(Phase::stalled(
+    (!differences.is_empty()).then(|| {
+        Phase::stalled(
             reasons::PLATFORM_OBJECT_DIFFERS,
             format!(
                 "Choreo component {:?} (id {}) differs from the spec: {}. Choreo cannot update a \
@@ -88,16 +54,20 @@ pub fn component(
                 found.id,
                 differences.join("; ")
             ),
-        ));
-    }
-    Ok(ComponentStep::Existing {
-        id: found.id.clone(),
+        )
     })
 }
 
 /// The declared source settings the platform's component does not have.
 fn differences(spec: &ChoreoComponent, found: &Component) -> Vec<String> {
     let mut out = Vec::new();
+    if found.name != spec.name {
+        // Found by spec.externalId: Choreo cannot rename it.
+        out.push(format!(
+            "name is {:?}, the spec says {:?}",
+            found.name, spec.name
+        ));
+    }
     let want_type = component_type(spec.type_);
     if found.type_ != want_type {
         out.push(format!(
@@ -361,7 +331,6 @@ pub fn rollout(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use converge_api::common::policy::AdoptionPolicy;
     use converge_api::component::BuildStatus;
     use converge_platforms::choreo::ComponentStatus as ChoreoComponentStatus;
 
@@ -456,73 +425,10 @@ mod tests {
     fn a_missing_component_is_created_with_the_declared_source() {
         let mut s = spec();
         s.sub_path = Some("svc".into());
-        match component(
-            &s,
-            &Management::default(),
-            &ComponentStatus::default(),
-            None,
-        ) {
-            Ok(ComponentStep::Create(body)) => {
-                assert_eq!(body.name, "orders");
-                assert_eq!(body.sub_path.as_deref(), Some("svc"));
-                assert_eq!(body.type_, ComponentType::Service);
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_recorded_or_pending_component_is_ours() {
-        let status = ComponentStatus {
-            component_id: Some("c1".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            component(&spec(), &Management::default(), &status, Some(&found("c1"))),
-            Ok(ComponentStep::Existing { id: "c1".into() })
-        );
-        let mut pending = ComponentStatus::default();
-        pending.common.pending_create = Some("orders".into());
-        assert_eq!(
-            component(
-                &spec(),
-                &Management::default(),
-                &pending,
-                Some(&found("c9"))
-            ),
-            Ok(ComponentStep::Existing { id: "c9".into() })
-        );
-    }
-
-    #[test]
-    fn someone_elses_component_is_a_conflict_unless_adopted() {
-        let err = component(
-            &spec(),
-            &Management::default(),
-            &ComponentStatus::default(),
-            Some(&found("c7")),
-        )
-        .unwrap_err();
-        match err {
-            Phase::Stalled { reason: r, message } => {
-                assert_eq!(r, reason::CONFLICT);
-                assert!(message.contains("adoptionPolicy: Adopt"), "{message}");
-            }
-            other => panic!("{other:?}"),
-        }
-        let adopt = Management {
-            adoption_policy: Some(AdoptionPolicy::Adopt),
-            ..Default::default()
-        };
-        assert_eq!(
-            component(
-                &spec(),
-                &adopt,
-                &ComponentStatus::default(),
-                Some(&found("c7"))
-            ),
-            Ok(ComponentStep::Existing { id: "c7".into() })
-        );
+        let body = create_body(&s);
+        assert_eq!(body.name, "orders");
+        assert_eq!(body.sub_path.as_deref(), Some("svc"));
+        assert_eq!(body.type_, ComponentType::Service);
     }
 
     #[test]
@@ -530,23 +436,20 @@ mod tests {
         let mut other = found("c1");
         other.repo_url = "https://github.com/acme/other".into();
         other.branch = Some("dev".into());
-        let status = ComponentStatus {
-            component_id: Some("c1".into()),
-            ..Default::default()
-        };
-        match component(&spec(), &Management::default(), &status, Some(&other)) {
-            Err(Phase::Stalled { reason: r, message }) => {
+        match differs(&spec(), &other) {
+            Some(Phase::Stalled { reason: r, message }) => {
                 assert_eq!(r, reasons::PLATFORM_OBJECT_DIFFERS);
                 assert!(message.contains("repoUrl") && message.contains("branch"));
             }
             other => panic!("{other:?}"),
         }
+        assert_eq!(differs(&spec(), &found("c1")), None);
         // An undeclared branch is the platform's default, not a difference.
         let mut s = spec();
         s.branch = None;
         let mut dev = found("c1");
         dev.branch = Some("dev".into());
-        assert!(component(&s, &Management::default(), &status, Some(&dev)).is_ok());
+        assert_eq!(differs(&s, &dev), None);
     }
 
     #[test]

@@ -8,13 +8,17 @@ use std::time::Duration;
 use crate::component::reasons;
 use converge_api::common::conditions::reason;
 use converge_api::component::{
-    BuildStatus, Component, CycloidBuild, CycloidComponent, PipelineStatus,
+    BuildStatus, Component, ComponentStatus, CycloidBuild, CycloidComponent, PipelineStatus,
 };
 use converge_api::project::Project;
+use converge_core::Platform;
+use converge_engine::external::{self, Ensured, PlatformDelete, PlatformObject};
 use converge_engine::{Cx, Failure, Phase};
-use converge_platforms::PlatformClient;
-use converge_platforms::cycloid::{Build, ComponentPath, CycloidClient, EventFilter};
-use plan::{BuildStep, ComponentStep, Desired, Observed, Outcome, PipelineAction};
+use converge_platforms::cycloid::{
+    self, Build, ComponentPath, CycloidClient, EventFilter, FormVariables, UpdateComponent,
+};
+use converge_platforms::{ClientError, PlatformClient};
+use plan::{BuildStep, Desired, Observed, Outcome, PipelineAction};
 
 /// How soon to look again while a job build runs.
 pub const RECHECK: Duration = Duration::from_secs(2);
@@ -49,6 +53,76 @@ async fn desired(spec: &CycloidComponent, cx: &Cx<Component>) -> Result<Vec<Desi
         });
     }
     Ok(out)
+}
+
+/// The Cycloid component a Component declares, in its Project's environment: its canonical is
+/// both key and id. It is read with its form variables when the spec declares some, so that
+/// `plan` can compare them.
+struct ComponentObject<'a> {
+    spec: &'a CycloidComponent,
+    client: &'a CycloidClient,
+    at: &'a ComponentPath,
+}
+
+impl PlatformObject<Component> for ComponentObject<'_> {
+    type Observed = (cycloid::Component, Option<FormVariables>);
+    type Update = UpdateComponent;
+    const PLATFORM: Platform = Platform::Cycloid;
+    const WHAT: &'static str = "component";
+
+    fn key(&self) -> &str {
+        &self.spec.canonical
+    }
+    fn name(&self) -> String {
+        self.at.to_string()
+    }
+    fn id((found, _): &Self::Observed) -> String {
+        found.canonical.clone()
+    }
+    fn record(status: &mut ComponentStatus, id: String) {
+        status.component_id = Some(id);
+    }
+    fn before_create(&self, status: &mut ComponentStatus) {
+        status.pipelines.clear();
+        status.build = None;
+    }
+    async fn observe(&self, _by_id: Option<&str>) -> Result<Option<Self::Observed>, Failure> {
+        // The canonical is the id: there is nothing else to look a component up by.
+        let Some(found) = self.client.get_component(self.at).await? else {
+            return Ok(None);
+        };
+        let config = match &self.spec.vars {
+            Some(_) => self.client.get_component_config(self.at).await?,
+            None => None,
+        };
+        Ok(Some((found, config)))
+    }
+    async fn create(&self) -> Result<Self::Observed, Failure> {
+        let created = self
+            .client
+            .create_component(
+                &self.at.project,
+                &self.at.environment,
+                &plan::new_component(self.spec),
+            )
+            .await?;
+        // Created with the declared variables: nothing to compare them with.
+        Ok((created, None))
+    }
+    fn refuse(&self, (found, _): &Self::Observed) -> Option<Failure> {
+        plan::differs(self.spec, found).map(Failure::Stop)
+    }
+    fn plan(&self, (found, config): &Self::Observed) -> Option<(UpdateComponent, Vec<String>)> {
+        plan::component_update(self.spec, found, config.as_ref())
+    }
+    async fn update(
+        &self,
+        _found: &Self::Observed,
+        update: &UpdateComponent,
+    ) -> Result<Option<Self::Observed>, Failure> {
+        self.client.update_component(self.at, update).await?;
+        Ok(None)
+    }
 }
 
 pub async fn converge(
@@ -93,57 +167,25 @@ pub async fn converge(
     let at = ComponentPath::new(&project_canonical, &spec.environment, &spec.canonical);
     let mut held = Vec::new();
 
-    let found = client.get_component(&at).await?;
-    let config = match (&found, &spec.vars) {
-        (Some(_), Some(_)) => client.get_component_config(&at).await?,
-        _ => None,
-    };
-    match plan::component(
+    let object = ComponentObject {
         spec,
-        &obj.spec.management,
-        &cx.status,
-        found.as_ref(),
-        config.as_ref(),
-    )
-    .map_err(Failure::Stop)?
-    {
-        ComponentStep::Create(body) => {
-            if !cx.may_write() {
-                let mut changes = vec![format!("create Cycloid component {at}")];
+        client: &client,
+        at: &at,
+    };
+    let found = match external::ensure(obj, &object, cx).await? {
+        Ensured::Found(found) => found,
+        Ensured::Held(mut phase) => {
+            if let Phase::Held { changes, .. } = &mut phase {
                 changes.extend(
                     desired
                         .iter()
                         .map(|d| format!("create pipeline {:?}", d.name)),
                 );
-                return Ok(cx.held(changes));
             }
-            cx.before_create(&spec.canonical).await?;
-            client
-                .create_component(&project_canonical, &spec.environment, &body)
-                .await?;
-            cx.status.component_id = Some(spec.canonical.clone());
-            cx.status.pipelines.clear();
-            cx.status.build = None;
-            cx.did(reasons::CREATED, format!("created Cycloid component {at}"));
-            cx.created().await?;
+            return Ok(phase);
         }
-        ComponentStep::Existing { update, changes } => {
-            cx.status.component_id = Some(spec.canonical.clone());
-            cx.common().pending_create = None;
-            if let Some(update) = update {
-                let what = changes.join(", ");
-                if cx.may_write() {
-                    client.update_component(&at, &update).await?;
-                    cx.did(
-                        reasons::UPDATED,
-                        format!("updated Cycloid component {at}: {what}"),
-                    );
-                } else {
-                    held.push(format!("update component {at}: {what}"));
-                }
-            }
-        }
-    }
+    };
+    external::update(&object, &found, cx, &mut held).await?;
 
     let build_paused = converge_pipelines(&client, cx, &at, &desired, spec, &mut held).await?;
 
@@ -471,6 +513,27 @@ async fn send_once(
     Ok(sent.id.to_string())
 }
 
+/// A Cycloid component to delete, with its pipelines: its canonical is its id, recorded or
+/// the key of a create in flight.
+struct Deletion<'a> {
+    client: &'a CycloidClient,
+    project: String,
+    environment: String,
+}
+
+impl PlatformDelete<Component> for Deletion<'_> {
+    fn recorded(&self, status: &ComponentStatus) -> Option<String> {
+        status.component_id.clone()
+    }
+    async fn made_by(&self, canonical: &str) -> Result<Option<String>, Failure> {
+        Ok(Some(canonical.to_string()))
+    }
+    async fn delete(&self, canonical: &str) -> Result<(), ClientError> {
+        let at = ComponentPath::new(&self.project, &self.environment, canonical);
+        self.client.delete_component(&at).await
+    }
+}
+
 /// Deletes the component with its pipelines. Works from status alone.
 pub async fn delete(cx: &mut Cx<Component>) -> Result<(), Failure> {
     let client = client(cx)?;
@@ -479,19 +542,10 @@ pub async fn delete(cx: &mut Cx<Component>) -> Result<(), Failure> {
     else {
         return Ok(());
     };
-    let Some(canonical) = cx
-        .status
-        .component_id
-        .clone()
-        .or_else(|| cx.common().pending_create.clone())
-    else {
-        return Ok(());
+    let deletion = Deletion {
+        client: &client,
+        project,
+        environment,
     };
-    match client
-        .delete_component(&ComponentPath::new(project, environment, canonical))
-        .await
-    {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => Ok(other?),
-    }
+    external::delete(&deletion, cx).await
 }

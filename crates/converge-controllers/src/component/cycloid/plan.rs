@@ -5,29 +5,15 @@
 use serde_json::{Map, Value};
 
 use crate::component::reasons;
-use converge_api::common::conditions::reason;
-use converge_api::common::policy::Management;
 use converge_api::component::{
     ComponentStatus, CycloidBuild, CycloidCompletionEvent, CycloidComponent, CycloidSeverity,
 };
 use converge_engine::Phase;
-use converge_engine::ownership::{self, Ownership};
 use converge_platforms::cycloid::{
     Build, BuildStatus as CycloidBuildStatus, Component, ComponentPath, Event, EventType,
     FormVariables, NewComponent, NewEvent, NewPipeline, Pipeline, Severity, Tag, UpdateComponent,
     UpdatePipeline,
 };
-
-/// What to do about the component itself.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ComponentStep {
-    Create(NewComponent),
-    /// It exists and is ours; `update` is set when declared fields differ.
-    Existing {
-        update: Option<UpdateComponent>,
-        changes: Vec<String>,
-    },
-}
 
 pub fn new_component(spec: &CycloidComponent) -> NewComponent {
     NewComponent {
@@ -41,46 +27,28 @@ pub fn new_component(spec: &CycloidComponent) -> NewComponent {
     }
 }
 
-/// Decides about the component found under the spec's canonical, with its form variables
-/// (read only when the spec declares some).
-pub fn component(
-    spec: &CycloidComponent,
-    management: &Management,
-    status: &ComponentStatus,
-    found: Option<&Component>,
-    config: Option<&FormVariables>,
-) -> Result<ComponentStep, Phase> {
-    let Some(found) = found else {
-        return Ok(ComponentStep::Create(new_component(spec)));
-    };
-    if ownership::of(
-        management,
-        status.component_id.as_deref(),
-        status.common.pending_create.as_deref(),
-        &spec.canonical,
-        &found.canonical,
-    ) == Ownership::Conflict
-    {
-        return Err(Phase::stalled(
-            reason::CONFLICT,
-            ownership::conflict_message(
-                "Cycloid",
-                "component",
-                &format!("{}/{}", spec.environment, spec.canonical),
-                &found.canonical,
-            ),
-        ));
-    }
-    if found.service_catalog.reference != spec.stack_ref {
-        return Err(Phase::stalled(
+/// Why a found component cannot be this one (pure): its stack never changes.
+pub fn differs(spec: &CycloidComponent, found: &Component) -> Option<Phase> {
+    (found.service_catalog.reference != spec.stack_ref).then(|| {
+        Phase::stalled(
             reasons::PLATFORM_OBJECT_DIFFERS,
             format!(
                 "Cycloid component {:?} instantiates stack {:?}, the spec says {:?}; a \
                  component's stack cannot change: fix stackRef or use another canonical",
                 spec.canonical, found.service_catalog.reference, spec.stack_ref
             ),
-        ));
-    }
+        )
+    })
+}
+
+/// What differs between the component found, with its form variables (read only when the
+/// spec declares some), and the spec (pure): the update and the changes as a person reads
+/// them.
+pub fn component_update(
+    spec: &CycloidComponent,
+    found: &Component,
+    config: Option<&FormVariables>,
+) -> Option<(UpdateComponent, Vec<String>)> {
     let mut changes = Vec::new();
     if found.name != spec.name {
         changes.push(format!("name {:?} → {:?}", found.name, spec.name));
@@ -105,7 +73,10 @@ pub fn component(
     if vars_differ {
         changes.push("stack variables".to_string());
     }
-    let update = (!changes.is_empty()).then(|| UpdateComponent {
+    if changes.is_empty() {
+        return None;
+    }
+    let update = UpdateComponent {
         name: spec.name.clone(),
         // The update clears a description it is not sent: keep the platform's when the spec
         // declares none.
@@ -115,8 +86,8 @@ pub fn component(
             .or_else(|| (!found.description.is_empty()).then(|| found.description.clone())),
         use_case: spec.use_case.clone(),
         vars: if vars_differ { spec.vars.clone() } else { None },
-    });
-    Ok(ComponentStep::Existing { update, changes })
+    };
+    Some((update, changes))
 }
 
 /// Whether `have` holds everything `want` declares: objects may have more keys, lists must
@@ -501,7 +472,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use converge_api::common::policy::AdoptionPolicy;
     use converge_api::component::BuildStatus;
     use converge_platforms::cycloid::{EntityRef, ServiceCatalogRef};
 
@@ -540,51 +510,23 @@ mod tests {
         }
     }
 
-    fn ours() -> ComponentStatus {
-        ComponentStatus {
-            component_id: Some("billing-api".into()),
-            ..Default::default()
-        }
-    }
-
     fn vars(v: Value) -> FormVariables {
         v.as_object().unwrap().clone()
     }
 
     #[test]
     fn a_missing_component_is_created_from_its_stack_with_its_vars() {
-        match component(
-            &spec(),
-            &Management::default(),
-            &ComponentStatus::default(),
-            None,
-            None,
-        ) {
-            Ok(ComponentStep::Create(c)) => {
-                assert_eq!(c.canonical, "billing-api");
-                assert_eq!(c.service_catalog_ref, "cycloidio:stack-docker");
-                assert!(c.vars.is_some());
-            }
-            other => panic!("{other:?}"),
-        }
+        let c = new_component(&spec());
+        assert_eq!(c.canonical, "billing-api");
+        assert_eq!(c.service_catalog_ref, "cycloidio:stack-docker");
+        assert!(c.vars.is_some());
     }
 
     #[test]
     fn a_matching_component_needs_nothing_even_with_platform_defaults() {
         let config = vars(json!({"app": {"image": {"tag": "1.4.2", "pull": "always"}}, "x": {}}));
-        assert_eq!(
-            component(
-                &spec(),
-                &Management::default(),
-                &ours(),
-                Some(&found()),
-                Some(&config)
-            ),
-            Ok(ComponentStep::Existing {
-                update: None,
-                changes: vec![]
-            })
-        );
+        assert_eq!(component_update(&spec(), &found(), Some(&config)), None);
+        assert_eq!(differs(&spec(), &found()), None);
     }
 
     #[test]
@@ -593,24 +535,11 @@ mod tests {
         f.name = "Old".into();
         f.description = "kept".into();
         let config = vars(json!({"app": {"image": {"tag": "1.4.1"}}}));
-        match component(
-            &spec(),
-            &Management::default(),
-            &ours(),
-            Some(&f),
-            Some(&config),
-        ) {
-            Ok(ComponentStep::Existing {
-                update: Some(u),
-                changes,
-            }) => {
-                assert_eq!(changes.len(), 2, "{changes:?}");
-                assert_eq!(u.name, "Billing API");
-                assert_eq!(u.description.as_deref(), Some("kept"));
-                assert_eq!(u.vars, spec().vars);
-            }
-            other => panic!("{other:?}"),
-        }
+        let (u, changes) = component_update(&spec(), &f, Some(&config)).expect("an update");
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert_eq!(u.name, "Billing API");
+        assert_eq!(u.description.as_deref(), Some("kept"));
+        assert_eq!(u.vars, spec().vars);
     }
 
     #[test]
@@ -618,45 +547,8 @@ mod tests {
         let mut f = found();
         f.name = "Old".into();
         let config = vars(json!({"app": {"image": {"tag": "1.4.2"}}}));
-        match component(
-            &spec(),
-            &Management::default(),
-            &ours(),
-            Some(&f),
-            Some(&config),
-        ) {
-            Ok(ComponentStep::Existing {
-                update: Some(u), ..
-            }) => assert_eq!(u.vars, None),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn someone_elses_component_is_adopted_only_when_asked() {
-        let config = vars(json!({"app": {"image": {"tag": "1.4.2"}}}));
-        let conflict = component(
-            &spec(),
-            &Management::default(),
-            &ComponentStatus::default(),
-            Some(&found()),
-            Some(&config),
-        );
-        assert!(matches!(conflict, Err(Phase::Stalled { reason: r, .. }) if r == reason::CONFLICT));
-        let adopt = Management {
-            adoption_policy: Some(AdoptionPolicy::Adopt),
-            ..Default::default()
-        };
-        assert!(matches!(
-            component(
-                &spec(),
-                &adopt,
-                &ComponentStatus::default(),
-                Some(&found()),
-                Some(&config)
-            ),
-            Ok(ComponentStep::Existing { update: None, .. })
-        ));
+        let (u, _) = component_update(&spec(), &f, Some(&config)).expect("an update");
+        assert_eq!(u.vars, None);
     }
 
     #[test]
@@ -664,8 +556,8 @@ mod tests {
         let mut f = found();
         f.service_catalog.reference = "cycloidio:stack-magento".into();
         assert!(matches!(
-            component(&spec(), &Management::default(), &ours(), Some(&f), None),
-            Err(Phase::Stalled { reason: r, .. }) if r == reasons::PLATFORM_OBJECT_DIFFERS
+            differs(&spec(), &f),
+            Some(Phase::Stalled { reason: r, .. }) if r == reasons::PLATFORM_OBJECT_DIFFERS
         ));
     }
 

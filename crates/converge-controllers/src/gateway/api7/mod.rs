@@ -17,7 +17,9 @@ use apis::ApiAction;
 use application::spec_default_version;
 use canary::Write;
 use converge_api::common::conditions::reason as common_reason;
-use converge_api::gateway::{ApiStatus, GatewayApplication};
+use converge_api::gateway::{
+    ApiStatus, GatewayApplication, GatewayApplicationSpec, GatewayApplicationStatus,
+};
 use plan::Observed;
 pub mod analysis;
 pub mod apis;
@@ -26,25 +28,36 @@ pub mod canary;
 pub mod metrics;
 pub mod plan;
 
-use converge_engine::ownership::{self, Ownership};
+use converge_core::Platform;
+use converge_engine::external::{self, Ensured, PlatformDelete, PlatformObject};
 use converge_engine::{Cx, Failure, Phase, drift};
 use converge_platforms::PlatformClient;
 use converge_platforms::api7::{Api7Client, Application, CanaryRelease, CanaryState, ListFilter};
 
+/// The API7 application to delete, with its APIs and canary releases: by the recorded id,
+/// else by the name a create in flight used.
+struct Deletion<'a> {
+    api7: &'a Api7Client,
+}
+
+impl PlatformDelete<GatewayApplication> for Deletion<'_> {
+    fn recorded(&self, status: &GatewayApplicationStatus) -> Option<String> {
+        status.application_id.clone()
+    }
+    async fn made_by(&self, name: &str) -> Result<Option<String>, Failure> {
+        let found = self.api7.find_application_by_name(name).await?;
+        Ok(found.map(|app| app.id))
+    }
+    async fn delete(&self, id: &str) -> Result<(), converge_platforms::ClientError> {
+        // cascade: the application's APIs and canary releases go with it.
+        self.api7.delete_application(id, true).await
+    }
+}
+
 /// Delete the application; its APIs and canary releases go with it.
 pub async fn delete(cx: &mut Cx<GatewayApplication>) -> Result<(), Failure> {
     let api7 = client(cx)?;
-    let id = match (&cx.status.application_id, &cx.status.common.pending_create) {
-        (Some(id), _) => id.clone(),
-        // A create whose id was never recorded: the application under that name is ours.
-        (None, Some(name)) => match api7.find_application_by_name(name).await? {
-            Some(app) => app.id,
-            None => return Ok(()),
-        },
-        (None, None) => return Ok(()),
-    };
-    // cascade: the application's APIs and canary releases go with it.
-    gone_is_fine(api7.delete_application(&id, true).await)
+    external::delete(&Deletion { api7: &api7 }, cx).await
 }
 
 fn client(cx: &Cx<GatewayApplication>) -> Result<Api7Client, Failure> {
@@ -70,22 +83,46 @@ fn gone_is_fine(result: Result<(), converge_platforms::ClientError>) -> Result<(
     }
 }
 
-/// The application this object manages, if the platform has it: by recorded id, by
-/// externalId, else by name. Ownership is decided by the caller.
-async fn find_application(
-    api7: &Api7Client,
-    obj: &GatewayApplication,
-    recorded: Option<&str>,
-) -> Result<Option<Application>, Failure> {
-    let by_id = recorded.or(obj.spec.management.external_id.as_deref());
-    if let Some(id) = by_id {
-        match api7.get_application(id).await {
-            Ok(app) => return Ok(Some(app)),
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.into()),
-        }
+/// The API7 application a GatewayApplication declares: found by its recorded or external id,
+/// else by name. Its fields are written by `plan`, with the canary and the APIs, in the order
+/// the module doc gives, so only the protocol's first three steps are the engine's.
+struct ApplicationObject<'a> {
+    spec: &'a GatewayApplicationSpec,
+    api7: &'a Api7Client,
+}
+
+impl PlatformObject<GatewayApplication> for ApplicationObject<'_> {
+    type Observed = Application;
+    type Update = ();
+    const PLATFORM: Platform = Platform::Api7;
+    const WHAT: &'static str = "application";
+
+    fn key(&self) -> &str {
+        &self.spec.name
     }
-    Ok(api7.find_application_by_name(&obj.spec.name).await?)
+    fn id(found: &Application) -> String {
+        found.id.clone()
+    }
+    fn record(status: &mut GatewayApplicationStatus, id: String) {
+        status.application_id = Some(id);
+    }
+    fn before_create(&self, status: &mut GatewayApplicationStatus) {
+        status.apis.clear();
+    }
+    async fn observe(&self, by_id: Option<&str>) -> Result<Option<Application>, Failure> {
+        if let Some(id) = by_id {
+            match self.api7.get_application(id).await {
+                Ok(app) => return Ok(Some(app)),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(self.api7.find_application_by_name(&self.spec.name).await?)
+    }
+    async fn create(&self) -> Result<Application, Failure> {
+        let body = application::create_body(self.spec, spec_default_version(self.spec));
+        Ok(self.api7.create_application(&body).await?)
+    }
 }
 
 pub async fn converge(
@@ -94,44 +131,14 @@ pub async fn converge(
 ) -> Result<Phase, Failure> {
     let api7 = client(cx)?;
     let spec = &obj.spec;
-    let recorded = cx.status.application_id.clone();
-
-    let found = find_application(&api7, obj, recorded.as_deref()).await?;
-    let app = match found {
-        Some(app) => {
-            let pending = cx.common().pending_create.clone();
-            let whose = ownership::of(
-                &spec.management,
-                recorded.as_deref(),
-                pending.as_deref(),
-                &spec.name,
-                &app.id,
-            );
-            if whose == Ownership::Conflict {
-                return Err(Failure::stalled(
-                    common_reason::CONFLICT,
-                    ownership::conflict_message("API7 Cloud", "application", &spec.name, &app.id),
-                ));
+    let object = ApplicationObject { spec, api7: &api7 };
+    let app = match external::ensure(obj, &object, cx).await? {
+        Ensured::Found(app) => app,
+        Ensured::Held(mut phase) => {
+            if let Phase::Held { changes, .. } = &mut phase {
+                changes.extend(plan::create_changes(spec));
             }
-            if cx.status.application_id.as_deref() != Some(app.id.as_str()) {
-                cx.status.application_id = Some(app.id.clone());
-                cx.common().pending_create = None;
-            }
-            app
-        }
-        None if !cx.may_write() => return Ok(cx.held(plan::create_changes(spec))),
-        None => {
-            cx.before_create(&spec.name).await?;
-            let body = application::create_body(spec, spec_default_version(spec));
-            let app = api7.create_application(&body).await?;
-            cx.status.application_id = Some(app.id.clone());
-            cx.status.apis.clear();
-            cx.did(
-                reason::CREATED,
-                format!("created application {} (id {})", spec.name, app.id),
-            );
-            cx.created().await?;
-            app
+            return Ok(phase);
         }
     };
 
@@ -183,7 +190,7 @@ pub async fn converge(
         let what = plan.app_changes.join("; ");
         cx.did(
             reason::UPDATED,
-            format!("updated application {}: {what}", spec.name),
+            format!("updated API7 application {:?}: {what}", spec.name),
         );
     }
     for action in &plan.api_actions {

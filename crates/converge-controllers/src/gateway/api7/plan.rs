@@ -93,10 +93,14 @@ pub fn decide(
     }
 }
 
-/// What a create would do, for a held report when the application does not exist yet.
+/// What follows the create of the application, for a held report when it does not exist yet
+/// (the engine reports the create itself).
 pub fn create_changes(spec: &GatewayApplicationSpec) -> Vec<String> {
-    let mut changes = vec![format!("create application {}", spec.name)];
-    changes.extend(spec.apis.iter().map(|a| format!("create API {}", a.name)));
+    let mut changes: Vec<String> = spec
+        .apis
+        .iter()
+        .map(|a| format!("create API {}", a.name))
+        .collect();
     if let Some(c) = &spec.canary
         && c.abort != Some(true)
     {
@@ -297,11 +301,7 @@ mod tests {
         let s = spec(Some(canary_block()));
         assert_eq!(
             create_changes(&s),
-            vec![
-                "create application shop",
-                "create API all",
-                "start canary release to-v2"
-            ]
+            vec!["create API all", "start canary release to-v2"]
         );
     }
 }

@@ -7,13 +7,14 @@
 
 pub mod plan;
 
+use converge_platforms::ClientError;
 use converge_platforms::cycloid::{CycloidClient, Environment, Project, UpdateProject};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
 use converge_api::component::Component;
 use converge_core::Platform;
-use converge_engine::external::{self, Ensured, PlatformObject};
+use converge_engine::external::{self, Ensured, PlatformDelete, PlatformObject};
 use converge_engine::{Cx, Failure, Phase};
 
 use crate::project::reason;
@@ -84,9 +85,13 @@ impl PlatformObject<Kind> for ProjectObject<'_> {
     fn plan(&self, found: &Project) -> Option<(UpdateProject, Vec<String>)> {
         project_update(self.spec, found)
     }
-    async fn update(&self, _found: &Project, update: &UpdateProject) -> Result<(), Failure> {
+    async fn update(
+        &self,
+        _found: &Project,
+        update: &UpdateProject,
+    ) -> Result<Option<Project>, Failure> {
         self.client.update_project(self.key(), update).await?;
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -196,17 +201,24 @@ fn set_environments(cx: &mut Cx<Kind>, spec: &CycloidProject, current: &[Environ
     cx.status.environments = envs;
 }
 
-pub async fn delete(client: &CycloidClient, cx: &mut Cx<Kind>) -> Result<(), Failure> {
-    let canonical = cx
-        .status
-        .project_id
-        .clone()
-        .or_else(|| cx.status.common.pending_create.clone());
-    if let Some(c) = canonical {
-        match client.delete_project(&c).await {
-            Err(e) if !e.is_not_found() => return Err(e.into()),
-            _ => {}
-        }
+/// A Cycloid project to delete: its canonical is its id, recorded or the key of a create in
+/// flight.
+struct Deletion<'a> {
+    client: &'a CycloidClient,
+}
+
+impl PlatformDelete<Kind> for Deletion<'_> {
+    fn recorded(&self, status: &ProjectStatus) -> Option<String> {
+        status.project_id.clone()
     }
-    Ok(())
+    async fn made_by(&self, canonical: &str) -> Result<Option<String>, Failure> {
+        Ok(Some(canonical.to_string()))
+    }
+    async fn delete(&self, canonical: &str) -> Result<(), ClientError> {
+        self.client.delete_project(canonical).await
+    }
+}
+
+pub async fn delete(client: &CycloidClient, cx: &mut Cx<Kind>) -> Result<(), Failure> {
+    external::delete(&Deletion { client }, cx).await
 }

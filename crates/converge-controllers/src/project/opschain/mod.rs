@@ -8,8 +8,9 @@ pub mod plan;
 
 use converge_api::common::conditions::reason;
 use converge_core::Platform;
-use converge_engine::external::{self, Ensured, PlatformObject};
+use converge_engine::external::{self, Ensured, PlatformDelete, PlatformObject};
 use converge_engine::{Cx, Failure, Phase};
+use converge_platforms::ClientError;
 use converge_platforms::opschain::{Environment, NewProject, NodeUpdate, OpsChainClient, Project};
 
 use converge_api::project::{OpsChainProject, Project as Kind, ProjectStatus};
@@ -68,9 +69,13 @@ impl PlatformObject<Kind> for ProjectObject<'_> {
             found.archived,
         )
     }
-    async fn update(&self, _found: &Project, update: &NodeUpdate) -> Result<(), Failure> {
+    async fn update(
+        &self,
+        _found: &Project,
+        update: &NodeUpdate,
+    ) -> Result<Option<Project>, Failure> {
         self.client.update_project(self.key(), update).await?;
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -143,22 +148,42 @@ fn set_environments(cx: &mut Cx<Kind>, spec: &OpsChainProject, current: &[Enviro
     cx.status.environments = envs;
 }
 
-/// Deletion archives (OpsChain's DELETE). It needs the code, which only the spec holds; the
-/// schema makes it immutable, so the spec of a deleted object still names the right project.
+/// An OpsChain project to archive (OpsChain's DELETE), which takes the code: the spec's, or
+/// the key of a create in flight.
+struct Deletion<'a> {
+    client: &'a OpsChainClient,
+    code: Option<&'a str>,
+}
+
+impl PlatformDelete<Kind> for Deletion<'_> {
+    fn recorded(&self, status: &ProjectStatus) -> Option<String> {
+        // Status records OpsChain's id; the code it was found by is the spec's, which the
+        // schema makes immutable.
+        status
+            .project_id
+            .as_ref()
+            .and(self.code)
+            .map(str::to_string)
+    }
+    async fn made_by(&self, code: &str) -> Result<Option<String>, Failure> {
+        Ok(Some(code.to_string()))
+    }
+    async fn delete(&self, code: &str) -> Result<(), ClientError> {
+        self.client.archive_project(code).await
+    }
+}
+
+/// Deletion archives. It needs the code, which only the spec holds; the schema makes it
+/// immutable, so the spec of a deleted object still names the right project.
 pub async fn delete(
     spec: Option<&OpsChainProject>,
     client: &OpsChainClient,
     cx: &mut Cx<Kind>,
 ) -> Result<(), Failure> {
-    let code = spec
-        .map(|s| s.code.clone())
-        .or_else(|| cx.status.common.pending_create.clone());
-    let Some(code) = code else {
+    let code = spec.map(|s| s.code.as_str());
+    if code.is_none() && cx.status.common.pending_create.is_none() {
         cx.left_in_place("the OpsChain project code is unknown");
         return Ok(());
-    };
-    match client.archive_project(&code).await {
-        Err(e) if !e.is_not_found() => Err(e.into()),
-        _ => Ok(()),
     }
+    external::delete(&Deletion { client, code }, cx).await
 }

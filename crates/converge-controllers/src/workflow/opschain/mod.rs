@@ -8,11 +8,12 @@ use crate::workflow::runs::{self, Due};
 use crate::workflow::{reason, steps};
 use converge_api::common::conditions::reason as common;
 use converge_api::project::Project;
-use converge_api::workflow::{OpsChainWorkflow, Workflow};
-use converge_engine::ownership::{self, Ownership};
-use converge_engine::{Cx, Failure, Kind, Phase};
-use converge_platforms::PlatformClient;
-use converge_platforms::opschain::{OpsChainClient, StepActionError};
+use converge_api::workflow::{OpsChainWorkflow, Workflow, WorkflowStatus};
+use converge_core::Platform;
+use converge_engine::external::{self, Ensured, PlatformDelete, PlatformObject};
+use converge_engine::{Cx, Failure, Phase};
+use converge_platforms::opschain::{self, OpsChainClient, StepActionError, WorkflowUpdate};
+use converge_platforms::{ClientError, PlatformClient};
 use plan::{APPROVAL_NOTE, Definition, Desired, OBJECT_KEY, StepAction};
 
 fn client(cx: &Cx<Workflow>) -> Result<OpsChainClient, Failure> {
@@ -40,6 +41,63 @@ async fn project_code(wf: &Workflow, cx: &Cx<Workflow>) -> Result<String, Failur
     })
 }
 
+/// The OpsChain workflow a Workflow declares, in its Project's OpsChain project: the project
+/// and workflow codes are its key, read and written by code.
+struct WorkflowObject<'a> {
+    desired: &'a Desired,
+    client: &'a OpsChainClient,
+    project: &'a str,
+    key: &'a str,
+}
+
+impl PlatformObject<Workflow> for WorkflowObject<'_> {
+    type Observed = opschain::Workflow;
+    type Update = WorkflowUpdate;
+    const PLATFORM: Platform = Platform::OpsChain;
+    const WHAT: &'static str = "workflow";
+
+    fn key(&self) -> &str {
+        self.key
+    }
+    fn name(&self) -> String {
+        self.key.to_string()
+    }
+    fn id(found: &opschain::Workflow) -> String {
+        found.id.clone()
+    }
+    fn record(status: &mut WorkflowStatus, id: String) {
+        status.workflow_id = Some(id);
+    }
+    async fn observe(&self, _by_id: Option<&str>) -> Result<Option<opschain::Workflow>, Failure> {
+        // OpsChain reads a workflow by its code only.
+        Ok(self
+            .client
+            .get_workflow(self.project, &self.desired.code)
+            .await?)
+    }
+    async fn create(&self) -> Result<opschain::Workflow, Failure> {
+        let new = plan::new_workflow(self.desired);
+        Ok(self.client.create_workflow(self.project, &new).await?)
+    }
+    fn plan(&self, found: &opschain::Workflow) -> Option<(WorkflowUpdate, Vec<String>)> {
+        match plan::definition(self.desired, Some(found)) {
+            Definition::Update { update, changes } => Some((update, changes)),
+            Definition::Create(_) | Definition::InSync => None,
+        }
+    }
+    async fn update(
+        &self,
+        _found: &opschain::Workflow,
+        update: &WorkflowUpdate,
+    ) -> Result<Option<opschain::Workflow>, Failure> {
+        Ok(Some(
+            self.client
+                .update_workflow(self.project, &self.desired.code, update)
+                .await?,
+        ))
+    }
+}
+
 pub async fn converge(
     wf: &Workflow,
     spec: &OpsChainWorkflow,
@@ -57,63 +115,20 @@ pub async fn converge(
         Desired::from_spec(spec).map_err(|e| Failure::stalled(common::INVALID_SPEC, e))?;
     let project = project_code(wf, cx).await?;
     let key = format!("{project}/{}", desired.code);
-    let observed = client.get_workflow(&project, &desired.code).await?;
-    if let Some(w) = &observed {
-        let owner = ownership::of(
-            wf.management(),
-            cx.status.workflow_id.as_deref(),
-            cx.status.common.pending_create.as_deref(),
-            &key,
-            &w.id,
-        );
-        if owner == Ownership::Conflict {
-            return Err(Failure::stalled(
-                common::CONFLICT,
-                ownership::conflict_message("OpsChain", "workflow", &key, &w.id),
-            ));
-        }
-    }
-
+    let object = WorkflowObject {
+        desired: &desired,
+        client: &client,
+        project: &project,
+        key: &key,
+    };
+    let found = match external::ensure(wf, &object, cx).await? {
+        Ensured::Found(found) => found,
+        Ensured::Held(phase) => return Ok(phase),
+    };
     let mut held = Vec::new();
-    let current = match plan::definition(&desired, observed.as_ref()) {
-        Definition::Create(_) if !cx.may_write() => {
-            held.push(format!("create workflow {key}"));
-            None
-        }
-        Definition::Create(new) => {
-            // An id recorded for a workflow since deleted proves nothing about the new one; the
-            // create marker alone must recognise it after a crash.
-            cx.status.workflow_id = None;
-            cx.status.platform_path = Some(key.clone());
-            cx.before_create(&key).await?;
-            let w = client.create_workflow(&project, &new).await?;
-            cx.status.workflow_id = Some(w.id.clone());
-            cx.created().await?;
-            cx.did(
-                "Created",
-                format!("created OpsChain workflow {key} (id {})", w.id),
-            );
-            Some(w)
-        }
-        Definition::Update { changes, .. } if !cx.may_write() => {
-            held.extend(changes);
-            observed
-        }
-        Definition::Update { update, changes } => {
-            let w = client
-                .update_workflow(&project, &desired.code, &update)
-                .await?;
-            cx.did(
-                "Updated",
-                format!("updated OpsChain workflow {key}: {}", changes.join("; ")),
-            );
-            Some(w)
-        }
-        Definition::InSync => observed,
-    };
-    let Some(w) = current else {
-        return Ok(cx.held(held));
-    };
+    let w = external::update(&object, &found, cx, &mut held)
+        .await?
+        .unwrap_or(found);
     let s = &mut cx.status;
     s.workflow_id = Some(w.id.clone());
     s.platform_path = Some(key.clone());
@@ -317,8 +332,27 @@ pub async fn delete(wf: &Workflow, cx: &mut Cx<Workflow>) -> Result<(), Failure>
             ),
         );
     }
-    match client.delete_workflow(&project, &code).await {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => Ok(other?),
+    external::delete(&Deletion { client: &client }, cx).await
+}
+
+/// The OpsChain workflow to delete (OpsChain archives one that ever ran): by the recorded
+/// project and workflow codes, or those of a create in flight.
+struct Deletion<'a> {
+    client: &'a OpsChainClient,
+}
+
+impl PlatformDelete<Workflow> for Deletion<'_> {
+    fn recorded(&self, status: &WorkflowStatus) -> Option<String> {
+        status.platform_path.clone()
+    }
+    async fn made_by(&self, path: &str) -> Result<Option<String>, Failure> {
+        Ok(Some(path.to_string()))
+    }
+    async fn delete(&self, path: &str) -> Result<(), ClientError> {
+        // `delete` checked the path's shape (`plan::recorded`) before resolving the runs.
+        let Some((project, code)) = path.split_once('/') else {
+            return Ok(());
+        };
+        self.client.delete_workflow(project, code).await
     }
 }

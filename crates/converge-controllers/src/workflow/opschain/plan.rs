@@ -53,17 +53,22 @@ pub enum Definition {
     InSync,
 }
 
+/// The create request for the declared workflow: a draft unless it is to be published.
+pub fn new_workflow(desired: &Desired) -> NewWorkflow {
+    NewWorkflow {
+        code: desired.code.clone(),
+        name: desired.name.clone(),
+        description: desired.description.clone(),
+        steps: desired.steps.clone(),
+        draft: !desired.publish,
+    }
+}
+
 /// Compares the declared definition with the workflow found (if any). Only declared fields
 /// count: a description left out of the spec is not cleared.
 pub fn definition(desired: &Desired, observed: Option<&Workflow>) -> Definition {
     let Some(w) = observed else {
-        return Definition::Create(NewWorkflow {
-            code: desired.code.clone(),
-            name: desired.name.clone(),
-            description: desired.description.clone(),
-            steps: desired.steps.clone(),
-            draft: !desired.publish,
-        });
+        return Definition::Create(new_workflow(desired));
     };
     let mut update = WorkflowUpdate {
         name: desired.name.clone(),
