@@ -751,7 +751,7 @@ fn plan_lists_a_frends_apis_publish_passthrough_and_deployments_after_its_create
         &[
             "ApiSpec/petstore  (frends)\n",
             "  1. created Frends API specification ",
-            "on base path \"/api/petstore/v1\"\n",
+            "on base path \"/api/petstore/v1\" (id ",
             "  2. create passthrough (default) on version 1\n",
             "  3. published version 1\n",
             "  4. requested the deployment of version 1 to agent group 2",
