@@ -337,7 +337,7 @@ async fn frends_timeline_create_change_change_again_delete() {
         "delete",
         ns,
         "tl",
-        &[("Deleted", &format!("deleted Frends {id}"))],
+        &[("Deleted", &format!("deleted Frends API specification {id}"))],
     );
     assert!(
         f.find_specification(id).await.unwrap().is_none(),
@@ -870,7 +870,7 @@ async fn api7_timeline_create_change_change_again_delete() {
         "delete",
         ns,
         "inv",
-        &[("Deleted", &format!("deleted API7 {id}"))],
+        &[("Deleted", &format!("deleted API7 application {id}"))],
     );
     assert!(a.get_application(&id).await.unwrap_err().is_not_found());
     assert!(

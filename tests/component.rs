@@ -255,6 +255,108 @@ async fn choreo_component_builds_rolls_out_follows_revisions_corrects_drift_and_
     );
 }
 
+/// An externalId that names nothing on Choreo creates nothing: Stalled, saying so; one that
+/// names a component of another name is not taken for this one; without it, the component is
+/// created.
+#[tokio::test]
+async fn an_external_id_that_names_no_choreo_component_creates_nothing() {
+    let client = client().await;
+    let ns = "comp-choreo-extid";
+    namespace(&client, ns).await;
+    connect(&client, ns, "choreo").await;
+    apply(&client, ns, choreo_project("shop", "comp-extid-shop")).await;
+    let project = project_id(&client, ns, "shop").await;
+    let ch = choreo();
+    let other = ch
+        .create_component(
+            &project,
+            &ComponentCreate {
+                name: "other".into(),
+                type_: ComponentType::Service,
+                description: None,
+                repo_url: "https://github.com/acme/ghost".into(),
+                branch: None,
+                buildpack_id: None,
+                sub_path: None,
+            },
+        )
+        .await
+        .unwrap();
+    let api = Api::<Component>::namespaced(client.clone(), ns);
+    let source =
+        json!({"name": "ghost", "type": "Service", "repoUrl": "https://github.com/acme/ghost"});
+    let named = |c: &str| {
+        let ch = ch.clone();
+        let project = project.clone();
+        let c = c.to_string();
+        async move {
+            ch.list_components(&project)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|x| x.name == c)
+                .count()
+        }
+    };
+
+    apply(
+        &client,
+        ns,
+        choreo_component(
+            "ghost",
+            "shop",
+            source.clone(),
+            json!({"externalId": "no-such-id"}),
+        ),
+    )
+    .await;
+    let c = wait_reason(&api, "ghost", "Stalled", "InvalidSpec").await;
+    assert_eq!(
+        condition(&c, "Stalled").unwrap().message,
+        "spec.externalId \"no-such-id\": Choreo has no component \"ghost\" to adopt"
+    );
+    assert_eq!(named("ghost").await, 0, "nothing created");
+
+    apply(
+        &client,
+        ns,
+        choreo_component(
+            "ghost",
+            "shop",
+            source.clone(),
+            json!({"externalId": other.id}),
+        ),
+    )
+    .await;
+    let c = wait_reason(&api, "ghost", "Stalled", "PlatformObjectDiffers").await;
+    let message = condition(&c, "Stalled").unwrap().message;
+    assert!(
+        message.contains("name is \"other\", the spec says \"ghost\""),
+        "{message}"
+    );
+    assert_eq!(status(&c).component_id, None, "not taken for this one");
+
+    apply(
+        &client,
+        ns,
+        choreo_component("ghost", "shop", source, json!({})),
+    )
+    .await;
+    let c = wait_ready(&api, "ghost").await;
+    let created = wait_event(&client, ns, "ghost", "Created").await;
+    assert_eq!(
+        created,
+        format!(
+            "Created: created Choreo component \"ghost\" (id {})",
+            status(&c).component_id.clone().unwrap()
+        )
+    );
+    assert_eq!(named("ghost").await, 1);
+    assert_eq!(named("other").await, 1, "the other one is left alone");
+    delete_and_wait(&api, "ghost").await;
+    assert_eq!(named("ghost").await, 0, "deleted with its object");
+}
+
 #[tokio::test]
 async fn an_existing_choreo_component_is_adopted_only_when_asked_and_orphan_keeps_it() {
     let client = client().await;
@@ -317,6 +419,14 @@ async fn an_existing_choreo_component_is_adopted_only_when_asked_and_orphan_keep
     assert_eq!(
         status(&c).component_id.as_deref(),
         Some(existing.id.as_str())
+    );
+    let adopted = wait_event(&client, ns, "legacy", "Adopted").await;
+    assert_eq!(
+        adopted,
+        format!(
+            "Adopted: adopted Choreo component \"legacy\" (id {})",
+            existing.id
+        )
     );
     let same_name = ch
         .list_components(&project)

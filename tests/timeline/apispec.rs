@@ -154,8 +154,15 @@ async fn frends_apispec_timeline() {
     // 4. Removal.
     t.delete("apispec/pets").await;
     t.wait_gone::<ApiSpec>("pets").await;
-    t.expect_events(S, &[("Normal", "Deleted", &format!("deleted Frends {id}"))])
-        .await;
+    t.expect_events(
+        S,
+        &[(
+            "Normal",
+            "Deleted",
+            &format!("deleted Frends API specification {id}"),
+        )],
+    )
+    .await;
     assert!(frends().find_specification(id).await.unwrap().is_none());
 }
 
@@ -264,8 +271,15 @@ async fn api7_apispec_timeline() {
     // 4. Removal.
     t.delete("apispec/pets").await;
     t.wait_gone::<ApiSpec>("pets").await;
-    t.expect_events(S, &[("Normal", "Deleted", &format!("deleted API7 {id}"))])
-        .await;
+    t.expect_events(
+        S,
+        &[(
+            "Normal",
+            "Deleted",
+            &format!("deleted API7 application {id}"),
+        )],
+    )
+    .await;
     assert!(api7().get_application(&id).await.is_err());
 }
 

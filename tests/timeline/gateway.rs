@@ -1,4 +1,5 @@
-//! GatewayApplication timeline on API7: create; a canary held at its first step (a one-hour
+//! GatewayApplication timeline on API7: create; the application deleted on API7 and created
+//! again; a canary held at its first step (a one-hour
 //! pause holds it, no race); that canary aborted; a second canary run to the end; removal.
 //!
 //! Helper C changes canaries (analysis, re-arming, running one again): this timeline checks
@@ -80,6 +81,70 @@ async fn api7_gateway_application_timeline() {
     )
     .await;
     assert_eq!(default_version(&id).await, "v1");
+
+    // 1b. Someone deletes the application on API7; a requested reconcile finds it gone and
+    // creates it again, with a Warning that says why another create follows.
+    p.delete_application(&id, true).await.unwrap();
+    let ns = t.ns.clone();
+    t.kubectl(
+        &[
+            "annotate",
+            "-n",
+            &ns,
+            "--overwrite",
+            "gatewayapplication/checkout",
+            "reconcile.converge.dev/requestedAt=2026-01-01T00:00:00Z",
+        ],
+        None,
+    )
+    .await;
+    let g: GatewayApplication = t
+        .wait("checkout", "created again", |g: &GatewayApplication| {
+            ready(g)
+                && g.status
+                    .as_ref()
+                    .and_then(|s| s.application_id.as_deref())
+                    .is_some_and(|now| now != id)
+        })
+        .await;
+    let gone = id;
+    let id = g.status.as_ref().unwrap().application_id.clone().unwrap();
+    t.expect_events(
+        G,
+        &[
+            (
+                "Warning",
+                "Recreating",
+                &format!("API7 application \"tl-checkout\" (id {gone}) is gone; creating it again"),
+            ),
+            (
+                "Normal",
+                "Created",
+                &format!("created API7 application \"tl-checkout\" (id {id})"),
+            ),
+            ("Normal", "ApiCreated", "created API list"),
+            ("Normal", "ApiCreated", "created API create"),
+            // The spec did not change: what the platform lost is drift, and said so.
+            (
+                "Warning",
+                "DriftCorrected",
+                &format!(
+                    "corrected: created API7 application \"tl-checkout\" (id {id}); created API list"
+                ),
+            ),
+        ],
+    )
+    .await;
+    assert!(
+        p.get_application(&gone).await.is_err(),
+        "the old one stays gone"
+    );
+    assert_eq!(default_version(&id).await, "v1");
+    assert_eq!(
+        g.status.as_ref().unwrap().apis.len(),
+        2,
+        "both APIs recorded again"
+    );
 
     // 2. Canary c-a to v2: started at 20%, held there by its one-hour pause.
     t.apply(&app(Some(canary_a(false)))).await;
@@ -175,7 +240,14 @@ async fn api7_gateway_application_timeline() {
     // 5. Removal.
     t.delete("gatewayapplication/checkout").await;
     t.wait_gone::<GatewayApplication>("checkout").await;
-    t.expect_events(G, &[("Normal", "Deleted", &format!("deleted API7 {id}"))])
-        .await;
+    t.expect_events(
+        G,
+        &[(
+            "Normal",
+            "Deleted",
+            &format!("deleted API7 application \"tl-checkout\" (id {id})"),
+        )],
+    )
+    .await;
     assert!(p.get_application(&id).await.is_err());
 }

@@ -341,6 +341,16 @@ impl Kind for ApiSpec {
         &mut status.common
     }
 
+    fn platform_object(&self, id: &str) -> String {
+        match self.platform() {
+            Some(Platform::Frends) => format!("Frends API specification {id}"),
+            Some(Platform::Api7) => format!("API7 application {id}"),
+            Some(Platform::Choreo) => format!("Choreo API {id}"),
+            Some(p @ (Platform::Cycloid | Platform::OpsChain)) => format!("{} {id}", p.name()),
+            None => id.to_string(),
+        }
+    }
+
     /// A Choreo API (the one with a lifecycle status) is only observed: it is not an id
     /// Converge may delete, so deletion has nothing to do.
     fn platform_id(status: &ApiSpecStatus) -> Option<&str> {

@@ -577,4 +577,7 @@ impl Kind for GatewayApplication {
     fn platform_id(status: &Self::Status) -> Option<&str> {
         status.application_id.as_deref()
     }
+    fn platform_object(&self, id: &str) -> String {
+        format!("API7 application {:?} (id {id})", self.spec.name)
+    }
 }
