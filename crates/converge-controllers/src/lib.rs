@@ -1,9 +1,11 @@
 //! Converge's six kinds: how each converges its platform object(s), on the engine's protocol.
 //!
 //! One module per kind; inside, one module per platform it runs on. `supervise` runs them all.
+//! `api7_application` is what the two kinds that make an API7 application share.
 
 #![forbid(unsafe_code)]
 
+mod api7_application;
 pub mod apispec;
 pub mod component;
 pub mod connection;

@@ -295,8 +295,11 @@ pub async fn update<K: Managed, O: PlatformObject<K>>(
 /// object is deleted its spec may no longer converge (a definition that stopped parsing, a
 /// reference that is gone). [`delete`] does the rest the same way for every kind.
 pub trait PlatformDelete<K: Managed>: Sync {
-    /// The platform id status recorded, if any.
-    fn recorded(&self, status: &K::Status) -> Option<String>;
+    /// What status recorded to delete by: the kind's platform id, unless the platform
+    /// deletes by something else (a code, a path).
+    fn recorded(&self, status: &K::Status) -> Option<String> {
+        K::platform_id(status).map(str::to_string)
+    }
 
     /// The id of what a create in flight under `key` (the pending-create marker) made, if it
     /// made anything: looked up by the natural key.
@@ -763,9 +766,6 @@ mod tests {
     }
 
     impl PlatformDelete<Project> for FakeDeletion {
-        fn recorded(&self, status: &ProjectStatus) -> Option<String> {
-            status.project_id.clone()
-        }
         async fn made_by(&self, key: &str) -> Result<Option<String>, Failure> {
             self.log.lock().unwrap().push(format!("made_by {key}"));
             Ok(self.made.map(str::to_string))

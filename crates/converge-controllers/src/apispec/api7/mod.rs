@@ -7,15 +7,16 @@ pub mod plan;
 use super::document::Document;
 use super::event;
 use super::reason::INVALID_DEFINITION;
+use crate::api7_application;
 use converge_api::apispec::{Api7Import, ApiSpec, ApiSpecStatus};
 use converge_api::common::conditions::reason;
 use converge_core::Platform;
-use converge_engine::external::{self, Ensured, PlatformDelete, PlatformObject};
+use converge_engine::external::{self, Ensured, PlatformObject};
 use converge_engine::{Cx, Failure, Phase};
+use converge_platforms::PlatformClient;
 use converge_platforms::api7::{
     Active, Api7Client, Application, ApplicationPatch, ApplicationSpec, ListFilter,
 };
-use converge_platforms::{ClientError, PlatformClient};
 
 fn client(cx: &Cx<ApiSpec>) -> Result<Api7Client, Failure> {
     match &cx.client {
@@ -24,14 +25,6 @@ fn client(cx: &Cx<ApiSpec>) -> Result<Api7Client, Failure> {
             reason::INVALID_SPEC,
             "spec.api7 needs an api7 PlatformConnection",
         )),
-    }
-}
-
-async fn get(client: &Api7Client, id: &str) -> Result<Option<Application>, Failure> {
-    match client.get_application(id).await {
-        Ok(a) => Ok(Some(a)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -61,12 +54,7 @@ impl PlatformObject<ApiSpec> for ApplicationObject<'_> {
         status.definition_hash = None;
     }
     async fn observe(&self, by_id: Option<&str>) -> Result<Option<Application>, Failure> {
-        if let Some(id) = by_id
-            && let Some(app) = get(self.client, id).await?
-        {
-            return Ok(Some(app));
-        }
-        Ok(self.client.find_application_by_name(self.key()).await?)
+        api7_application::find(self.client, by_id, self.key()).await
     }
     async fn create(&self) -> Result<Application, Failure> {
         Ok(self.client.create_application(self.app).await?)
@@ -166,28 +154,8 @@ pub async fn converge(
     )))
 }
 
-/// The API7 application to delete, with its APIs: by the recorded id, else by the name a
-/// create in flight used.
-struct Deletion<'a> {
-    client: &'a Api7Client,
-}
-
-impl PlatformDelete<ApiSpec> for Deletion<'_> {
-    fn recorded(&self, status: &ApiSpecStatus) -> Option<String> {
-        status.api_id.clone()
-    }
-    async fn made_by(&self, title: &str) -> Result<Option<String>, Failure> {
-        let found = self.client.find_application_by_name(title).await?;
-        Ok(found.map(|app| app.id))
-    }
-    async fn delete(&self, id: &str) -> Result<(), ClientError> {
-        // cascade: the application's APIs go with it.
-        self.client.delete_application(id, true).await
-    }
-}
-
 /// Deletes the application and its APIs. Already gone is done.
 pub async fn delete(cx: &mut Cx<ApiSpec>) -> Result<(), Failure> {
     let client = client(cx)?;
-    external::delete(&Deletion { client: &client }, cx).await
+    external::delete(&api7_application::Deletion { client: &client }, cx).await
 }

@@ -426,7 +426,9 @@ impl PlatformDelete<ApiSpec> for Deletion<'_> {
     }
     async fn delete(&self, id: &str) -> Result<(), ClientError> {
         // `recorded` and `made_by` give numbers only.
-        let id = id.parse::<i64>().unwrap_or_default();
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(());
+        };
         self.client.delete_specification(id, &self.groups).await
     }
 }

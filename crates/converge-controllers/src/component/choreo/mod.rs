@@ -256,9 +256,6 @@ struct Deletion<'a> {
 }
 
 impl PlatformDelete<Component> for Deletion<'_> {
-    fn recorded(&self, status: &ComponentStatus) -> Option<String> {
-        status.component_id.clone()
-    }
     async fn made_by(&self, name: &str) -> Result<Option<String>, Failure> {
         let found = self
             .client

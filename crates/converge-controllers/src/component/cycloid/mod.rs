@@ -522,9 +522,6 @@ struct Deletion<'a> {
 }
 
 impl PlatformDelete<Component> for Deletion<'_> {
-    fn recorded(&self, status: &ComponentStatus) -> Option<String> {
-        status.component_id.clone()
-    }
     async fn made_by(&self, canonical: &str) -> Result<Option<String>, Failure> {
         Ok(Some(canonical.to_string()))
     }

@@ -11,6 +11,7 @@
 //! recorded in status (`canary::Plan::save_first`); then the application (which may add the
 //! canary's version or promote it); then the APIs; then the canary step.
 
+use crate::api7_application;
 use crate::gateway::reason;
 use analysis::Measured;
 use apis::ApiAction;
@@ -29,35 +30,15 @@ pub mod metrics;
 pub mod plan;
 
 use converge_core::Platform;
-use converge_engine::external::{self, Ensured, PlatformDelete, PlatformObject};
+use converge_engine::external::{self, Ensured, PlatformObject};
 use converge_engine::{Cx, Failure, Phase, drift};
 use converge_platforms::PlatformClient;
 use converge_platforms::api7::{Api7Client, Application, CanaryRelease, CanaryState, ListFilter};
 
-/// The API7 application to delete, with its APIs and canary releases: by the recorded id,
-/// else by the name a create in flight used.
-struct Deletion<'a> {
-    api7: &'a Api7Client,
-}
-
-impl PlatformDelete<GatewayApplication> for Deletion<'_> {
-    fn recorded(&self, status: &GatewayApplicationStatus) -> Option<String> {
-        status.application_id.clone()
-    }
-    async fn made_by(&self, name: &str) -> Result<Option<String>, Failure> {
-        let found = self.api7.find_application_by_name(name).await?;
-        Ok(found.map(|app| app.id))
-    }
-    async fn delete(&self, id: &str) -> Result<(), converge_platforms::ClientError> {
-        // cascade: the application's APIs and canary releases go with it.
-        self.api7.delete_application(id, true).await
-    }
-}
-
 /// Delete the application; its APIs and canary releases go with it.
 pub async fn delete(cx: &mut Cx<GatewayApplication>) -> Result<(), Failure> {
     let api7 = client(cx)?;
-    external::delete(&Deletion { api7: &api7 }, cx).await
+    external::delete(&api7_application::Deletion { client: &api7 }, cx).await
 }
 
 fn client(cx: &Cx<GatewayApplication>) -> Result<Api7Client, Failure> {
@@ -110,14 +91,7 @@ impl PlatformObject<GatewayApplication> for ApplicationObject<'_> {
         status.apis.clear();
     }
     async fn observe(&self, by_id: Option<&str>) -> Result<Option<Application>, Failure> {
-        if let Some(id) = by_id {
-            match self.api7.get_application(id).await {
-                Ok(app) => return Ok(Some(app)),
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(self.api7.find_application_by_name(&self.spec.name).await?)
+        api7_application::find(self.api7, by_id, &self.spec.name).await
     }
     async fn create(&self) -> Result<Application, Failure> {
         let body = application::create_body(self.spec, spec_default_version(self.spec));

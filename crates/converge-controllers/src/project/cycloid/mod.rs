@@ -208,9 +208,6 @@ struct Deletion<'a> {
 }
 
 impl PlatformDelete<Kind> for Deletion<'_> {
-    fn recorded(&self, status: &ProjectStatus) -> Option<String> {
-        status.project_id.clone()
-    }
     async fn made_by(&self, canonical: &str) -> Result<Option<String>, Failure> {
         Ok(Some(canonical.to_string()))
     }
