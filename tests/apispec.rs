@@ -737,8 +737,14 @@ async fn api7_timeline_create_change_change_again_delete() {
                 "Created",
                 &format!("created API7 application \"inv-timeline\" (id {id})"),
             ),
-            ("ApiChanged", "create API \"listItems\" (GET /items)"),
-            ("ApiChanged", "create API \"getItem\" (GET /items/)"),
+            (
+                "ApiChanged",
+                "created API \"listItems\" (GET /items) in API7 application \"inv-timeline\"",
+            ),
+            (
+                "ApiChanged",
+                "created API \"getItem\" (GET /items/) in API7 application \"inv-timeline\"",
+            ),
         ],
     );
     let app = a.get_application(&id).await.unwrap();
@@ -804,7 +810,10 @@ async fn api7_timeline_create_change_change_again_delete() {
                 "Updated",
                 "updated API7 application \"inv-timeline\": path prefix \"/v1\" → \"/v2\", upstream http://stock.internal:9090",
             ),
-            ("ApiChanged", "create API \"createOrder\" (POST /orders)"),
+            (
+                "ApiChanged",
+                "created API \"createOrder\" (POST /orders) in API7 application \"inv-timeline\"",
+            ),
         ],
     );
     let app = a.get_application(&id).await.unwrap();
@@ -849,10 +858,13 @@ async fn api7_timeline_create_change_change_again_delete() {
         ns,
         "inv",
         &[
-            ("ApiChanged", "update API \"listItems\" (GET /items)"),
             (
                 "ApiChanged",
-                "delete API \"getItem\" (no longer in the definition)",
+                "updated API \"listItems\" (GET /items) in API7 application \"inv-timeline\"",
+            ),
+            (
+                "ApiChanged",
+                "deleted API \"getItem\" from API7 application \"inv-timeline\" (no longer in the definition)",
             ),
         ],
     );

@@ -216,7 +216,7 @@ async fn api7_apispec_timeline() {
             (
                 "Normal",
                 "ApiChanged",
-                "create API \"GET /pets\" (GET /pets)",
+                "created API \"GET /pets\" (GET /pets) in API7 application \"TL API7 Pets\"",
             ),
         ],
     )
@@ -232,13 +232,19 @@ async fn api7_apispec_timeline() {
         (
             2,
             &["/pets", "/owners"][..],
-            ("ApiChanged", "create API \"GET /owners\" (GET /owners)"),
+            (
+                "ApiChanged",
+                "created API \"GET /owners\" (GET /owners) in API7 application \"TL API7 Pets\"",
+            ),
             &["GET /owners", "GET /pets"][..],
         ),
         (
             3,
             &["/pets", "/vets"][..],
-            ("ApiChanged", "create API \"GET /vets\" (GET /vets)"),
+            (
+                "ApiChanged",
+                "created API \"GET /vets\" (GET /vets) in API7 application \"TL API7 Pets\"",
+            ),
             &["GET /pets", "GET /vets"][..],
         ),
     ] {
@@ -261,7 +267,7 @@ async fn api7_apispec_timeline() {
             expected.push((
                 "Normal",
                 "ApiChanged",
-                "delete API \"GET /owners\" (no longer in the definition)",
+                "deleted API \"GET /owners\" from API7 application \"TL API7 Pets\" (no longer in the definition)",
             ));
         }
         t.expect_events_including(S, &expected).await;

@@ -177,6 +177,7 @@ fn cycloid_component(revision: &str, paused: bool) -> Value {
         json!({"connectionRef": {"name": "cycloid"}, "projectRef": {"name": "shop"},
                "cycloid": {"canonical": "tl-api", "name": "API", "environment": "staging",
                    "stackRef": "cycloidio:stack-docker", "useCase": "default",
+                   "vars": {"app": {"image": {"tag": revision}}},
                    "pipelines": [{"name": "tl-api-deploy", "config": PIPELINE, "paused": paused}],
                    "build": {"pipeline": "tl-api-deploy", "job": "deploy", "revision": revision},
                    "completionEvent": {"tags": {"team": "payments"}}}}),
@@ -184,7 +185,8 @@ fn cycloid_component(revision: &str, paused: bool) -> Value {
 }
 
 /// Create (pipeline, build of 1.0); 1.1; 1.2 with the pipeline paused (the build waits and the
-/// Component is not Ready); unpaused (it runs); removal.
+/// Component is not Ready); unpaused (it runs); removal. Each revision is also the image tag in
+/// the stack variables: created with the component, updated with each new revision.
 #[tokio::test]
 async fn cycloid_component_timeline() {
     let mut t = Timeline::start("tl-component-cycloid", &["cycloid"]).await;
@@ -226,8 +228,9 @@ async fn cycloid_component_timeline() {
     )
     .await;
     assert_eq!(builds(&at).await, 1);
+    assert_eq!(image_tag(&at).await, "1.0", "created with its variables");
 
-    // 2. A new revision: one build and one event, naming 1.1.
+    // 2. A new revision: the variables updated, one build and one event, naming 1.1.
     t.apply(&cycloid_component("1.1", false)).await;
     let c: Component = t
         .wait("api", "built 1.1", |c: &Component| {
@@ -239,6 +242,11 @@ async fn cycloid_component_timeline() {
     t.expect_events(
         a,
         &[
+            (
+                "Normal",
+                "Updated",
+                "updated Cycloid component tl-comp-shop/staging/tl-api: stack variables",
+            ),
             ("Normal", "BuildStarted", "(revision \"1.1\")"),
             (
                 "Normal",
@@ -248,6 +256,7 @@ async fn cycloid_component_timeline() {
         ],
     )
     .await;
+    assert_eq!(image_tag(&at).await, "1.1");
 
     // 3. 1.2 with the pipeline paused: the build is triggered and waits; not Ready, so
     //    `kubectl wait` does not pass.
@@ -271,6 +280,11 @@ async fn cycloid_component_timeline() {
     t.expect_events(
         a,
         &[
+            (
+                "Normal",
+                "Updated",
+                "updated Cycloid component tl-comp-shop/staging/tl-api: stack variables",
+            ),
             (
                 "Normal",
                 "PipelinePaused",
@@ -325,6 +339,7 @@ async fn cycloid_component_timeline() {
     )
     .await;
     assert_eq!(builds(&at).await, 3);
+    assert_eq!(image_tag(&at).await, "1.2", "unchanged by the unpause");
 
     // 5. Removal.
     t.delete("component/api").await;
@@ -339,6 +354,19 @@ async fn cycloid_component_timeline() {
     )
     .await;
     assert!(cycloid().get_component(&at).await.unwrap().is_none());
+}
+
+/// The image tag in the stack variables of component `at`, as Cycloid holds them.
+async fn image_tag(at: &ComponentPath) -> String {
+    let config = cycloid()
+        .get_component_config(at)
+        .await
+        .unwrap()
+        .expect("the component exists");
+    config["app"]["image"]["tag"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no app.image.tag in {config:?}"))
+        .to_string()
 }
 
 /// How many builds the job of component `at` has on Cycloid.

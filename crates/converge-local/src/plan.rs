@@ -207,10 +207,46 @@ fn entries_of<'a>(entries: &'a [Entry], id: &objects::Id) -> Vec<&'a Entry> {
 
 impl Rehearsal {
     fn planned(&self) -> Vec<Planned> {
-        self.objects
+        let mut planned: Vec<Planned> = self
+            .objects
             .iter()
             .map(|o| Planned::rehearsed(o, &self.entries))
-            .collect()
+            .collect();
+        // On fresh sandboxes every object this plan writes to is made by it.
+        follow(&mut planned, |p| !p.changes.is_empty());
+        planned
+    }
+}
+
+/// Sets what each object follows: the objects it names that `made` says this plan makes
+/// (creates or changes first), in the order it names them. This is read from the references,
+/// not from whether the rehearsal's object happened to reconcile before they were Ready, so
+/// the plan says the same on every run.
+fn follow(planned: &mut [Planned], made: impl Fn(&Planned) -> bool) {
+    let made: BTreeSet<objects::Id> = planned
+        .iter()
+        .filter(|p| made(p))
+        .map(|p| objects::id(&p.object))
+        .collect();
+    for p in planned.iter_mut() {
+        let (_, ns, _) = objects::id(&p.object);
+        let first: Vec<String> = report::references(&p.object)
+            .into_iter()
+            .filter(|(kind, name)| made.contains(&(kind.to_string(), ns.clone(), name.clone())))
+            .map(|(kind, name)| format!("{kind} {name:?}"))
+            .collect();
+        if !first.is_empty() {
+            p.follows = first;
+        }
+    }
+}
+
+/// "Project \"p\"" or "Project \"p\" and Component \"c\"", and the verb that goes with it.
+fn listed(follows: &[String]) -> (String, &'static str) {
+    match follows {
+        [one] => (one.clone(), "is"),
+        [rest @ .., last] => (format!("{} and {last}", rest.join(", ")), "are"),
+        [] => (String::new(), "is"),
     }
 }
 
@@ -221,8 +257,9 @@ struct Planned {
     verdict: Verdict,
     /// The writes: from the rehearsal's journal, or the changes ObserveOnly reported.
     changes: Vec<String>,
-    /// What the object waited for that this plan creates first.
-    follows: Option<String>,
+    /// The objects it names that this plan makes first (`Project "billing"`): it converges
+    /// once they are Ready.
+    follows: Vec<String>,
     /// Where converging stops for a while (a pause, an approval by a person), or what holds it.
     then: Option<String>,
     /// Planned from a rehearsal because the platform has nothing of it yet (`--cluster`).
@@ -243,18 +280,6 @@ impl Planned {
         let s = report::state(o);
         let mine = entries_of(entries, &objects::id(o));
         let changes: Vec<String> = mine.iter().flat_map(|e| e.writes.clone()).collect();
-        let first_write = mine
-            .iter()
-            .position(|e| !e.writes.is_empty())
-            .unwrap_or(mine.len());
-        let follows = mine[..first_write]
-            .iter()
-            .filter(|e| {
-                e.state == Reached::Waiting
-                    && !e.message.starts_with("waiting for PlatformConnection")
-            })
-            .map(|e| waited_for(&e.message))
-            .next();
         let mut then = None;
         let verdict = if o["kind"] == "PlatformConnection" {
             if s.ready {
@@ -284,7 +309,7 @@ impl Planned {
             object: o.clone(),
             verdict,
             changes,
-            follows,
+            follows: Vec::new(),
             then,
             rehearsed_new: false,
         }
@@ -314,20 +339,21 @@ impl Planned {
             object: o.clone(),
             verdict,
             changes,
-            follows: None,
+            follows: Vec::new(),
             then,
             rehearsed_new: false,
         }
     }
 }
 
-/// "waiting for Project \"billing\" to be Ready" of a Waiting message.
-fn waited_for(message: &str) -> String {
-    message
-        .split(" (now:")
-        .next()
-        .unwrap_or_default()
-        .to_string()
+/// `Project "billing"` of the Waiting message "waiting for Project \"billing\" to be Ready
+/// (now: …)".
+fn waited_for(message: &str) -> Option<String> {
+    let waited = message.split(" (now:").next().unwrap_or_default();
+    waited
+        .strip_prefix("waiting for ")?
+        .strip_suffix(" to be Ready")
+        .map(str::to_string)
 }
 
 /// `plan --cluster`: every object under ObserveOnly against the platforms the connections name
@@ -399,11 +425,15 @@ async fn against_cluster(
             // Nothing of it on the platform yet: what converging writes for it, follow-ons
             // included, is what a rehearsal on a fresh platform writes.
             if let Some(r) = rehearsed.iter().find(|r| objects::id(&r.object) == id) {
-                let observed_follows = (report::state(o).reason == reason::WAITING_FOR_REFERENCE)
-                    .then(|| waited_for(&report::state(o).message));
+                // What it waits for in the cluster; `follow` below names what this plan
+                // creates first.
+                let state = report::state(o);
+                let waiting = (state.reason == reason::WAITING_FOR_REFERENCE)
+                    .then(|| waited_for(&state.message))
+                    .flatten();
                 p = Planned {
                     object: o.clone(),
-                    follows: r.follows.clone().or(observed_follows),
+                    follows: waiting.into_iter().collect(),
                     rehearsed_new: true,
                     ..r.clone()
                 };
@@ -411,6 +441,8 @@ async fn against_cluster(
         }
         planned.push(p);
     }
+    // Only what the platform has nothing of yet is made first; the rest is already there.
+    follow(&mut planned, |p| p.rehearsed_new && !p.changes.is_empty());
     Ok((Plan::of(planned, Vec::new()), settled && rehearsal.settled))
 }
 
@@ -621,11 +653,10 @@ impl Plan {
             let (platform, _) = report::platform_and_id(o);
             let name = report::object_name(o, with_namespace);
             let mut head = format!("{name}  ({platform})");
-            if let Some(f) = &p.follows {
+            let follows = (!p.follows.is_empty()).then(|| listed(&p.follows));
+            if let Some((what, verb)) = &follows {
                 plan.following += 1;
-                let what = f.trim_start_matches("waiting for ");
-                let what = what.strip_suffix(" to be Ready").unwrap_or(what);
-                head.push_str(&format!("  after {what} is Ready"));
+                head.push_str(&format!("  after {what} {verb} Ready"));
             }
             let numbers: Vec<usize> = match order.get(&objects::id(o)) {
                 Some(o) if p.changes.len() == o.len() && !p.rehearsed_new => o.clone(),
@@ -673,7 +704,7 @@ impl Plan {
                 "platform": platform,
                 "state": state,
                 "changes": p.changes,
-                "follows": p.follows,
+                "follows": follows.map(|(what, _)| format!("waiting for {what} to be Ready")),
                 "then": p.then,
                 "reason": s.reason,
                 "message": s.message,
@@ -783,22 +814,19 @@ mod tests {
 
     #[test]
     fn a_rehearsal_lists_every_write_in_order_and_what_follows_what() {
+        let mut component = named(obj("Component", "Converged", true, "ok"), "c");
+        component["spec"] = json!({"connectionRef": {"name": "c"}, "projectRef": {"name": "p"}});
         let objects = [
             named(obj("Project", "Converged", true, "ok"), "p"),
-            named(obj("Component", "Converged", true, "ok"), "c"),
+            component,
             named(
                 obj("Workflow", "PlatformError", false, "Cycloid said no"),
                 "w",
             ),
         ];
+        // The Component reconciles only once its Project is Ready (no Waiting entry): it
+        // still follows the Project, because it names it and the plan makes it.
         let entries = vec![
-            entry(
-                "Component",
-                "c",
-                &[],
-                Reached::Waiting,
-                "waiting for Project \"p\" to be Ready (now: Pending)",
-            ),
             entry(
                 "Project",
                 "p",
@@ -821,11 +849,13 @@ mod tests {
                 "ok",
             ),
         ];
-        let planned: Vec<Planned> = objects
-            .iter()
-            .map(|o| Planned::rehearsed(o, &entries))
-            .collect();
-        let plan = Plan::of(planned, entries);
+        let rehearsal = Rehearsal {
+            objects: objects.to_vec(),
+            entries: entries.clone(),
+            settled: false,
+            calls: (0, 0),
+        };
+        let plan = Plan::of(rehearsal.planned(), entries);
         assert_eq!(
             (
                 plan.changes,
@@ -851,6 +881,60 @@ mod tests {
             "waiting for Project \"p\" to be Ready"
         );
         assert_eq!(json["complete"], false);
+    }
+
+    #[test]
+    fn an_object_naming_two_objects_the_plan_makes_follows_both() {
+        let mut workflow = named(obj("Workflow", "Converged", true, "ok"), "w");
+        workflow["spec"] = json!({"connectionRef": {"name": "c"}, "projectRef": {"name": "p"},
+            "cycloid": {"componentRef": {"name": "c"}, "pipeline": "deploy", "job": "deploy"}});
+        let mut component = named(obj("Component", "Converged", true, "ok"), "c");
+        component["spec"] = json!({"connectionRef": {"name": "c"}, "projectRef": {"name": "p"}});
+        let objects = [
+            named(obj("Project", "Converged", true, "ok"), "p"),
+            component,
+            workflow,
+        ];
+        let entries = vec![
+            entry(
+                "Project",
+                "p",
+                &["created project p"],
+                Reached::Converged,
+                "ok",
+            ),
+            entry(
+                "Component",
+                "c",
+                &["created component c"],
+                Reached::Converged,
+                "ok",
+            ),
+            entry(
+                "Workflow",
+                "w",
+                &["started build 2"],
+                Reached::Converged,
+                "ok",
+            ),
+        ];
+        let rehearsal = Rehearsal {
+            objects: objects.to_vec(),
+            entries: entries.clone(),
+            settled: true,
+            calls: (0, 0),
+        };
+        let plan = Plan::of(rehearsal.planned(), entries);
+        let text = plan.render();
+        assert!(
+            text.contains("Component/c  (?)  after Project \"p\" is Ready\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Workflow/w  (?)  after Project \"p\" and Component \"c\" are Ready\n"),
+            "{text}"
+        );
+        assert_eq!(plan.following, 2);
     }
 
     #[test]

@@ -79,6 +79,34 @@ pub fn platform_and_id(obj: &Value) -> (String, Option<String>) {
     found.unwrap_or_else(|| ("?".into(), None))
 }
 
+/// The managed objects `obj` names (`spec.projectRef`, `componentRef`, ...), as their kind
+/// and name in its namespace; ConfigMaps are not among them.
+pub fn references(obj: &Value) -> Vec<(&'static str, String)> {
+    let kind = obj["kind"].as_str().unwrap_or_default();
+    // References live in the spec: a status this version cannot read must not hide them.
+    let mut declared = obj.clone();
+    if let Some(o) = declared.as_object_mut() {
+        o.remove("status");
+    }
+    let mut named = Vec::new();
+    converge_api::for_each_kind!(K => {
+        if K::KIND == kind
+            && let Ok(k) = serde_json::from_value::<K>(declared.clone())
+        {
+            named = k.references();
+        }
+    });
+    let mut kinds = Vec::new();
+    for (what, name) in named {
+        converge_api::for_each_kind!(K => {
+            if K::REFERRED_AS == Some(what) {
+                kinds.push((K::KIND, name.clone()));
+            }
+        });
+    }
+    kinds
+}
+
 /// "Kind/name", or "Kind/namespace/name" when objects span namespaces.
 pub fn object_name(obj: &Value, with_namespace: bool) -> String {
     let m = &obj["metadata"];
@@ -94,7 +122,8 @@ pub fn object_name(obj: &Value, with_namespace: bool) -> String {
     }
 }
 
-/// An Event (events.k8s.io/v1) as a progress line, `elapsed` seconds into the run.
+/// An Event (events.k8s.io/v1) as a progress line, `elapsed` seconds into the run. An Event
+/// that happened again (its series counted on) says how often, as `kubectl events` does.
 pub fn event_line(elapsed: f64, event: &Value, with_namespace: bool) -> String {
     let r = &event["regarding"];
     let object = if with_namespace {
@@ -116,11 +145,20 @@ pub fn event_line(elapsed: f64, event: &Value, with_namespace: bool) -> String {
     } else {
         ""
     };
+    let again = match series_count(event) {
+        Some(n) if n > 1 => format!(" (x{n})"),
+        _ => String::new(),
+    };
     format!(
-        "{elapsed:>6.1}s  {object}  {warning}{}: {}",
+        "{elapsed:>6.1}s  {object}  {warning}{}: {}{again}",
         event["reason"].as_str().unwrap_or_default(),
         event["note"].as_str().unwrap_or_default()
     )
+}
+
+/// How many times an Event happened, when it happened more than once (`series.count`).
+pub fn series_count(event: &Value) -> Option<u64> {
+    event["series"]["count"].as_u64()
 }
 
 fn shorten(s: &str, max: usize) -> String {
@@ -262,5 +300,11 @@ mod tests {
             "   1.2s  Project/billing  warning PlatformRetrying: HTTP 503"
         );
         assert!(event_line(1.0, &e, true).contains("Project/demo/billing"));
+        let mut again = e.clone();
+        again["series"] = json!({"count": 3, "lastObservedTime": "2026-12-07T10:00:00.000000Z"});
+        assert_eq!(
+            event_line(9.0, &again, false),
+            "   9.0s  Project/billing  warning PlatformRetrying: HTTP 503 (x3)"
+        );
     }
 }

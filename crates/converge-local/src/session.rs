@@ -254,6 +254,9 @@ impl Session {
         printed.store(self.api.store.resource_version(), Ordering::Release);
         tokio::spawn(async move {
             let mut last: BTreeMap<Id, String> = BTreeMap::new();
+            // The series count last printed of each Event: an Event that happens again is
+            // the same object counted on, and is printed again each time it is.
+            let mut counted: BTreeMap<Id, u64> = BTreeMap::new();
             loop {
                 let change = match changes.recv().await {
                     Ok(c) => c,
@@ -263,10 +266,15 @@ impl Session {
                 let _printed = Printed(&printed, change.rv);
                 let elapsed = started.elapsed().as_secs_f64();
                 let o = &change.object;
-                if o["apiVersion"] == "events.k8s.io/v1"
-                    && change.kind == super::apiserver::store::ChangeKind::Added
-                {
-                    println!("{}", report::event_line(elapsed, o, with_namespace));
+                if o["apiVersion"] == "events.k8s.io/v1" {
+                    let count = report::series_count(o).unwrap_or(1);
+                    let printed = counted.entry(objects::id(o)).or_default();
+                    if change.kind != super::apiserver::store::ChangeKind::Deleted
+                        && count > *printed
+                    {
+                        println!("{}", report::event_line(elapsed, o, with_namespace));
+                        *printed = count;
+                    }
                     continue;
                 }
                 if o["apiVersion"] != "converge.dev/v1alpha1" {

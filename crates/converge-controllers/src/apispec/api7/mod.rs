@@ -121,8 +121,9 @@ pub async fn converge(
         held.extend(changes.iter().map(plan::ApiChange::describe));
         return Ok(cx.held(held));
     }
+    let named = format!("API7 application {:?}", app.spec.name);
     for change in changes {
-        let what = change.describe();
+        let what = change.done(&named);
         match change {
             plan::ApiChange::Create(spec) => {
                 client.create_api(&app.id, &spec).await?;
@@ -135,10 +136,7 @@ pub async fn converge(
                 other => other?,
             },
         }
-        cx.did(
-            event::API_CHANGED,
-            format!("application {}: {what}", app.id),
-        );
+        cx.did(event::API_CHANGED, what);
     }
     cx.status.definition_hash = Some(doc.hash.clone());
     let published = if app.spec.active == Active::Published {
@@ -147,9 +145,8 @@ pub async fn converge(
         "unpublished"
     };
     Ok(Phase::converged(format!(
-        "API7 application {} ({:?}), {published}, {} API(s) from the definition",
+        "{named} (id {}), {published}, {} API(s) from the definition",
         app.id,
-        app.spec.name,
         derived.apis.len()
     )))
 }

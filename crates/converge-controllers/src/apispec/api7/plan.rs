@@ -286,6 +286,7 @@ pub enum ApiChange {
 }
 
 impl ApiChange {
+    /// The change still to make (a held or planned line).
     pub fn describe(&self) -> String {
         match self {
             ApiChange::Create(a) => format!("create API {:?} ({})", a.name, route(a)),
@@ -294,6 +295,21 @@ impl ApiChange {
             }
             ApiChange::Delete { name, .. } => {
                 format!("delete API {name:?} (no longer in the definition)")
+            }
+        }
+    }
+
+    /// The change once made, in the application named `app` (for its Event).
+    pub fn done(&self, app: &str) -> String {
+        match self {
+            ApiChange::Create(a) => {
+                format!("created API {:?} ({}) in {app}", a.name, route(a))
+            }
+            ApiChange::Replace { spec, .. } => {
+                format!("updated API {:?} ({}) in {app}", spec.name, route(spec))
+            }
+            ApiChange::Delete { name, .. } => {
+                format!("deleted API {name:?} from {app} (no longer in the definition)")
             }
         }
     }

@@ -106,8 +106,10 @@ impl PlatformObject<Component> for ComponentObject<'_> {
                 &plan::new_component(self.spec),
             )
             .await?;
-        // Created with the declared variables: nothing to compare them with.
-        Ok((created, None))
+        // The create sent the declared variables: they are what Cycloid now holds, so the
+        // update that follows has nothing to write (None would read as "no variables yet").
+        let config = self.spec.vars.clone();
+        Ok((created, config))
     }
     fn refuse(&self, (found, _): &Self::Observed) -> Option<Failure> {
         plan::differs(self.spec, found).map(Failure::Stop)
