@@ -1035,8 +1035,11 @@ async fn choreo_observes_and_never_writes() {
 
 /// The documents of a YAML manifest file of `examples/`, as JSON.
 fn example(path: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
-        .unwrap();
+    let text = std::fs::read_to_string(
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join(path),
+    )
+    .unwrap();
     serde_yaml_ng::Deserializer::from_str(&text)
         .map(|d| {
             let v: serde_yaml_ng::Value = serde::Deserialize::deserialize(d).unwrap();

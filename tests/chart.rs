@@ -13,7 +13,8 @@ use common::controlplane;
 use common::converge::install_crds;
 
 fn chart() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/converge")
+    std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+        .join("charts/converge")
 }
 
 /// replicas=2 (so leader election, a PodDisruptionBudget and anti-affinity), one watched
@@ -77,7 +78,9 @@ async fn the_chart_lints_clean_in_strict_mode() {
 
 #[test]
 fn the_charts_crds_are_the_repositorys() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let repo =
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join("crds");
     let names = |dir: &Path| {
         let mut v: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
@@ -443,7 +446,8 @@ async fn the_alerts_pass_promtool_check_and_their_unit_tests() {
     std::fs::write(&rules, serde_yaml_ng::to_string(&groups).unwrap()).unwrap();
     let tests = dir.path().join("converge_rules_test.yaml");
     std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/prometheus/converge_rules_test.yaml"),
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join("tests/prometheus/converge_rules_test.yaml"),
         &tests,
     )
     .unwrap();

@@ -50,7 +50,7 @@ const PLATFORMS: [&str; 5] = ["choreo", "cycloid", "frends", "api7", "opschain"]
 const REPLAY_HEADER: &str = "x-converge-replay";
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
 }
 
 /// The official specs: `CONVERGE_PLATFORM_SPECS`, else `shared/platform-apis/specs` beside

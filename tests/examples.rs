@@ -34,7 +34,9 @@ async fn kubectl_apply_of_the_examples_brings_every_object_to_ready() {
     let client = cp.client().await.unwrap();
     let ns = "examples";
     namespace(&client, ns).await;
-    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let examples =
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join("examples");
     let o = cp
         .kubectl()
         .args(["apply", "-n", ns, "-R", "-f", examples.to_str().unwrap()])

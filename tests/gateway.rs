@@ -553,7 +553,9 @@ async fn canary_position_comes_from_the_platform() {
 async fn the_example_converges() {
     let ns = "gw-example";
     let (client, api) = setup(ns).await;
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/api7/gateway.yaml");
+    let path =
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join("examples/api7/gateway.yaml");
     let text = std::fs::read_to_string(path).unwrap();
     let obj: Value = serde_yaml_ng::from_str(&text).unwrap();
     apply(&client, ns, obj).await;
@@ -1305,8 +1307,9 @@ async fn canary_timeline_rollback_rearm_rerun_and_delete() {
 /// step that fails, the rollback, and an exit code that says an object is not Ready.
 #[test]
 fn the_rollback_example_rolls_back_under_converge_local() {
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/progressive-delivery/rollback.yaml.example");
+    let example =
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join("examples/progressive-delivery/rollback.yaml.example");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_converge"))
         .args(["local", "--step-delay", "0s", "--timeout", "3m", "-f"])
         .arg(&example)

@@ -25,7 +25,8 @@ fn env() -> &'static Env {
 }
 
 fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+    std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+        .join(path)
 }
 
 /// The kstatus command, built (or found in the cache) by tests/kstatus/build.sh.

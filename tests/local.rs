@@ -16,7 +16,7 @@ use serde_json::json;
 
 fn converge() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_converge"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+    c.current_dir(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
         .env_remove("KUBERNETES_SERVICE_HOST")
         .env_remove("RUST_LOG");
@@ -915,10 +915,8 @@ async fn plan_cluster_with_the_connection_manifests_reads_the_clusters_platforms
     // endpoint and a placeholder credential) beside the project.
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/examples/cycloid/connection.yaml"
-        ),
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join("examples/cycloid/connection.yaml"),
         dir.path().join("connection.yaml"),
     )
     .unwrap();

@@ -59,7 +59,9 @@ fn output(mut c: Command) -> String {
 
 /// The chart's ServiceAccount and RBAC with `set`, as `helm template` renders them.
 fn install_rbac(cp: &controlplane::ControlPlane, release: &str, set: &str) {
-    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/converge");
+    let chart =
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join("charts/converge");
     let mut c = cp.helm();
     c.args(["template", release, chart.to_str().unwrap()])
         .args(["--namespace", RELEASE_NS])
@@ -77,7 +79,9 @@ fn install_rbac(cp: &controlplane::ControlPlane, release: &str, set: &str) {
 /// `examples/`, with the sandboxes' default ports replaced by the ephemeral ones of this test
 /// (tests/examples.rs holds the default ports, in parallel).
 fn examples(sandboxes: &converge_sandbox::all::Sandboxes) -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let dir =
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join("examples");
     let mut files: Vec<_> = walk(&dir);
     files.sort();
     let mut all = String::new();
@@ -307,7 +311,9 @@ async fn with_one_watched_namespace_a_role_there_is_enough() {
         let _ = stopped.await;
     }));
 
-    let opschain = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/opschain");
+    let opschain =
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join("examples/opschain");
     let mut yaml = String::new();
     for f in ["connection.yaml", "project.yaml"] {
         yaml.push_str("\n---\n");

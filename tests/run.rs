@@ -49,7 +49,9 @@ async fn run_names_missing_crds_then_serves_health_and_stops_on_sigterm() {
     assert!(stderr.contains("kubectl apply -f crds/"), "{stderr}");
 
     // With CRDs: healthy and ready until SIGTERM, then a clean exit.
-    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let crds =
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join("crds");
     let o = cp
         .kubectl()
         .args(["apply", "--server-side", "-f", crds.to_str().unwrap()])

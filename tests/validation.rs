@@ -22,7 +22,7 @@ use serde_json::Value;
 const NS: &str = "differential";
 
 fn repo(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+    std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo")).join(p)
 }
 
 fn text(o: &Output) -> String {

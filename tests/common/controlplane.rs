@@ -389,7 +389,9 @@ fn find_or_build() -> anyhow::Result<PathBuf> {
         }
         return Ok(dir);
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/controlplane/build.sh");
+    let script =
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join("tests/controlplane/build.sh");
     // build.sh reports progress on stderr (inherited: a cold build takes minutes, so show it)
     // and prints the bin dir as its last stdout line.
     let out = Command::new("bash")

@@ -96,7 +96,9 @@ pub fn start(options: converge_sandbox::all::Options) -> Env {
 
 /// Applies `crds/` and waits until every CRD is Established.
 pub fn install_crds(cp: &controlplane::ControlPlane) {
-    let crds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let crds =
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join("crds");
     let o = cp
         .kubectl()
         .args(["apply", "--server-side", "-f", crds.to_str().unwrap()])

@@ -94,7 +94,9 @@ mod tests {
     /// CI also regenerates `crds/` and diffs it; this catches a stale checkout before a push.
     #[test]
     fn checked_in_crds_match_the_types() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crds");
+        let dir =
+            std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+                .join("../../crds");
         for crd in all() {
             let path = dir.join(file_name(&crd));
             let on_disk = std::fs::read_to_string(&path).unwrap_or_else(|e| {

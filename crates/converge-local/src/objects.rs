@@ -167,11 +167,13 @@ pub fn namespaces(objects: &[Value]) -> Vec<Value> {
 mod tests {
     use super::*;
     use crate::manifests;
-    use std::path::Path;
 
     fn examples() -> Vec<Value> {
         let loaded = manifests::load(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples"),
+            &std::path::PathBuf::from(
+                std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"),
+            )
+            .join("../../examples"),
             "demo",
         )
         .unwrap();

@@ -8,7 +8,6 @@
 //! names. `CONVERGE_FUZZ_SEED` replays a run, `CONVERGE_FUZZ_ITERATIONS` changes its size.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
 
 use converge_platforms::decoders::{PLATFORMS, decode};
 use rand::seq::IndexedRandom;
@@ -78,9 +77,10 @@ const KEYS: &[&str] = &[
 ];
 
 fn seeds(platform: &str) -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/seeds")
-        .join(platform);
+    let dir =
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join("../../fuzz/seeds")
+            .join(platform);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())

@@ -1035,10 +1035,10 @@ async fn seed_adds_agent_groups_and_specifications_all_or_nothing() {
 async fn the_example_apispec_converges_against_a_fresh_sandbox() {
     use serde::Deserialize;
     let api = start(Timing::INSTANT).await;
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/frends/apispec.yaml"
-    ))
+    let text = std::fs::read_to_string(
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+            .join("../../examples/frends/apispec.yaml"),
+    )
     .unwrap();
     let docs: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&text)
         .map(|d| Value::deserialize(d).unwrap())

@@ -555,7 +555,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn repo(path: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
             .join("../..")
             .join(path)
     }
