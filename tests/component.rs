@@ -102,6 +102,37 @@ async fn project_id(client: &kube::Client, ns: &str, name: &str) -> String {
         .unwrap()
 }
 
+/// A component someone made on Choreo, not through Converge: its id.
+async fn made_on_choreo(project: &str, name: &str) -> String {
+    choreo()
+        .create_component(
+            project,
+            &ComponentCreate {
+                name: name.into(),
+                type_: ComponentType::Service,
+                description: None,
+                repo_url: format!("https://github.com/acme/{name}"),
+                branch: None,
+                buildpack_id: None,
+                sub_path: None,
+            },
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+/// How many components named `name` the Choreo project has.
+async fn named_on_choreo(project: &str, name: &str) -> usize {
+    choreo()
+        .list_components(project)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|c| c.name == name)
+        .count()
+}
+
 fn status(c: &Component) -> converge_api::component::ComponentStatus {
     c.status.clone().unwrap()
 }
@@ -266,38 +297,11 @@ async fn an_external_id_that_names_no_choreo_component_creates_nothing() {
     connect(&client, ns, "choreo").await;
     apply(&client, ns, choreo_project("shop", "comp-extid-shop")).await;
     let project = project_id(&client, ns, "shop").await;
-    let ch = choreo();
-    let other = ch
-        .create_component(
-            &project,
-            &ComponentCreate {
-                name: "other".into(),
-                type_: ComponentType::Service,
-                description: None,
-                repo_url: "https://github.com/acme/ghost".into(),
-                branch: None,
-                buildpack_id: None,
-                sub_path: None,
-            },
-        )
-        .await
-        .unwrap();
+    let other = made_on_choreo(&project, "other").await;
     let api = Api::<Component>::namespaced(client.clone(), ns);
     let source =
         json!({"name": "ghost", "type": "Service", "repoUrl": "https://github.com/acme/ghost"});
-    let named = |c: &str| {
-        let ch = ch.clone();
-        let project = project.clone();
-        let c = c.to_string();
-        async move {
-            ch.list_components(&project)
-                .await
-                .unwrap()
-                .iter()
-                .filter(|x| x.name == c)
-                .count()
-        }
-    };
+    let named = |name| named_on_choreo(&project, name);
 
     apply(
         &client,
@@ -324,7 +328,7 @@ async fn an_external_id_that_names_no_choreo_component_creates_nothing() {
             "ghost",
             "shop",
             source.clone(),
-            json!({"externalId": other.id}),
+            json!({"externalId": other}),
         ),
     )
     .await;
@@ -366,21 +370,7 @@ async fn an_existing_choreo_component_is_adopted_only_when_asked_and_orphan_keep
     apply(&client, ns, choreo_project("shop", "comp-adopt-shop")).await;
     let project = project_id(&client, ns, "shop").await;
     let ch = choreo();
-    let existing = ch
-        .create_component(
-            &project,
-            &ComponentCreate {
-                name: "legacy".into(),
-                type_: ComponentType::Service,
-                description: None,
-                repo_url: "https://github.com/acme/legacy".into(),
-                branch: None,
-                buildpack_id: None,
-                sub_path: None,
-            },
-        )
-        .await
-        .unwrap();
+    let existing = made_on_choreo(&project, "legacy").await;
     let api = Api::<Component>::namespaced(client.clone(), ns);
     let source = json!({"name": "legacy", "type": "Service", "repoUrl": "https://github.com/acme/legacy",
                         "revision": {"commit": "1234abc"}, "deployments": [{"environment": "Development"}]});
@@ -393,11 +383,11 @@ async fn an_existing_choreo_component_is_adopted_only_when_asked_and_orphan_keep
     let c = wait_reason(&api, "legacy", "Stalled", "AlreadyExistsNotAdopted").await;
     let message = condition(&c, "Stalled").unwrap().message;
     assert!(
-        message.contains("adoptionPolicy: Adopt") && message.contains(&existing.id),
+        message.contains("adoptionPolicy: Adopt") && message.contains(&existing),
         "{message}"
     );
     assert!(
-        ch.list_builds(&project, &existing.id)
+        ch.list_builds(&project, &existing)
             .await
             .unwrap()
             .is_empty(),
@@ -416,30 +406,21 @@ async fn an_existing_choreo_component_is_adopted_only_when_asked_and_orphan_keep
     )
     .await;
     let c = wait_ready(&api, "legacy").await;
-    assert_eq!(
-        status(&c).component_id.as_deref(),
-        Some(existing.id.as_str())
-    );
+    assert_eq!(status(&c).component_id.as_deref(), Some(existing.as_str()));
     let adopted = wait_event(&client, ns, "legacy", "Adopted").await;
     assert_eq!(
         adopted,
-        format!(
-            "Adopted: adopted Choreo component \"legacy\" (id {})",
-            existing.id
-        )
+        format!("Adopted: adopted Choreo component \"legacy\" (id {existing})")
     );
-    let same_name = ch
-        .list_components(&project)
-        .await
-        .unwrap()
-        .iter()
-        .filter(|c| c.name == "legacy")
-        .count();
-    assert_eq!(same_name, 1, "no second component");
+    assert_eq!(
+        named_on_choreo(&project, "legacy").await,
+        1,
+        "no second component"
+    );
 
     delete_and_wait(&api, "legacy").await;
     assert!(
-        ch.get_component(&project, &existing.id).await.is_ok(),
+        ch.get_component(&project, &existing).await.is_ok(),
         "Orphan leaves it"
     );
 }

@@ -812,10 +812,27 @@ mod tests {
         o
     }
 
-    #[test]
-    fn a_rehearsal_lists_every_write_in_order_and_what_follows_what() {
+    /// Component "c", Ready, naming Project "p".
+    fn component_of_p() -> Value {
         let mut component = named(obj("Component", "Converged", true, "ok"), "c");
         component["spec"] = json!({"connectionRef": {"name": "c"}, "projectRef": {"name": "p"}});
+        component
+    }
+
+    /// The plan of a rehearsal that left `objects` and journaled `entries`.
+    fn rehearsed(objects: &[Value], entries: Vec<Entry>, settled: bool) -> Plan {
+        let rehearsal = Rehearsal {
+            objects: objects.to_vec(),
+            entries: entries.clone(),
+            settled,
+            calls: (0, 0),
+        };
+        Plan::of(rehearsal.planned(), entries)
+    }
+
+    #[test]
+    fn a_rehearsal_lists_every_write_in_order_and_what_follows_what() {
+        let component = component_of_p();
         let objects = [
             named(obj("Project", "Converged", true, "ok"), "p"),
             component,
@@ -849,13 +866,7 @@ mod tests {
                 "ok",
             ),
         ];
-        let rehearsal = Rehearsal {
-            objects: objects.to_vec(),
-            entries: entries.clone(),
-            settled: false,
-            calls: (0, 0),
-        };
-        let plan = Plan::of(rehearsal.planned(), entries);
+        let plan = rehearsed(&objects, entries, false);
         assert_eq!(
             (
                 plan.changes,
@@ -888,8 +899,7 @@ mod tests {
         let mut workflow = named(obj("Workflow", "Converged", true, "ok"), "w");
         workflow["spec"] = json!({"connectionRef": {"name": "c"}, "projectRef": {"name": "p"},
             "cycloid": {"componentRef": {"name": "c"}, "pipeline": "deploy", "job": "deploy"}});
-        let mut component = named(obj("Component", "Converged", true, "ok"), "c");
-        component["spec"] = json!({"connectionRef": {"name": "c"}, "projectRef": {"name": "p"}});
+        let component = component_of_p();
         let objects = [
             named(obj("Project", "Converged", true, "ok"), "p"),
             component,
@@ -918,13 +928,7 @@ mod tests {
                 "ok",
             ),
         ];
-        let rehearsal = Rehearsal {
-            objects: objects.to_vec(),
-            entries: entries.clone(),
-            settled: true,
-            calls: (0, 0),
-        };
-        let plan = Plan::of(rehearsal.planned(), entries);
+        let plan = rehearsed(&objects, entries, true);
         let text = plan.render();
         assert!(
             text.contains("Component/c  (?)  after Project \"p\" is Ready\n"),
